@@ -1,0 +1,25 @@
+import { afterAll, beforeAll, onTestFailed } from "vitest";
+import { type ClusterOptions, NatsCluster } from "./nats-cluster.ts";
+
+/**
+ * Starts a cluster for the enclosing vitest file or describe block, prints the
+ * nodes' logs when a test fails, and always stops it.
+ * Use the returned getter inside tests: `const cluster = useCluster({ nodes: 3 })`.
+ */
+export function useCluster(opts: ClusterOptions = {}): () => NatsCluster {
+  let cluster: NatsCluster | undefined;
+  beforeAll(async () => {
+    cluster = await NatsCluster.start(opts);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (!cluster) throw new Error("cluster not started (useCluster must be called at file or describe level)");
+    const c = cluster;
+    onTestFailed(() => {
+      console.error(`nats-server logs of the failed test:\n${c.logs()}`);
+    });
+    return c;
+  };
+}

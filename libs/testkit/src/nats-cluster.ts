@@ -1,0 +1,174 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { projectRoot, resolveNatsServer } from "./nats-binary.ts";
+import { NatsNode } from "./nats-node.ts";
+
+export interface ClusterOptions {
+  /** 1 = a single JetStream node; 3 (or 5) = a JetStream cluster. */
+  nodes?: number;
+  /** Parent folder for store dirs and logs; a fresh temp dir by default. */
+  dir?: string;
+  /** Keep the folder after stop() (the local start keeps its data). */
+  keepDir?: boolean;
+  host?: string;
+  /** Fixed client port of the first node (the local start); free ports otherwise. */
+  clientPort?: number;
+}
+
+/** Reserves `count` distinct free TCP ports on the host. */
+export async function freePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const srv = createServer();
+          srv.once("error", reject);
+          srv.listen(0, host, () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** Real nats-server processes on loopback: a single node or a JetStream cluster. */
+export class NatsCluster {
+  readonly nodes: NatsNode[];
+  readonly dir: string;
+  private readonly keepDir: boolean;
+
+  private constructor(nodes: NatsNode[], dir: string, keepDir: boolean) {
+    this.nodes = nodes;
+    this.dir = dir;
+    this.keepDir = keepDir;
+  }
+
+  static async start(opts: ClusterOptions = {}): Promise<NatsCluster> {
+    const count = opts.nodes ?? 1;
+    const host = opts.host ?? "127.0.0.1";
+    const bin = await resolveNatsServer();
+    const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "conclave-nats-")));
+    await mkdir(dir, { recursive: true });
+    const clustered = count > 1;
+    const ports = await freePorts(count * 3, host);
+    const port = (i: number, kind: number) => ports[i * 3 + kind] as number;
+    const routes = clustered ? Array.from({ length: count }, (_, i) => `nats://${host}:${port(i, 2)}`) : undefined;
+    const config = join(projectRoot(), "deploy", "nats", clustered ? "cluster-node.conf" : "single-node.conf");
+    const nodes = Array.from({ length: count }, (_, i) => {
+      const name = `n${i + 1}`;
+      return new NatsNode(bin.path, {
+        name,
+        host,
+        clientPort: i === 0 && opts.clientPort ? opts.clientPort : port(i, 0),
+        httpPort: port(i, 1),
+        ...(clustered ? { clusterPort: port(i, 2), routes } : {}),
+        storeDir: join(dir, name, "store"),
+        logFile: join(dir, `${name}.log`),
+        configFile: config,
+      });
+    });
+    const cluster = new NatsCluster(nodes, dir, opts.keepDir ?? false);
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+      await cluster.waitForMetaLeader();
+      await cluster.waitHealthy();
+    } catch (err) {
+      const logs = cluster.logs();
+      await cluster.stop();
+      throw new Error(`${(err as Error).message}\n${logs}`);
+    }
+    return cluster;
+  }
+
+  /** Client URLs of every node (a connection may use any of them). */
+  get urls(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  node(nameOrIndex: string | number): NatsNode {
+    const node =
+      typeof nameOrIndex === "number" ? this.nodes[nameOrIndex] : this.nodes.find((n) => n.name === nameOrIndex);
+    if (!node) throw new Error(`no node ${nameOrIndex}`);
+    return node;
+  }
+
+  kill(node: string | number): Promise<void> {
+    return this.node(node).kill();
+  }
+
+  pause(node: string | number): void {
+    this.node(node).pause();
+  }
+
+  resume(node: string | number): void {
+    this.node(node).resume();
+  }
+
+  /** Starts a stopped or killed node again on the same ports and store dir. */
+  async restart(node: string | number): Promise<void> {
+    const n = this.node(node);
+    await n.kill();
+    await n.start();
+  }
+
+  /**
+   * Waits until every running node sees the same live JetStream meta leader (a
+   * single node: until /healthz is green). Fails after `timeoutMs`.
+   */
+  async waitForMetaLeader(timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    const running = () => this.nodes.filter((n) => n.state === "running");
+    while (Date.now() < deadline) {
+      if (this.nodes.length === 1) {
+        const only = this.nodes[0] as NatsNode;
+        if (await only.healthy()) return only.name;
+      } else {
+        // A killed leader is still named by the survivors until they notice; only a live one counts.
+        const up = running();
+        const leaders = await Promise.all(up.map((n) => n.metaLeader()));
+        const first = leaders[0];
+        if (first && leaders.every((l) => l === first) && up.some((n) => n.name === first)) return first;
+      }
+      await sleep(100);
+    }
+    throw new Error(`no JetStream meta leader agreed within ${timeoutMs} ms`);
+  }
+
+  /**
+   * Waits until every running node answers /healthz with 200: JetStream has a
+   * meta leader and every stream on the node is current (caught up after a restart).
+   */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const up = this.nodes.filter((n) => n.state === "running");
+      const ok = await Promise.all(up.map((n) => n.healthy()));
+      if (ok.every(Boolean)) return;
+      await sleep(100);
+    }
+    throw new Error(`cluster not healthy within ${timeoutMs} ms`);
+  }
+
+  /** The tail of every node's log: printed by failing tests. */
+  logs(lines = 60): string {
+    return this.nodes
+      .map((n) => {
+        const file = n.spec.logFile;
+        const text = existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-lines).join("\n") : "(no log)";
+        return `----- ${n.name} (${n.state}) ${file}\n${text}`;
+      })
+      .join("\n");
+  }
+
+  /** Kills every node and removes the folder; safe to call twice and after failures. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+    if (!this.keepDir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
