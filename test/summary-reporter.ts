@@ -6,12 +6,15 @@ export default class SummaryReporter implements Reporter {
     let passed = 0;
     let failed = errors.length;
     for (const mod of modules) {
-      if (mod.state() === "failed" && [...mod.children.allTests()].length === 0) failed++;
+      let failedInModule = 0;
       for (const test of mod.children.allTests()) {
         const state = test.result().state;
         if (state === "passed") passed++;
-        else if (state === "failed") failed++;
+        else if (state === "failed") failedInModule++;
       }
+      // A file that failed outside its tests (import error, failing hook) counts once.
+      if (mod.state() === "failed" && failedInModule === 0) failedInModule = 1;
+      failed += failedInModule;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
   }

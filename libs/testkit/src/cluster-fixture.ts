@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, onTestFailed } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { type ClusterOptions, NatsCluster } from "./nats-cluster.ts";
 
 /**
@@ -11,15 +11,16 @@ export function useCluster(opts: ClusterOptions = {}): () => NatsCluster {
   beforeAll(async () => {
     cluster = await NatsCluster.start(opts);
   });
+  afterEach((ctx) => {
+    if (cluster && ctx.task.result?.state === "fail") {
+      console.error(`nats-server logs of the failed test:\n${cluster.logs()}`);
+    }
+  });
   afterAll(async () => {
     await cluster?.stop();
   });
   return () => {
     if (!cluster) throw new Error("cluster not started (useCluster must be called at file or describe level)");
-    const c = cluster;
-    onTestFailed(() => {
-      console.error(`nats-server logs of the failed test:\n${c.logs()}`);
-    });
-    return c;
+    return cluster;
   };
 }

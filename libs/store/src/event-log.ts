@@ -1,0 +1,186 @@
+import { randomUUID } from "node:crypto";
+import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import { z } from "zod";
+import { STREAMS, SUBJECTS } from "./catalogue.ts";
+import type { StoreConnection } from "./connection.ts";
+import { withDeadline } from "./deadline.ts";
+import { ConflictError, UnavailableError } from "./errors.ts";
+
+export interface AggregateRef {
+  type: string;
+  id: string;
+}
+
+/** What a command handler decides: the event before it is stored. */
+export interface EventDraft {
+  type: string;
+  data: unknown;
+  /** Who caused it: a user's sign_pub, or "system"/"bootstrap". */
+  actor: string;
+  /** Idempotency key; pass the same id when retrying an append whose outcome is unknown. */
+  id?: string;
+}
+
+export const eventEnvelopeSchema = z.object({
+  v: z.literal(1),
+  id: z.string().min(1).max(64),
+  type: z.string().min(1).max(64),
+  aggregate: z.object({ type: z.string(), id: z.string() }),
+  actor: z.string().min(1).max(128),
+  at: z.iso.datetime(),
+  /** The aggregate's version this event was decided on (0 = the first event). */
+  prev: z.number().int().nonnegative(),
+  data: z.unknown(),
+});
+
+export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
+
+/** An event as stored: its stream sequence is the aggregate's new version. */
+export interface StoredEvent extends EventEnvelope {
+  seq: number;
+}
+
+/** Event type → schema of its data. Appends and reads validate against it. */
+export type EventSchemas = Record<string, z.ZodType>;
+
+/**
+ * The append-only domain log on the replicated events stream. One subject per
+ * aggregate; an aggregate's version is the stream sequence of its last event,
+ * and appends carry it as the expected last subject sequence (optimistic
+ * concurrency checked by the stream leader with quorum).
+ */
+export class EventLog {
+  private readonly conn: StoreConnection;
+  private readonly opTimeoutMs: number;
+  private readonly schemas: EventSchemas;
+  private readonly stream = STREAMS.events.name;
+  private readonly now: () => Date;
+
+  constructor(conn: StoreConnection, schemas: EventSchemas, opts: { opTimeoutMs: number; now?: () => Date }) {
+    this.conn = conn;
+    this.schemas = schemas;
+    this.opTimeoutMs = opts.opTimeoutMs;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Validates an envelope and its data against the event's schema. */
+  parse(raw: unknown, seq: number): StoredEvent {
+    const envelope = eventEnvelopeSchema.parse(raw);
+    const schema = this.schemas[envelope.type];
+    if (!schema) throw new Error(`unknown event type ${envelope.type} at seq ${seq}`);
+    return { ...envelope, data: schema.parse(envelope.data), seq };
+  }
+
+  /**
+   * Appends one event if the aggregate is still at `expectedVersion`
+   * (0 = it must not exist yet). A concurrent writer makes this throw
+   * ConflictError; the loser re-reads and decides again.
+   */
+  async append(aggregate: AggregateRef, draft: EventDraft, expectedVersion: number): Promise<StoredEvent> {
+    const subject = SUBJECTS.aggregate(aggregate.type, aggregate.id);
+    const envelope: EventEnvelope = {
+      v: 1,
+      id: draft.id ?? randomUUID(),
+      type: draft.type,
+      aggregate: { type: aggregate.type, id: aggregate.id },
+      actor: draft.actor,
+      at: this.now().toISOString(),
+      prev: expectedVersion,
+      data: draft.data,
+    };
+    this.parse(envelope, 0); // never store what we could not read back
+    const append = () =>
+      this.conn.js.publish(subject, JSON.stringify(envelope), {
+        msgID: envelope.id,
+        expect: { lastSubjectSequence: expectedVersion },
+      });
+    try {
+      const ack = await withDeadline(`append ${subject}`, this.opTimeoutMs, append);
+      return { ...envelope, seq: ack.seq };
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      // Our own earlier attempt may have landed (outcome-unknown write retried with the same id).
+      const last = await this.lastMessage(subject);
+      if (last?.header?.get("Nats-Msg-Id") === envelope.id) return this.parse(last.json(), last.seq);
+      throw new ConflictError(`${aggregate.type}/${aggregate.id} changed since version ${expectedVersion}`, {
+        cause: err,
+      });
+    }
+  }
+
+  private lastMessage(subject: string) {
+    return withDeadline(`version ${subject}`, this.opTimeoutMs, () =>
+      this.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+    );
+  }
+
+  /** The aggregate's current version (0 when it has no events), read from the stream leader. */
+  async version(aggregate: AggregateRef): Promise<number> {
+    const last = await this.lastMessage(SUBJECTS.aggregate(aggregate.type, aggregate.id));
+    return last?.seq ?? 0;
+  }
+
+  /** Every event of one aggregate, in order. */
+  async read(aggregate: AggregateRef): Promise<StoredEvent[]> {
+    const last = await this.version(aggregate);
+    const events: StoredEvent[] = [];
+    if (last === 0) return events;
+    for await (const e of this.scan([SUBJECTS.aggregate(aggregate.type, aggregate.id)], 1, last)) events.push(e);
+    return events;
+  }
+
+  /** The log's last sequence now (0 when empty). */
+  async lastSeq(): Promise<number> {
+    const info = await withDeadline("events info", this.opTimeoutMs, () => this.conn.jsm.streams.info(this.stream));
+    return info.state.last_seq;
+  }
+
+  /**
+   * Streams the events on `subjects` from `fromSeq` up to the log's last
+   * sequence when called, in order, without holding them all (rebuilds).
+   */
+  async *replay(subjects: string[], fromSeq = 1): AsyncGenerator<StoredEvent> {
+    const until = await this.lastSeq();
+    if (until >= fromSeq) yield* this.scan(subjects, fromSeq, until);
+  }
+
+  /** Reads [fromSeq, untilSeq] on subjects with an ordered consumer. */
+  private async *scan(subjects: string[], fromSeq: number, untilSeq: number): AsyncGenerator<StoredEvent> {
+    const consumer = await withDeadline("events consumer", this.opTimeoutMs, () =>
+      this.conn.js.consumers.get(this.stream, {
+        filter_subjects: subjects,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: fromSeq,
+      }),
+    );
+    const messages = await consumer.consume({ idle_heartbeat: 1_000, expires: this.opTimeoutMs * 2 });
+    // No message for three operation timeouts while events are still due: the store stopped answering.
+    let stalled: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(stalled);
+      stalled = setTimeout(() => messages.stop(new UnavailableError("event scan stalled")), this.opTimeoutMs * 3);
+    };
+    arm();
+    let reachedEnd = false;
+    try {
+      for await (const m of messages as AsyncIterable<JsMsg>) {
+        arm();
+        if (m.seq > untilSeq) {
+          reachedEnd = true;
+          break;
+        }
+        yield this.parse(m.json(), m.seq);
+        if (m.seq >= untilSeq || m.info.pending === 0) {
+          reachedEnd = true;
+          break;
+        }
+      }
+    } finally {
+      clearTimeout(stalled);
+      messages.stop();
+    }
+    const closed = await messages.closed();
+    if (!reachedEnd)
+      throw new UnavailableError("event scan ended early", closed instanceof Error ? { cause: closed } : {});
+  }
+}

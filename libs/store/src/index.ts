@@ -1,0 +1,39 @@
+export {
+  BUCKETS,
+  type BucketKey,
+  type BucketSpec,
+  bucketName,
+  MAX_CLOCK_SKEW_MS,
+  MAX_TOKEN_LIFETIME_MS,
+  OBJECT_STORES,
+  STREAMS,
+  type StreamSpec,
+  SUBJECTS,
+  subjectToken,
+} from "./catalogue.ts";
+export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
+export { backoffMs, withDeadline } from "./deadline.ts";
+export {
+  ConflictError,
+  NotFoundError,
+  StoreError,
+  type StoreErrorKind,
+  toStoreError,
+  UnavailableError,
+} from "./errors.ts";
+export {
+  type AggregateRef,
+  type EventDraft,
+  type EventEnvelope,
+  EventLog,
+  type EventSchemas,
+  eventEnvelopeSchema,
+  type StoredEvent,
+} from "./event-log.ts";
+export { type Entry, KvTable, type WriteOptions } from "./kv-table.ts";
+export { type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
+export { ProjectionRunner, projectionTables } from "./projection-runner.ts";
+export { provisionBucket, provisionStore } from "./provision.ts";
+export { QuorumWitness } from "./quorum-witness.ts";
+export { compareProjection, rebuildProjection, type TableDifference } from "./rebuild.ts";
+export { DEFAULT_OP_TIMEOUT_MS, Store, type StoreOptions } from "./store.ts";

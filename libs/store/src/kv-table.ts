@@ -1,0 +1,202 @@
+import { randomUUID } from "node:crypto";
+import { Kvm } from "@nats-io/kv";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import type { ZodType } from "zod";
+import type { BucketSpec } from "./catalogue.ts";
+import type { StoreConnection } from "./connection.ts";
+import { backoffMs, withDeadline } from "./deadline.ts";
+import { ConflictError, NotFoundError, UnavailableError } from "./errors.ts";
+
+export interface Entry<T> {
+  value: T;
+  /** The KV revision (stream sequence) of this value: pass it back to update. */
+  revision: number;
+}
+
+export interface WriteOptions {
+  /**
+   * Idempotency key (Nats-Msg-Id). Retrying a write whose outcome is unknown
+   * with the same id never applies it twice. Random by default.
+   */
+  msgId?: string;
+}
+
+export interface TableDeps {
+  conn: StoreConnection;
+  opTimeoutMs: number;
+  /** Called on every lost CAS race inside mutate (metrics). */
+  onCasRetry?: (bucket: string) => void;
+}
+
+// KV keys: what NATS allows in a key, dots as hierarchy separators.
+const KEY = /^[-/_=.a-zA-Z0-9]{1,512}$/;
+const OPERATION = "KV-Operation";
+
+/**
+ * A typed, fail-closed view of one KV bucket. Values are zod-validated JSON.
+ * Reads always go to the stream leader (message get), never to a direct get
+ * that any replica — including a stale one — may answer. Writes publish to the
+ * bucket's subject with expected-revision checks and a Nats-Msg-Id.
+ */
+export class KvTable<T> {
+  readonly bucket: string;
+  private readonly stream: string;
+  private readonly deps: TableDeps;
+  private readonly schema: ZodType<T>;
+
+  constructor(bucket: string, schema: ZodType<T>, deps: TableDeps) {
+    this.bucket = bucket;
+    this.stream = `KV_${bucket}`;
+    this.schema = schema;
+    this.deps = deps;
+  }
+
+  static forSpec<T>(spec: BucketSpec, schema: ZodType<T>, deps: TableDeps, name = spec.name): KvTable<T> {
+    return new KvTable(name, schema, deps);
+  }
+
+  private subject(key: string): string {
+    if (!KEY.test(key)) throw new Error(`invalid KV key for ${this.bucket}: ${JSON.stringify(key)}`);
+    return `$KV.${this.bucket}.${key}`;
+  }
+
+  private encode(value: T): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.schema.parse(value)));
+  }
+
+  private decode(data: Uint8Array, key: string): T {
+    const parsed = this.schema.safeParse(JSON.parse(new TextDecoder().decode(data)));
+    // A value we cannot read is not a value we can decide on.
+    if (!parsed.success) throw new UnavailableError(`${this.bucket}/${key}: stored value fails its schema`);
+    return parsed.data;
+  }
+
+  /** The raw last message of a key from the stream leader, tombstones included. */
+  private async last(key: string) {
+    const subject = this.subject(key);
+    return withDeadline(`get ${this.bucket}`, this.deps.opTimeoutMs, () =>
+      this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+    );
+  }
+
+  /** Leader read of the current value; undefined when absent or deleted. */
+  async get(key: string): Promise<Entry<T> | undefined> {
+    const msg = await this.last(key);
+    if (!msg || msg.header?.get(OPERATION)) return undefined;
+    return { value: this.decode(msg.data, key), revision: msg.seq };
+  }
+
+  /** Every live key (optionally under a dot-separated filter such as `room1.>`), for listings and rebuilds. */
+  async keys(filter = ">"): Promise<string[]> {
+    return withDeadline(`keys ${this.bucket}`, this.deps.opTimeoutMs * 5, async () => {
+      const kv = await new Kvm(this.deps.conn.js).open(this.bucket, { allow_direct: false });
+      const out: string[] = [];
+      for await (const key of await kv.keys(filter)) out.push(key);
+      return out.sort();
+    });
+  }
+
+  /** Like get, but absence is a NotFoundError. */
+  async require(key: string): Promise<Entry<T>> {
+    const entry = await this.get(key);
+    if (!entry) throw new NotFoundError(`${this.bucket}/${key} not found`);
+    return entry;
+  }
+
+  /** Publishes to the key's subject; `expected` undefined = unconditional. */
+  private async publish(
+    key: string,
+    data: Uint8Array,
+    expected: number | undefined,
+    msgId: string,
+    op?: "DEL",
+  ): Promise<number> {
+    const hdrs = op ? natsHeaders() : undefined;
+    if (hdrs && op) hdrs.set(OPERATION, op);
+    const ack = await withDeadline(`write ${this.bucket}`, this.deps.opTimeoutMs, () =>
+      this.deps.conn.js.publish(this.subject(key), data, {
+        msgID: msgId,
+        ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } }),
+        ...(hdrs ? { headers: hdrs } : {}),
+      }),
+    );
+    return ack.seq;
+  }
+
+  /** Unconditional write (last writer wins). Returns the revision. */
+  put(key: string, value: T, opts: WriteOptions = {}): Promise<number> {
+    return this.publish(key, this.encode(value), undefined, opts.msgId ?? randomUUID());
+  }
+
+  /**
+   * On a conflict, tells whether the key's last write is our own earlier
+   * attempt (an outcome-unknown write that did apply). Clustered streams answer
+   * a retried msg id as a duplicate; a single node checks the revision first.
+   */
+  private async ownedRevision(key: string, msgId: string): Promise<number | undefined> {
+    const msg = await this.last(key);
+    return msg && msg.header?.get("Nats-Msg-Id") === msgId ? msg.seq : undefined;
+  }
+
+  /** Atomic create: Conflict when the key exists. Returns the revision. */
+  async create(key: string, value: T, opts: WriteOptions = {}): Promise<number> {
+    const msgId = opts.msgId ?? randomUUID();
+    const data = this.encode(value);
+    try {
+      return await this.publish(key, data, 0, msgId);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      const owned = await this.ownedRevision(key, msgId);
+      if (owned !== undefined) return owned;
+      // A deleted key may be created again: expect the tombstone's revision.
+      const msg = await this.last(key);
+      if (msg?.header?.get(OPERATION)) return this.publish(key, data, msg.seq, msgId);
+      throw new ConflictError(`${this.bucket}/${key} already exists`, { cause: err });
+    }
+  }
+
+  /** CAS update: Conflict unless the key is still at `revision`. */
+  async update(key: string, value: T, revision: number, opts: WriteOptions = {}): Promise<number> {
+    const msgId = opts.msgId ?? randomUUID();
+    try {
+      return await this.publish(key, this.encode(value), revision, msgId);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      const owned = await this.ownedRevision(key, msgId);
+      if (owned !== undefined) return owned;
+      throw err;
+    }
+  }
+
+  /** Deletes (tombstones) a key, optionally only at `revision`. */
+  async delete(key: string, opts: WriteOptions & { revision?: number } = {}): Promise<void> {
+    await this.publish(key, new Uint8Array(), opts.revision, opts.msgId ?? randomUUID(), "DEL");
+  }
+
+  /**
+   * Read-modify-write with CAS, retried with jittered backoff when another
+   * writer wins. `fn` returns the new value, or undefined to leave the key as
+   * it is. `fn` must be idempotent (e.g. check an operation id already in the
+   * value): after an outcome-unknown write it runs again on what was stored.
+   */
+  async mutate(
+    key: string,
+    fn: (current: T | undefined) => T | undefined,
+    maxAttempts = 8,
+  ): Promise<Entry<T> | undefined> {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const current = await this.get(key);
+      const next = fn(current?.value);
+      if (next === undefined) return current;
+      try {
+        const revision = current ? await this.update(key, next, current.revision) : await this.create(key, next);
+        return { value: next, revision };
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        this.deps.onCasRetry?.(this.bucket);
+        await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+      }
+    }
+    throw new ConflictError(`${this.bucket}/${key}: still contended after ${maxAttempts} attempts`);
+  }
+}

@@ -1,0 +1,129 @@
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import type { z } from "zod";
+import { STREAMS, SUBJECTS } from "./catalogue.ts";
+import { backoffMs, withDeadline } from "./deadline.ts";
+import type { EventLog } from "./event-log.ts";
+import type { KvTable } from "./kv-table.ts";
+import { type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
+import type { Store } from "./store.ts";
+
+export interface RunnerLogger {
+  warn(obj: object, msg: string): void;
+}
+
+/** Opens a projection's tables in the store, live (no variant) or a rebuild twin. */
+export function projectionTables(store: Store, variant?: string) {
+  return <T>(key: Parameters<Store["table"]>[0], schema: z.ZodType<T>): KvTable<Projected<T>> =>
+    store.table(key, projected(schema) as z.ZodType<Projected<T>>, variant);
+}
+
+/**
+ * Applies the event log to a projection's tables, strictly in log order, from
+ * a durable checkpoint: a durable JetStream consumer shared by every replica,
+ * with one message in flight cluster-wide (max_ack_pending 1). An event is
+ * acked only after it is applied, so a crash between append and projection
+ * (or mid-projection) redelivers it, and the sequence-guarded writes make the
+ * second application a no-op.
+ */
+export class ProjectionRunner {
+  private readonly store: Store;
+  private readonly log: EventLog;
+  private readonly projection: Projection;
+  private readonly logger: RunnerLogger | undefined;
+  private stopped = false;
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+
+  constructor(store: Store, log: EventLog, projection: Projection, logger?: RunnerLogger) {
+    this.store = store;
+    this.log = log;
+    this.projection = projection;
+    this.logger = logger;
+  }
+
+  get durable(): string {
+    return `proj_${this.projection.name}`;
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    const filter_subjects = this.projection.aggregateTypes.map((t) => SUBJECTS.aggregateType(t));
+    await withDeadline("projection consumer", this.store.opTimeoutMs, async () => {
+      const jsm = this.store.conn.jsm;
+      const existing = await jsm.consumers.info(STREAMS.events.name, this.durable).catch(() => undefined);
+      if (existing) return;
+      await jsm.consumers.add(STREAMS.events.name, {
+        durable_name: this.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subjects,
+        max_ack_pending: 1,
+        ack_wait: 30_000_000_000,
+        num_replicas: 0, // inherit the stream's replicas: the checkpoint survives a node loss
+      });
+    });
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.messages?.stop();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Applies one event to the live tables (the runner's step; exported for crash tests). */
+  async applyEvent(msg: JsMsg): Promise<void> {
+    const event = this.log.parse(msg.json(), msg.seq);
+    await this.projection.apply(event, new ProjectionWriter(event, projectionTables(this.store)));
+  }
+
+  // Survives reconnects, node restarts and a deleted consumer: whatever ends
+  // the message iterator, re-attach to the durable and carry on from its checkpoint.
+  private async run(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.ensureConsumer();
+        const consumer = await this.store.conn.js.consumers.get(STREAMS.events.name, this.durable);
+        this.messages = await consumer.consume({ max_messages: 1, idle_heartbeat: 1_000, expires: 5_000 });
+        for await (const msg of this.messages) {
+          try {
+            await this.applyEvent(msg);
+            await msg.ackAck({ timeout: this.store.opTimeoutMs });
+            attempt = 0;
+          } catch (err) {
+            this.logger?.warn({ err, seq: msg.seq, projection: this.projection.name }, "projection apply failed");
+            msg.nak(1_000);
+          }
+          if (this.stopped) break;
+        }
+      } catch (err) {
+        this.logger?.warn({ err, projection: this.projection.name }, "projection feed interrupted");
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
+    }
+  }
+
+  /** Events the projection has not applied yet (projection lag). */
+  async lag(): Promise<number> {
+    const info = await withDeadline("projection lag", this.store.opTimeoutMs, () =>
+      this.store.conn.jsm.consumers.info(STREAMS.events.name, this.durable),
+    );
+    return info.num_pending + info.num_ack_pending;
+  }
+
+  /** Waits until every event appended so far is applied (tests, read-your-writes). */
+  async caughtUp(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lag = await this.lag().catch(() => Number.POSITIVE_INFINITY);
+      if (lag === 0) return;
+      if (Date.now() > deadline) throw new Error(`projection ${this.projection.name} still ${lag} events behind`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { BUCKETS, type BucketKey, bucketName, OBJECT_STORES, STREAMS, type StreamSpec } from "./catalogue.ts";
+import type { StoreConnection } from "./connection.ts";
+import { withDeadline } from "./deadline.ts";
+
+const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
+
+function streamConfig(spec: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
+  return {
+    name: spec.name,
+    subjects: [...spec.subjects],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: spec.maxAgeMs ? ms(spec.maxAgeMs) : 0,
+    max_msg_size: spec.maxMsgBytes,
+    duplicate_window: ms(spec.duplicateWindowMs),
+    discard: DiscardPolicy.Old,
+    deny_delete: spec.immutable,
+    deny_purge: spec.immutable,
+    allow_direct: false,
+  };
+}
+
+/** Creates one KV bucket as the catalogue declares it (idempotent). */
+export async function provisionBucket(
+  conn: StoreConnection,
+  key: BucketKey,
+  replicas: number,
+  variant?: string,
+): Promise<void> {
+  const spec = BUCKETS[key];
+  await new Kvm(conn.js).create(bucketName(key, variant), {
+    history: spec.history,
+    replicas,
+    maxValueSize: spec.maxValueBytes,
+    ...("ttlMs" in spec ? { ttl: spec.ttlMs } : {}),
+  });
+}
+
+/**
+ * Creates every bucket, stream and object store of the catalogue, or checks
+ * that they exist. Safe to run from every replica at every start.
+ */
+export async function provisionStore(conn: StoreConnection, replicas: number, timeoutMs = 30_000): Promise<void> {
+  await withDeadline("provision store", timeoutMs, async () => {
+    for (const key of Object.keys(BUCKETS) as BucketKey[]) await provisionBucket(conn, key, replicas);
+    for (const spec of Object.values(STREAMS)) {
+      const config = streamConfig(spec, replicas);
+      const existing = await conn.jsm.streams.info(spec.name).catch(() => undefined);
+      if (!existing) await conn.jsm.streams.add(config);
+    }
+    await new Objm(conn.js).create(OBJECT_STORES.blobs.name, { replicas, storage: StorageType.File });
+  });
+}
