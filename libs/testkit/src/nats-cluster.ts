@@ -118,7 +118,8 @@ export class NatsCluster {
   }
 
   /**
-   * Waits until every running node sees the same live JetStream meta leader (a
+   * Waits until every running node sees the same live JetStream meta leader, which
+   * sees every running node as current (a
    * single node: until /healthz is green). Fails after `timeoutMs`.
    */
   async waitForMetaLeader(timeoutMs = 30_000): Promise<string> {
@@ -130,10 +131,20 @@ export class NatsCluster {
         if (await only.healthy()) return only.name;
       } else {
         // A killed leader is still named by the survivors until they notice; only a live one counts.
+        // ...and the leader must see every running node as a current peer, or placement of new
+        // R3 assets fails with "no suitable peers".
         const up = running();
-        const leaders = await Promise.all(up.map((n) => n.metaLeader()));
-        const first = leaders[0];
-        if (first && leaders.every((l) => l === first) && up.some((n) => n.name === first)) return first;
+        const views = await Promise.all(up.map((n) => n.metaCluster()));
+        const first = views[0]?.leader;
+        const leaderView = views[up.findIndex((n) => n.name === first)];
+        if (
+          first &&
+          leaderView &&
+          views.every((v) => v?.leader === first) &&
+          up.every((n) => n.name === first || leaderView.current.includes(n.name))
+        ) {
+          return first;
+        }
       }
       await sleep(100);
     }

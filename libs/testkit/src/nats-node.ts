@@ -151,12 +151,19 @@ export class NatsNode {
       .catch(() => false);
   }
 
-  /** The meta leader this node currently sees, or undefined. */
-  async metaLeader(): Promise<string | undefined> {
+  /** This node's view of the JetStream meta group: its leader and which peers it sees as current. */
+  async metaCluster(): Promise<{ leader?: string; current: string[] } | undefined> {
     try {
       const res = await fetch(`${this.monitorUrl}/jsz`, { signal: AbortSignal.timeout(1000) });
-      const body = (await res.json()) as { meta_cluster?: { leader?: string } };
-      return body.meta_cluster?.leader || undefined;
+      const body = (await res.json()) as {
+        meta_cluster?: { leader?: string; replicas?: { name: string; current: boolean }[] };
+      };
+      const meta = body.meta_cluster;
+      if (!meta) return undefined;
+      return {
+        ...(meta.leader ? { leader: meta.leader } : {}),
+        current: (meta.replicas ?? []).filter((r) => r.current).map((r) => r.name),
+      };
     } catch {
       return undefined;
     }
