@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { BUCKETS, EventLog, type KvTable, Store, STREAMS, UnavailableError } from "@conclave/store";
+import { BUCKETS, EventLog, type KvTable, STREAMS, Store, UnavailableError } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -33,7 +33,12 @@ describe("quorum loss on a 3-node cluster", () => {
     survivor = info.cluster?.leader ?? "n1";
     await admin.close();
     // The service talks to the survivor only, like a replica whose node outlived its peers.
-    store = await Store.connect({ servers: [c.node(survivor).url], name: "svc", replicas: 3, opTimeoutMs: OP_TIMEOUT_MS });
+    store = await Store.connect({
+      servers: [c.node(survivor).url],
+      name: "svc",
+      replicas: 3,
+      opTimeoutMs: OP_TIMEOUT_MS,
+    });
     users = store.table("users", user);
     log = new EventLog(store.conn, schemas, { opTimeoutMs: OP_TIMEOUT_MS });
   });
@@ -85,20 +90,26 @@ describe("quorum loss on a 3-node cluster", () => {
       slowest.append = Math.max(slowest.append, Date.now() - t);
       timedOutAppends.push(id);
 
-      const direct = await rawJsm.direct.getMessage(`KV_${BUCKETS.users.name}`, { last_by_subj: `$KV.${BUCKETS.users.name}.alice` }).then(
-        (m) => (m ? "stale" : "none"),
-        () => "error",
-      );
+      const direct = await rawJsm.direct
+        .getMessage(`KV_${BUCKETS.users.name}`, { last_by_subj: `$KV.${BUCKETS.users.name}.alice` })
+        .then(
+          (m) => (m ? "stale" : "none"),
+          () => "error",
+        );
       if (direct === "stale") evidence.directStale++;
       else evidence.directError++;
-      const leader = await rawJsm.streams.getMessage(`KV_${BUCKETS.users.name}`, { last_by_subj: `$KV.${BUCKETS.users.name}.alice` }).then(
-        (m) => (m ? "stale" : "none"),
-        () => "error",
-      );
+      const leader = await rawJsm.streams
+        .getMessage(`KV_${BUCKETS.users.name}`, { last_by_subj: `$KV.${BUCKETS.users.name}.alice` })
+        .then(
+          (m) => (m ? "stale" : "none"),
+          () => "error",
+        );
       if (leader === "stale") evidence.leaderStale++;
       else evidence.leaderError++;
     }
-    console.log(`quorum loss on ${survivor}: ${i} probe rounds; slowest guarded read ${slowest.guardedRead} ms, write ${slowest.write} ms, append ${slowest.append} ms; unguarded direct get answered ${evidence.directStale}/${i} times, leader get ${evidence.leaderStale}/${i}`);
+    console.log(
+      `quorum loss on ${survivor}: ${i} probe rounds; slowest guarded read ${slowest.guardedRead} ms, write ${slowest.write} ms, append ${slowest.append} ms; unguarded direct get answered ${evidence.directStale}/${i} times, leader get ${evidence.leaderStale}/${i}`,
+    );
     for (const ms of Object.values(slowest)) expect(ms).toBeLessThan(OP_TIMEOUT_MS + SLACK_MS);
 
     // Quorum returns; the same Store (no reconnect by hand) serves again.
@@ -126,7 +137,9 @@ describe("quorum loss on a 3-node cluster", () => {
       const revision = await users.create(key, { status: "revoked" }, { msgId: key });
       if (before) expect(revision).toBe(before.revision);
     }
-    console.log(`${landed} of ${timedOutCreates.length} KV creates that timed out during the outage were applied anyway`);
+    console.log(
+      `${landed} of ${timedOutCreates.length} KV creates that timed out during the outage were applied anyway`,
+    );
 
     // Retry every timed-out append with its id: each event is stored exactly once.
     await c.waitHealthy();
@@ -137,14 +150,22 @@ describe("quorum loss on a 3-node cluster", () => {
       const already = (await log.read({ type: "probe", id: "p1" })).some((e) => e.id === id);
       if (already) {
         // Same id, any version: the log answers with the stored event, it does not append again.
-        const again = await log.append({ type: "probe", id: "p1" }, { id, type: "probe.written", data: { i: 0 }, actor: "test" }, version).catch((e: Error) => e);
+        const again = await log
+          .append({ type: "probe", id: "p1" }, { id, type: "probe.written", data: { i: 0 }, actor: "test" }, version)
+          .catch((e: Error) => e);
         expect(again).not.toBeInstanceOf(UnavailableError);
         continue;
       }
-      await log.append({ type: "probe", id: "p1" }, { id, type: "probe.written", data: { i: 0 }, actor: "test" }, version);
+      await log.append(
+        { type: "probe", id: "p1" },
+        { id, type: "probe.written", data: { i: 0 }, actor: "test" },
+        version,
+      );
     }
     const ids = (await log.read({ type: "probe", id: "p1" })).map((e) => e.id);
-    console.log(`${appliedDuringOutage.length} of ${timedOutAppends.length} appends that timed out during the outage were applied anyway`);
+    console.log(
+      `${appliedDuringOutage.length} of ${timedOutAppends.length} appends that timed out during the outage were applied anyway`,
+    );
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(ids)).toEqual(new Set(timedOutAppends));
     await raw.close();

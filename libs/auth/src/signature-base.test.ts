@@ -107,7 +107,9 @@ describe("derived components", () => {
 
   it("@authority is lowercased with the default port dropped, from the URI or the Host field", () => {
     expect(base({ url: "https://Example.COM:443/x" }, ["@authority"])).toBe(`"@authority": example.com`);
-    expect(base({ url: "/x", headers: { host: "API.local:7420" } }, ["@authority"])).toBe(`"@authority": api.local:7420`);
+    expect(base({ url: "/x", headers: { host: "API.local:7420" } }, ["@authority"])).toBe(
+      `"@authority": api.local:7420`,
+    );
     expect(base({ url: "/x", scheme: "http", headers: { host: "api.local:80" } }, ["@authority"])).toBe(
       `"@authority": api.local`,
     );
@@ -136,7 +138,12 @@ describe("signature base refusals", () => {
     ["a field named like an Object.prototype member", {}, ["constructor"], "missing_component"],
     ["@scheme with no known scheme", {}, ["@scheme"], "missing_component"],
     ["@authority with no Host", {}, ["@authority"], "missing_component"],
-    ["a line feed in a field value (base injection)", { headers: { x: "a\n\"@method\": GET" } }, ["x"], "invalid_component_value"],
+    [
+      "a line feed in a field value (base injection)",
+      { headers: { x: 'a\n"@method": GET' } },
+      ["x"],
+      "invalid_component_value",
+    ],
     ["non-ASCII in a field value", { headers: { x: "café" } }, ["x"], "invalid_component_value"],
     ["a space in the target", { url: "/a b" }, ["@path"], "invalid_component_value"],
     ["a method that is not a token", { method: "GET /" }, ["@method"], "invalid_component_value"],

@@ -57,7 +57,8 @@ export class ProjectionRunner {
         deliver_policy: DeliverPolicy.All,
         filter_subjects,
         max_ack_pending: 1,
-        ack_wait: 30_000_000_000,
+        // A replica that dies holding an event blocks the projection until this lapses.
+        ack_wait: 10_000_000_000,
         num_replicas: 0, // inherit the stream's replicas: the checkpoint survives a node loss
       });
     });
@@ -89,7 +90,8 @@ export class ProjectionRunner {
       try {
         await this.ensureConsumer();
         const consumer = await this.store.conn.js.consumers.get(STREAMS.events.name, this.durable);
-        this.messages = await consumer.consume({ max_messages: 1, idle_heartbeat: 1_000, expires: 5_000 });
+        // Short pulls: a stopped replica's outstanding pull strands at most one event, for ack_wait.
+        this.messages = await consumer.consume({ max_messages: 1, idle_heartbeat: 1_000, expires: 2_000 });
         for await (const msg of this.messages) {
           try {
             await this.applyEvent(msg);
@@ -116,14 +118,38 @@ export class ProjectionRunner {
     return info.num_pending + info.num_ack_pending;
   }
 
-  /** Waits until every event appended so far is applied (tests, read-your-writes). */
-  async caughtUp(timeoutMs = 10_000): Promise<void> {
+  /** The sequence of the newest event this projection reads (0 when none). */
+  async lastRelevantSeq(): Promise<number> {
+    const seqs = await Promise.all(
+      this.projection.aggregateTypes.map((t) =>
+        withDeadline("projection head", this.store.opTimeoutMs, () =>
+          this.store.conn.jsm.streams.getMessage(STREAMS.events.name, { last_by_subj: SUBJECTS.aggregateType(t) }),
+        ).then((m) => m?.seq ?? 0),
+      ),
+    );
+    return Math.max(0, ...seqs);
+  }
+
+  /** The stream sequence up to which every event of this projection is applied and acked. */
+  async checkpoint(): Promise<number> {
+    const info = await withDeadline("projection checkpoint", this.store.opTimeoutMs, () =>
+      this.store.conn.jsm.consumers.info(STREAMS.events.name, this.durable),
+    );
+    return info.ack_floor.stream_seq;
+  }
+
+  /**
+   * Waits until the event at `seq` (default: the newest relevant event now) is
+   * applied — read-your-writes after an append, and tests.
+   */
+  async caughtUp(seq?: number, timeoutMs = 15_000): Promise<void> {
+    const target = seq ?? (await this.lastRelevantSeq());
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const lag = await this.lag().catch(() => Number.POSITIVE_INFINITY);
-      if (lag === 0) return;
-      if (Date.now() > deadline) throw new Error(`projection ${this.projection.name} still ${lag} events behind`);
-      await new Promise((r) => setTimeout(r, 50));
+      const at = await this.checkpoint().catch(() => -1);
+      if (at >= target) return;
+      if (Date.now() > deadline) throw new Error(`projection ${this.projection.name} at ${at}, not yet at ${target}`);
+      await new Promise((r) => setTimeout(r, 25));
     }
   }
 }
