@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { NatsCluster, useCluster } from "@conclave/testkit";
+import { eventually, NatsCluster, useCluster } from "@conclave/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
@@ -33,15 +33,15 @@ describe("3-node cluster harness", () => {
 
   it("restart keeps the node's store: an R3 stream written before is still there", async () => {
     const c = cluster();
-    const nc = await connect({ servers: c.urls });
+    const nc = await connect({ servers: [c.node("n1").url] });
     try {
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: "HARNESS", subjects: ["harness.>"], num_replicas: 3 });
+      const jsm = await eventually(() => jetstreamManager(nc));
+      await eventually(() => jsm.streams.add({ name: "HARNESS", subjects: ["harness.>"], num_replicas: 3 }));
       const js = jsm.jetstream();
-      await js.publish("harness.a", "one");
+      await eventually(() => js.publish("harness.a", "one", { msgID: "harness-a" }));
       await c.restart("n2");
       await c.waitHealthy();
-      const info = await jsm.streams.info("HARNESS");
+      const info = await eventually(() => jsm.streams.info("HARNESS"));
       expect(info.state.messages).toBe(1);
     } finally {
       await nc.close();

@@ -101,6 +101,16 @@ describe("PublicKeyCache", () => {
     expect(cache.capacity).toBe(10_000);
   });
 
+  it("resolve builds a key without caching it; admit caches it", () => {
+    const cache = new PublicKeyCache(2);
+    const [keyid] = keyids(1) as [string];
+    const first = cache.resolve(keyid);
+    expect(first.cached).toBe(false);
+    expect(cache.size).toBe(0);
+    cache.admit(keyid, first.key);
+    expect(cache.resolve(keyid)).toEqual({ key: first.key, cached: true });
+  });
+
   it("refuses a bad keyid without caching it", () => {
     const cache = new PublicKeyCache(2);
     expect(() => cache.get("nope")).toThrow(expect.objectContaining({ reason: "bad_keyid" }));

@@ -5,10 +5,10 @@ import { SignatureError } from "./signature-error.ts";
 export const DEFAULT_KEY_CACHE_CAPACITY = 10_000;
 
 /**
- * LRU of public KeyObjects by keyid. Building a KeyObject from JWK costs about
- * as much as the verification itself (verifying with a cached one measured ~2x
- * faster). Bounded because keyids come from unauthenticated requests: anyone
- * can mint keys, and an unbounded map would be a memory exhaustion vector.
+ * LRU of public KeyObjects by keyid, so a busy signer's key is decoded once
+ * rather than on every request. Bounded because keyids arrive on
+ * unauthenticated requests and anyone can mint keys: an unbounded map would
+ * be a memory exhaustion vector.
  */
 export class PublicKeyCache {
   readonly capacity: number;
@@ -28,26 +28,41 @@ export class PublicKeyCache {
     return this.#entries.has(keyid);
   }
 
-  /** The KeyObject for `keyid`, built on a miss; throws SignatureError("bad_keyid"). */
-  get(keyid: string): KeyObject {
+  /**
+   * The cached KeyObject (now most recently used), or a new one that is not
+   * cached yet: the verifier admits it only once a signature under it has
+   * verified, so garbage keyids cannot evict the keys of real users for free.
+   * Throws SignatureError("bad_keyid").
+   */
+  resolve(keyid: string): { key: KeyObject; cached: boolean } {
     const hit = this.#entries.get(keyid);
     if (hit !== undefined) {
       this.#entries.delete(keyid);
       this.#entries.set(keyid, hit);
-      return hit;
+      return { key: hit, cached: true };
     }
     const raw = decodeKeyId(keyid);
-    let key: KeyObject;
     try {
-      key = publicKeyObject(raw);
+      return { key: publicKeyObject(raw), cached: false };
     } catch (cause) {
       throw new SignatureError("bad_keyid", "keyid is not an Ed25519 public key", { cause });
     }
+  }
+
+  /** Caches `key` under `keyid`, evicting the least recently used entry past capacity. */
+  admit(keyid: string, key: KeyObject): void {
+    this.#entries.delete(keyid);
     this.#entries.set(keyid, key);
     if (this.#entries.size > this.capacity) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
+  }
+
+  /** resolve + admit: for callers that trust the keyid already. */
+  get(keyid: string): KeyObject {
+    const { key, cached } = this.resolve(keyid);
+    if (!cached) this.admit(keyid, key);
     return key;
   }
 }

@@ -146,17 +146,22 @@ function authority(request: SignableRequest, target: RequestTarget): string {
 
 /** §2.1: each value trimmed, several values joined with ", "; undefined when the field is absent. */
 export function fieldValue(headers: HeaderMap, name: string): string | undefined {
+  const joined = rawFieldValue(headers, name);
+  if (joined !== undefined && !FIELD_VALUE.test(joined)) {
+    throw new SignatureError("invalid_component_value", `field ${name} has characters outside visible ASCII`);
+  }
+  return joined;
+}
+
+/** Like fieldValue, without the character check (for fields a stricter parser reads next). */
+export function rawFieldValue(headers: HeaderMap, name: string): string | undefined {
   // Own properties only: a covered "constructor" must not find Object.prototype.constructor.
   if (!Object.hasOwn(headers, name)) return undefined;
   const raw = headers[name];
   if (raw === undefined) return undefined;
   const values = typeof raw === "string" ? [raw] : raw;
   if (values.length === 0) return undefined;
-  const joined = values.map(trimOws).join(", ");
-  if (!FIELD_VALUE.test(joined)) {
-    throw new SignatureError("invalid_component_value", `field ${name} has characters outside visible ASCII`);
-  }
-  return joined;
+  return values.map(trimOws).join(", ");
 }
 
 // Only SP and HTAB are optional whitespace; String#trim would also eat \u00a0,

@@ -55,7 +55,6 @@ export function signRequest(options: SignRequestOptions): SignatureHeaders {
   // Fail here, in the caller's stack, rather than emit a header nobody can parse.
   serializeKey(label);
   const key = privateKeyObject(options.secretKey);
-  const hasBody = options.body !== undefined;
   const digest = options.body === undefined ? undefined : contentDigest(options.body);
 
   // fromEntries defines own properties, so even a "__proto__" header stays a plain field.
@@ -64,7 +63,7 @@ export function signRequest(options: SignRequestOptions): SignatureHeaders {
   );
   if (digest !== undefined) headers["content-digest"] = digest;
 
-  const components = options.components ?? defaultComponents(hasBody);
+  const components = options.components ?? defaultComponents(digest !== undefined);
   const params: SignatureParams = {
     created: options.created ?? Math.floor(Date.now() / 1000),
     expires: options.expires,

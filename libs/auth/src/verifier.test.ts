@@ -61,6 +61,34 @@ describe("sign → verify round trip", () => {
   });
 });
 
+describe("signer details", () => {
+  it("a full URL on the signing side verifies against the origin-form target the server sees", () => {
+    const signed = fx.signed({ url: "https://api.local/v1/rooms?limit=10" });
+    expect(verify({ ...signed, url: "/v1/rooms?limit=10" }).keyid).toBe(fx.keyid);
+  });
+
+  it("refuses to sign a target that could not be verified byte for byte", () => {
+    expect(() => fx.signed({ url: "/v1/rooms/café" })).toThrow(
+      expect.objectContaining({ reason: "invalid_component_value" }),
+    );
+  });
+
+  it("refuses a secret key of the wrong length", () => {
+    expect(() => fx.signed({ secretKey: new Uint8Array(32) })).toThrow(TypeError);
+  });
+});
+
+describe("key cache admission", () => {
+  it("admits a key only after a signature under it has verified", () => {
+    const other = signingFixture();
+    const forged = editInput(fx.signed({}), fx.keyid, other.keyid);
+    rejects(forged, "bad_signature");
+    expect(fx.deps.keyCache.has(other.keyid)).toBe(false);
+    verify(fx.signed({}));
+    expect(fx.deps.keyCache.has(fx.keyid)).toBe(true);
+  });
+});
+
 describe("tampering with a covered part is rejected", () => {
   const signed = fx.signed({ body, nonce: "abc" });
   const other = toBase64url(generateEd25519KeyPair().publicKey);
@@ -103,6 +131,7 @@ describe("tampering with a covered part is rejected", () => {
 describe("policy rejections", () => {
   it.each<[string, ReceivedRequest, SignatureErrorReason]>([
     ["no signature at all", { method: "GET", url: "/", headers: {} }, "missing_signature"],
+    ["non-ASCII in Signature-Input", editInput(fx.signed({}), "sig1=", "sïg1="), "malformed_signature_input"],
     ["Signature-Input without Signature", withHeader(fx.signed({}), "signature", undefined), "malformed_signature"],
     ["a signature not covering @query", fx.signed({ components: ["@method", "@path"] }), "missing_component"],
     ["created 31 s in the future", fx.signed({ created: NOW_S + 31 }), "bad_created"],

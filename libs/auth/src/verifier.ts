@@ -3,7 +3,7 @@ import type { Parameters } from "structured-headers";
 import { verifyContentDigest } from "./content-digest.ts";
 import { decodeKeyId } from "./ed25519-keys.ts";
 import type { PublicKeyCache } from "./public-key-cache.ts";
-import { buildSignatureBase, fieldValue, type HeaderMap } from "./signature-base.ts";
+import { buildSignatureBase, type HeaderMap, rawFieldValue } from "./signature-base.ts";
 import { SignatureError } from "./signature-error.ts";
 import { parseSignatureHeaders, type SignatureInput } from "./signature-input.ts";
 
@@ -64,9 +64,10 @@ export function verifyRequest(
   policy: VerificationPolicy,
   deps: VerifierDeps,
 ): VerifiedSignature {
+  // Raw values: the RFC 8941 parser, not the base builder, judges these headers' characters.
   const parsed = parseSignatureHeaders(
-    fieldValue(request.headers, "signature-input"),
-    fieldValue(request.headers, "signature"),
+    rawFieldValue(request.headers, "signature-input"),
+    rawFieldValue(request.headers, "signature"),
   );
   const input = parsed.inputs.find((i) => policy.requiredComponents.every((c) => i.components.includes(c)));
   if (input === undefined) {
@@ -126,7 +127,7 @@ function checkNonce(params: Parameters, maxLength: number): string {
 function checkBody(request: ReceivedRequest, input: SignatureInput, policy: VerificationPolicy): void {
   const body = request.body ?? new Uint8Array(0);
   if (input.components.includes("content-digest")) {
-    verifyContentDigest(fieldValue(request.headers, "content-digest"), { body });
+    verifyContentDigest(rawFieldValue(request.headers, "content-digest"), { body });
   } else if (body.byteLength > 0 && policy.requireDigestWhenBody) {
     // An uncovered body could be swapped by anyone on the path.
     throw new SignatureError("missing_digest", "the body is not covered by content-digest");
@@ -135,10 +136,13 @@ function checkBody(request: ReceivedRequest, input: SignatureInput, policy: Veri
 
 function verifyEd25519(base: string, signature: Uint8Array, keys: PublicKeyCache, keyid: string): boolean {
   if (signature.byteLength !== ED25519_SIGNATURE_BYTES) return false;
-  const key = keys.get(keyid);
+  const { key, cached } = keys.resolve(keyid);
+  let ok: boolean;
   try {
-    return verify(null, Buffer.from(base, "ascii"), key, signature);
+    ok = verify(null, Buffer.from(base, "ascii"), key, signature);
   } catch (cause) {
     throw new SignatureError("bad_signature", "the signature cannot be checked", { cause });
   }
+  if (ok && !cached) keys.admit(keyid, key);
+  return ok;
 }

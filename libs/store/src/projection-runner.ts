@@ -92,6 +92,8 @@ export class ProjectionRunner {
         const consumer = await this.store.conn.js.consumers.get(STREAMS.events.name, this.durable);
         // Short pulls: a stopped replica's outstanding pull strands at most one event, for ack_wait.
         this.messages = await consumer.consume({ max_messages: 1, idle_heartbeat: 1_000, expires: 2_000 });
+        // stop() may have run while we were attaching: it could not stop what did not exist yet.
+        if (this.stopped) this.messages.stop();
         for await (const msg of this.messages) {
           try {
             await this.applyEvent(msg);
