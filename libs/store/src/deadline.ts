@@ -23,3 +23,25 @@ export async function withDeadline<T>(what: string, timeoutMs: number, op: () =>
 export function backoffMs(attempt: number, baseMs = 10, capMs = 250): number {
   return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
 }
+
+/**
+ * Retries an idempotent operation while the store is Unavailable, until
+ * `budgetMs` is spent (start-up work such as provisioning while a cluster is
+ * still placing peers). Conflicts and other errors are not retried.
+ */
+export async function retryWhileUnavailable<T>(
+  what: string,
+  budgetMs: number,
+  attemptTimeoutMs: number,
+  op: () => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await withDeadline(what, attemptTimeoutMs, op);
+    } catch (err) {
+      if (!(err instanceof UnavailableError) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 1_000)));
+    }
+  }
+}

@@ -12,7 +12,7 @@ export {
   subjectToken,
 } from "./catalogue.ts";
 export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
-export { backoffMs, withDeadline } from "./deadline.ts";
+export { backoffMs, retryWhileUnavailable, withDeadline } from "./deadline.ts";
 export {
   ConflictError,
   NotFoundError,

@@ -3,7 +3,7 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { BUCKETS, type BucketKey, bucketName, OBJECT_STORES, STREAMS, type StreamSpec } from "./catalogue.ts";
 import type { StoreConnection } from "./connection.ts";
-import { withDeadline } from "./deadline.ts";
+import { retryWhileUnavailable } from "./deadline.ts";
 
 const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
 
@@ -44,14 +44,20 @@ export async function provisionBucket(
  * Creates every bucket, stream and object store of the catalogue, or checks
  * that they exist. Safe to run from every replica at every start.
  */
-export async function provisionStore(conn: StoreConnection, replicas: number, timeoutMs = 30_000): Promise<void> {
-  await withDeadline("provision store", timeoutMs, async () => {
-    for (const key of Object.keys(BUCKETS) as BucketKey[]) await provisionBucket(conn, key, replicas);
-    for (const spec of Object.values(STREAMS)) {
-      const config = streamConfig(spec, replicas);
+export async function provisionStore(conn: StoreConnection, replicas: number, budgetMs = 60_000): Promise<void> {
+  // Right after a cluster forms (or while a node restarts) placement of R3 assets
+  // fails with "no suitable peers" (10005): retry each idempotent step.
+  const step = (what: string, op: () => Promise<unknown>) => retryWhileUnavailable(what, budgetMs, 10_000, op);
+  for (const key of Object.keys(BUCKETS) as BucketKey[]) {
+    await step(`provision bucket ${key}`, () => provisionBucket(conn, key, replicas));
+  }
+  for (const spec of Object.values(STREAMS)) {
+    await step(`provision stream ${spec.name}`, async () => {
       const existing = await conn.jsm.streams.info(spec.name).catch(() => undefined);
-      if (!existing) await conn.jsm.streams.add(config);
-    }
-    await new Objm(conn.js).create(OBJECT_STORES.blobs.name, { replicas, storage: StorageType.File });
-  });
+      if (!existing) await conn.jsm.streams.add(streamConfig(spec, replicas));
+    });
+  }
+  await step("provision object store", () =>
+    new Objm(conn.js).create(OBJECT_STORES.blobs.name, { replicas, storage: StorageType.File }),
+  );
 }
