@@ -1,3 +1,4 @@
+export { type Authenticated, type AuthenticatorDeps, authenticate, type Principal } from "./authenticate.ts";
 export { fromBase64url, toBase64url } from "./base64url.ts";
 export {
   type ContentDigestHasher,
@@ -19,6 +20,8 @@ export {
   SECRET_KEY_BYTES,
   tweetnaclSecretKey,
 } from "./ed25519-keys.ts";
+export { generateIdentity, type KeyFile, keyFileSchema, readKeyFile, writeKeyFile } from "./key-file.ts";
+export { claimNonce, type NonceClaim, type NonceOutcome, type NonceTable, nonceKey } from "./nonce-guard.ts";
 export { DEFAULT_KEY_CACHE_CAPACITY, PublicKeyCache } from "./public-key-cache.ts";
 export {
   buildSignatureBase,

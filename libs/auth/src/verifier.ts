@@ -20,6 +20,11 @@ export interface ReceivedRequest {
   /** Lowercased names. */
   headers: HeaderMap;
   body?: Uint8Array | undefined;
+  /**
+   * True when a body is coming but is streamed to its consumer unread: the
+   * signature must cover content-digest, whose value the consumer checks.
+   */
+  streamedBody?: boolean;
   /** Needed only if a signature covers @scheme or @target-uri. */
   scheme?: string | undefined;
 }
@@ -125,6 +130,14 @@ function checkNonce(params: Parameters, maxLength: number): string {
 }
 
 function checkBody(request: ReceivedRequest, input: SignatureInput, policy: VerificationPolicy): void {
+  if (request.streamedBody) {
+    // The body has not been read yet (blob uploads): the digest must be covered
+    // now and is compared by the consumer that hashes the stream.
+    if (!input.components.includes("content-digest")) {
+      throw new SignatureError("missing_digest", "a streamed body must be covered by content-digest");
+    }
+    return;
+  }
   const body = request.body ?? new Uint8Array(0);
   if (input.components.includes("content-digest")) {
     verifyContentDigest(rawFieldValue(request.headers, "content-digest"), { body });

@@ -1,0 +1,104 @@
+import { ApiError } from "@conclave/protocol";
+import { describe, expect, it } from "vitest";
+import { type AuthenticatorDeps, authenticate, type Principal } from "./authenticate.ts";
+import type { NonceClaim } from "./nonce-guard.ts";
+import { signingFixture } from "./signed-request-fixture.ts";
+
+// The pipeline's order and fail-closed rules, with in-memory stand-ins for the
+// allowlist and nonce bucket (the real ones are exercised against NATS in test/).
+function setup(user?: Partial<Principal>) {
+  const f = signingFixture();
+  const claims = new Map<string, NonceClaim>();
+  const principal: Principal = {
+    signPub: f.keyid,
+    kexPub: f.keyid,
+    tenant: "acme",
+    role: "member",
+    scopes: [],
+    status: "active",
+    ...user,
+  };
+  const deps: AuthenticatorDeps = {
+    policy: f.policy,
+    keyCache: f.deps.keyCache,
+    lookupUser: async (signPub) => (signPub === principal.signPub ? principal : undefined),
+    nonces: {
+      async create(key, value) {
+        if (claims.has(key)) throw Object.assign(new Error("exists"), { name: "ConflictError" });
+        claims.set(key, value);
+        return claims.size;
+      },
+    },
+  };
+  return { f, deps, claims };
+}
+
+async function reason(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApiError);
+  const api = err as ApiError;
+  return `${api.status}:${api.reason ?? api.code}`;
+}
+
+describe("authenticate", () => {
+  it("admits an active user once and rejects the replay", async () => {
+    const { f, deps } = setup();
+    const req = f.signed({ method: "GET", url: "/v1/me/rooms" });
+    const ok = await authenticate(req, deps);
+    expect(ok.principal.tenant).toBe("acme");
+    expect(await reason(authenticate(req, deps))).toBe("401:replay");
+  });
+
+  it("an unregistered key with a valid signature is refused and claims no nonce", async () => {
+    const { f, deps, claims } = setup({ signPub: "someone-else" });
+    expect(await reason(authenticate(f.signed({ method: "GET" }), deps))).toBe("401:unknown_signer");
+    expect(claims.size).toBe(0);
+  });
+
+  it("a revoked user is refused and claims no nonce", async () => {
+    const { f, deps, claims } = setup({ status: "revoked" });
+    expect(await reason(authenticate(f.signed({ method: "GET" }), deps))).toBe("401:revoked_signer");
+    expect(claims.size).toBe(0);
+  });
+
+  it("a bad signature never reaches the allowlist", async () => {
+    const { f, deps } = setup();
+    let lookups = 0;
+    deps.lookupUser = async () => {
+      lookups++;
+      return undefined;
+    };
+    const req = f.signed({ method: "GET" });
+    req.url = "/v1/other";
+    expect(await reason(authenticate(req, deps))).toBe("401:bad_signature");
+    expect(lookups).toBe(0);
+  });
+
+  it("an allowlist that cannot answer denies with 503, never allows", async () => {
+    const { f, deps, claims } = setup();
+    deps.lookupUser = async () => {
+      throw Object.assign(new Error("timeout"), { name: "UnavailableError" });
+    };
+    expect(await reason(authenticate(f.signed({ method: "GET" }), deps))).toBe("503:unavailable");
+    expect(claims.size).toBe(0);
+  });
+
+  it("a nonce store that cannot answer denies with 503, never allows", async () => {
+    const { f, deps } = setup();
+    deps.nonces = {
+      create: async () => {
+        throw Object.assign(new Error("no quorum"), { name: "UnavailableError" });
+      },
+    };
+    expect(await reason(authenticate(f.signed({ method: "GET" }), deps))).toBe("503:unavailable");
+  });
+
+  it("a streamed body must be covered by content-digest", async () => {
+    const { f, deps } = setup();
+    const req = f.signed({ method: "PUT", url: "/v1/blobs/abc" });
+    expect(await reason(authenticate({ ...req, streamedBody: true }, deps))).toBe("401:missing_digest");
+  });
+});
