@@ -1,35 +1,67 @@
 // `npm start`: Conclave on one machine. An embedded single-node NATS server
-// (provisioned by libs/testkit, data under .conclave/), the store catalogue
-// provisioned on it, and — as the services land — every route on one port.
+// (provisioned by libs/testkit, data under .conclave/), every service's routes
+// on one loopback port, and on first start a bootstrap admin with its key file.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Store } from "@conclave/store";
-import { NatsCluster, projectRoot, resolveNatsServer } from "@conclave/testkit";
+import { generateIdentity, readKeyFile, writeKeyFile } from "@conclave/auth";
+import { membershipModule, userCommands } from "@conclave/membership";
+import { ConfigError, loadServiceEnv, startHost } from "@conclave/runtime";
+import { NatsCluster, resolveNatsServer } from "@conclave/testkit";
 import { z } from "zod";
 
-const env = z
+const localEnv = z
   .object({
     CONCLAVE_DATA_DIR: z.string().min(1).default(join(process.cwd(), ".conclave")),
     CONCLAVE_NATS_PORT: z.coerce.number().int().min(1).max(65535).default(4222),
   })
   .safeParse(process.env);
-if (!env.success) {
-  for (const issue of env.error.issues) console.error(`config error: ${issue.path.join(".")}: ${issue.message}`);
+if (!localEnv.success) {
+  for (const issue of localEnv.error.issues) console.error(`config error: ${issue.path.join(".")}: ${issue.message}`);
   process.exit(2);
 }
-const config = env.data;
+const { CONCLAVE_DATA_DIR: dataDir, CONCLAVE_NATS_PORT: natsPort } = localEnv.data;
 
 const bin = await resolveNatsServer({ log: (line) => console.log(line) });
 console.log(`nats-server ${bin.version} (${bin.source})`);
-const nats = await NatsCluster.start({
-  nodes: 1,
-  dir: join(config.CONCLAVE_DATA_DIR, "nats"),
-  keepDir: true,
-  clientPort: config.CONCLAVE_NATS_PORT,
-});
-const store = await Store.connect({ servers: nats.urls, name: "conclave-local", replicas: 1 });
-await store.provision();
-console.log(`NATS JetStream ready at ${nats.urls[0]} (data in ${nats.dir}, log ${nats.nodes[0]?.spec.logFile})`);
-console.log(`store provisioned: buckets, event log, audit stream and blob store (project ${projectRoot()})`);
+const nats = await NatsCluster.start({ nodes: 1, dir: join(dataDir, "nats"), keepDir: true, clientPort: natsPort });
+
+let env: ReturnType<typeof loadServiceEnv>;
+try {
+  env = loadServiceEnv({
+    CONCLAVE_NATS_URLS: nats.urls.join(","),
+    CONCLAVE_REPLICAS: "1",
+    CONCLAVE_LOG_LEVEL: "warn",
+    ...process.env,
+    // The local start serves loopback only: cleartext rooms are allowed there and nowhere else.
+    CONCLAVE_HOST: "127.0.0.1",
+  });
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err);
+  await nats.stop();
+  process.exit(2);
+}
+const host = await startHost({ env, modules: [membershipModule] });
+
+const keyPath = join(dataDir, "admin.key.json");
+if (!existsSync(keyPath)) {
+  const admin = generateIdentity({ name: "admin", tenant: "local", url: host.url });
+  await userCommands(host.ctx).bootstrap({
+    sign_pub: admin.signPublicKey,
+    kex_pub: admin.kexPublicKey,
+    tenant: admin.tenant,
+    role: "admin",
+    scopes: [],
+    name: admin.name,
+  });
+  await writeKeyFile(keyPath, admin);
+  console.log(`bootstrapped the first admin; its key file (mode 0600): ${keyPath}`);
+} else {
+  const admin = await readKeyFile(keyPath);
+  console.log(`admin key file: ${keyPath} (${admin.signPublicKey})`);
+}
+
+console.log(`Conclave is up at ${host.url} (NATS ${nats.urls[0]}, data in ${dataDir})`);
+console.log(`try: curl ${host.url}/readyz   (every /v1 route takes RFC 9421 signed requests: docs/auth.md)`);
 console.log("Ctrl-C stops everything.");
 
 let stopping = false;
@@ -37,7 +69,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`${signal}: stopping`);
-  await store.close().catch(() => {});
+  await host.close().catch((err) => console.error(err));
   await nats.stop();
   process.exit(0);
 }

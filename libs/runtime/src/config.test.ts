@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { isLoopbackHost, loadServiceEnv } from "./config.ts";
+
+describe("service configuration", () => {
+  it("applies defaults and splits the NATS URLs", () => {
+    const env = loadServiceEnv({ CONCLAVE_NATS_URLS: "nats://a:4222, nats://b:4222" });
+    expect(env.CONCLAVE_NATS_URLS).toEqual(["nats://a:4222", "nats://b:4222"]);
+    expect(env.CONCLAVE_PORT).toBe(7420);
+    expect(env.CONCLAVE_AUTH_MODE).toBe("enforce");
+  });
+
+  it("a bad value fails fast naming the variable", () => {
+    expect(() => loadServiceEnv({ CONCLAVE_NATS_URLS: "nats://a", CONCLAVE_PORT: "http" })).toThrow(/CONCLAVE_PORT/);
+    expect(() => loadServiceEnv({ CONCLAVE_NATS_URLS: "nats://a", CONCLAVE_AUTH_MODE: "maybe" })).toThrow(
+      /CONCLAVE_AUTH_MODE/,
+    );
+    expect(() => loadServiceEnv({})).toThrow(/CONCLAVE_NATS_URLS/);
+    expect(() => loadServiceEnv({ CONCLAVE_NATS_URLS: "http://x" })).toThrow(/CONCLAVE_NATS_URLS/);
+  });
+
+  it("knows loopback binds", () => {
+    expect(isLoopbackHost("127.0.0.1")).toBe(true);
+    expect(isLoopbackHost("::1")).toBe(true);
+    expect(isLoopbackHost("0.0.0.0")).toBe(false);
+    expect(isLoopbackHost("10.0.0.5")).toBe(false);
+  });
+});

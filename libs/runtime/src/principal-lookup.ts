@@ -1,0 +1,33 @@
+import type { Principal } from "@conclave/auth";
+import { type UserRecord, userRecord } from "@conclave/protocol";
+import { type KvTable, type Projected, projected, type Store } from "@conclave/store";
+
+/** The users projection's table, as every service reads it for authentication. */
+export function usersTable(store: Store): KvTable<Projected<UserRecord>> {
+  return store.table("users", projected(userRecord));
+}
+
+export function toPrincipal(user: UserRecord): Principal {
+  return {
+    signPub: user.sign_pub,
+    kexPub: user.kex_pub,
+    tenant: user.tenant,
+    role: user.role,
+    scopes: user.scopes,
+    status: user.status,
+    name: user.name,
+  };
+}
+
+/**
+ * Allowlist lookup for the auth pipeline: a leader read of the users table.
+ * A store failure throws (→ 503 deny); absence resolves undefined (→ 401).
+ * Its freshness witness is the nonce claim that follows it.
+ */
+export function principalLookup(store: Store): (signPub: string) => Promise<Principal | undefined> {
+  const users = usersTable(store);
+  return async (signPub) => {
+    const entry = await users.get(signPub);
+    return entry ? toPrincipal(entry.value.data) : undefined;
+  };
+}

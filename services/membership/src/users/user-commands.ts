@@ -1,0 +1,113 @@
+import { ApiError } from "@conclave/protocol";
+import {
+  type AggregateRef,
+  ConflictError,
+  type EventLog,
+  type KvTable,
+  type Projected,
+  type ProjectionRunner,
+  type StoredEvent,
+} from "@conclave/store";
+import { type Actor, type AddUserInput, decideAddUser, decideRevokeUser, evolveUser } from "./user-decider.ts";
+import { BOOTSTRAP_AGGREGATE, USER_AGGREGATE, type UserRecord } from "./user-events.ts";
+
+export interface UserCommandDeps {
+  log: EventLog;
+  /** The users projection's table (leader reads). */
+  users: KvTable<Projected<UserRecord>>;
+  /** The users projection runner: commands answer once their event is visible to every replica. */
+  projection: ProjectionRunner;
+}
+
+const userRef = (signPub: string): AggregateRef => ({ type: USER_AGGREGATE, id: signPub });
+
+/** The users allowlist: commands go through the log, reads come from the projection. */
+export class UserCommands {
+  private readonly deps: UserCommandDeps;
+
+  constructor(deps: UserCommandDeps) {
+    this.deps = deps;
+  }
+
+  /** Current state decided on: folded from the log (authoritative), with its version. */
+  private async load(signPub: string): Promise<{ state: UserRecord | undefined; version: number }> {
+    const events = await this.deps.log.read(userRef(signPub));
+    return {
+      state: events.reduce<UserRecord | undefined>(evolveUser, undefined),
+      version: events.at(-1)?.seq ?? 0,
+    };
+  }
+
+  private async commit(
+    signPub: string,
+    actor: string,
+    decide: (s: UserRecord | undefined) => { type: string; data: unknown },
+  ) {
+    const { state, version } = await this.load(signPub);
+    const decision = decide(state);
+    let event: StoredEvent;
+    try {
+      event = await this.deps.log.append(userRef(signPub), { ...decision, actor }, version);
+    } catch (err) {
+      if (err instanceof ConflictError) throw new ApiError("conflict", "the user changed concurrently; retry");
+      throw err;
+    }
+    // Revocation must be in force on every replica before we say it is done.
+    await this.deps.projection.caughtUp(event.seq);
+    const next = evolveUser(state, event);
+    if (!next) throw new Error("a user command produced no user");
+    return next;
+  }
+
+  add(actor: Actor, input: AddUserInput): Promise<UserRecord> {
+    return this.commit(input.sign_pub, actor.signPub, (s) => decideAddUser(actor, s, input));
+  }
+
+  revoke(actor: Actor, signPub: string, reason?: string): Promise<UserRecord> {
+    return this.commit(signPub, actor.signPub, (s) => decideRevokeUser(actor, s, reason));
+  }
+
+  /**
+   * Creates the first admin. Refuses once any bootstrap happened: the claim is
+   * the first event of a singleton aggregate, so two racing bootstraps (two
+   * replicas, or a CLI and a replica) cannot both win. A bootstrap interrupted
+   * between its two appends is completed by retrying with the same key.
+   */
+  async bootstrap(input: AddUserInput): Promise<UserRecord> {
+    if (input.role !== "admin") throw new ApiError("bad_request", "the bootstrap user must be an admin");
+    const marker = (await this.deps.log.read(BOOTSTRAP_AGGREGATE))[0];
+    if (marker && (marker.data as { admin: string }).admin !== input.sign_pub) {
+      throw new ApiError("conflict", "Conclave is already bootstrapped: an admin exists");
+    }
+    if (!marker) {
+      try {
+        await this.deps.log.append(
+          BOOTSTRAP_AGGREGATE,
+          { type: "system.bootstrapped", data: { admin: input.sign_pub }, actor: "bootstrap" },
+          0,
+        );
+      } catch (err) {
+        if (err instanceof ConflictError)
+          throw new ApiError("conflict", "Conclave is already bootstrapped: an admin exists");
+        throw err;
+      }
+    }
+    const { state } = await this.load(input.sign_pub);
+    if (state) return state;
+    return this.commit(input.sign_pub, "bootstrap", () => ({ type: "user.added", data: input }));
+  }
+
+  async get(signPub: string): Promise<UserRecord | undefined> {
+    return (await this.deps.users.get(signPub))?.value.data;
+  }
+
+  async list(): Promise<UserRecord[]> {
+    const keys = await this.deps.users.keys();
+    const out: UserRecord[] = [];
+    for (let i = 0; i < keys.length; i += 32) {
+      const batch = await Promise.all(keys.slice(i, i + 32).map((k) => this.get(k)));
+      for (const u of batch) if (u) out.push(u);
+    }
+    return out;
+  }
+}

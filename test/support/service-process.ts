@@ -1,0 +1,62 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { projectRoot } from "@conclave/testkit";
+
+/** A service replica as a separate OS process, as in production. */
+export interface ServiceProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+  /** Everything the process printed (JSON log lines), for failing tests. */
+  output: string[];
+}
+
+export async function spawnService(
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: projectRoot(),
+    env: { ...process.env, CONCLAVE_HOST: "127.0.0.1", CONCLAVE_PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  child.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${entry} did not listen in ${timeoutMs} ms:\n${output.join("")}`)),
+      timeoutMs,
+    );
+    lines.on("line", (line) => {
+      output.push(line);
+      try {
+        const entryLog = JSON.parse(line) as { msg?: string; url?: string };
+        if (entryLog.msg === "listening" && entryLog.url) {
+          clearTimeout(timer);
+          resolve(entryLog.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${entry} exited with ${code}:\n${output.join("\n")}`));
+    });
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return {
+    url,
+    child,
+    output,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
