@@ -93,7 +93,15 @@ describe("signed requests across two membership replicas", () => {
     const path = `/v1/users/${bot.signPublicKey}`;
     const now = Math.floor(Date.now() / 1000);
     const cases: [string, Parameters<typeof signedFetch>[5], string][] = [
-      ["tampered path", { tamper: (w) => void (w.path = `/v1/users/${admin.signPublicKey}`) }, "bad_signature"],
+      [
+        "tampered path",
+        {
+          tamper: (w) => {
+            w.path = `/v1/users/${admin.signPublicKey}`;
+          },
+        },
+        "bad_signature",
+      ],
       ["expired created", { created: now - 60 }, "expired"],
       ["future created", { created: now + 60 }, "bad_created"],
       ["wrong key", { secretKey: Buffer.from(stranger.signSecretKey, "base64url") }, "bad_signature"],
@@ -103,7 +111,9 @@ describe("signed requests across two membership replicas", () => {
       expect([what, res.status, reasonOf(res.body)]).toEqual([what, 401, reason]);
     }
     const body = await signedFetch(a.url, admin, "POST", "/v1/users", asUser(stranger, "member"), {
-      tamper: (w) => void (w.body = new TextEncoder().encode(JSON.stringify(asUser(stranger, "admin")))),
+      tamper: (w) => {
+        w.body = new TextEncoder().encode(JSON.stringify(asUser(stranger, "admin")));
+      },
     });
     expect([body.status, reasonOf(body.body)]).toEqual([401, "digest_mismatch"]);
     const unsigned = await fetch(`${a.url}${path}`);
