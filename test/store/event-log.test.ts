@@ -216,8 +216,13 @@ describe("projections on a 3-node R3 cluster", () => {
     await runner.caughtUp();
     await runner.stop();
 
+    // A stale twin from an earlier rebuild must be dropped, not merged into.
+    const twin = store.table("rooms", z.unknown(), "rebuild");
+    await rebuildProjection(store, log, tallyProjection);
+    await twin.put("leftover", { seq: 1, data: { owner: "x", total: 0 } });
     const applied = await rebuildProjection(store, log, tallyProjection);
     expect(applied).toBeGreaterThan(10);
+    expect(await twin.get("leftover")).toBeUndefined();
     expect(await compareProjection(store, tallyProjection)).toEqual([]);
     expect(await rooms().get("rebuild-3")).toBeUndefined();
 

@@ -30,7 +30,12 @@ export class ProjectionWriter {
   }
 
   async get<T>(key: BucketKey, schema: z.ZodType<T>, k: string): Promise<T | undefined> {
-    return (await this.open(key, schema).get(k))?.value.data;
+    return (await this.entry(key, schema, k))?.data;
+  }
+
+  /** The projected entry with the sequence of the event it reflects. */
+  async entry<T>(key: BucketKey, schema: z.ZodType<T>, k: string): Promise<Projected<T> | undefined> {
+    return (await this.open(key, schema).get(k))?.value;
   }
 
   async put<T>(key: BucketKey, schema: z.ZodType<T>, k: string, data: T): Promise<void> {

@@ -28,10 +28,14 @@ export async function rebuildProjection(
   for (const key of projection.tables) {
     const stream = `KV_${bucketName(key, variant)}`;
     const exists = await withDeadline(`info ${stream}`, store.opTimeoutMs, () =>
-      jsm.streams
-        .names(stream)
-        .next()
-        .then((names) => names.includes(stream)),
+      jsm.streams.info(stream).then(
+        () => true,
+        (err: { name?: string }) => {
+          // Only "no such stream" means absent; any other failure must not pass for it.
+          if (err.name === "StreamNotFoundError") return false;
+          throw err;
+        },
+      ),
     );
     if (exists) await withDeadline(`drop ${stream}`, store.opTimeoutMs, () => jsm.streams.delete(stream));
     await provisionBucket(store.conn, key, store.replicas, variant);

@@ -1,2 +1,4 @@
-export { membershipModule, userCommands } from "./membership-module.ts";
+export { membershipModule, roomCommands, roomQueries, userCommands } from "./membership-module.ts";
+export { roomsProjection } from "./rooms/rooms-projection.ts";
 export { UserCommands } from "./users/user-commands.ts";
+export { usersProjection } from "./users/users-projection.ts";

@@ -1,22 +1,62 @@
-import { type ServiceModule, usersTable } from "@conclave/runtime";
+import {
+  isLoopbackHost,
+  principalLookup,
+  type ServiceContext,
+  type ServiceModule,
+  usersTable,
+} from "@conclave/runtime";
+import { projected } from "@conclave/store";
+import { RoomCommands } from "./rooms/room-commands.ts";
+import { memberRoomEntry, ROOM_EVENT_SCHEMAS, roomKeyEntry, roomState } from "./rooms/room-events.ts";
+import { RoomQueries } from "./rooms/room-queries.ts";
+import { registerRoomRoutes } from "./rooms/room-routes.ts";
+import { roomsProjection } from "./rooms/rooms-projection.ts";
 import { UserCommands } from "./users/user-commands.ts";
 import { USER_EVENT_SCHEMAS } from "./users/user-events.ts";
 import { registerUserRoutes } from "./users/user-routes.ts";
 import { usersProjection } from "./users/users-projection.ts";
 
-/** Builds the users allowlist commands over a host's store, log and projection runner. */
-export function userCommands(ctx: Parameters<ServiceModule["register"]>[0]): UserCommands {
-  const projection = ctx.projections.get(usersProjection.name);
-  if (!projection) throw new Error("the users projection is not running in this process");
-  return new UserCommands({ log: ctx.log, users: usersTable(ctx.store), projection });
+function runner(ctx: ServiceContext, name: string) {
+  const projection = ctx.projections.get(name);
+  if (!projection) throw new Error(`the ${name} projection is not running in this process`);
+  return projection;
 }
 
-/** The membership service: users allowlist (rooms, members and keys follow). */
+/** Builds the users allowlist commands over a host's store, log and projection runner. */
+export function userCommands(ctx: ServiceContext): UserCommands {
+  return new UserCommands({
+    log: ctx.log,
+    users: usersTable(ctx.store),
+    projection: runner(ctx, usersProjection.name),
+  });
+}
+
+export function roomCommands(ctx: ServiceContext): RoomCommands {
+  return new RoomCommands({
+    log: ctx.log,
+    rooms: ctx.store.table("rooms", projected(roomState)),
+    projection: runner(ctx, roomsProjection.name),
+    lookupUser: principalLookup(ctx.store),
+    cleartextAllowed: isLoopbackHost(ctx.env.CONCLAVE_HOST),
+  });
+}
+
+export function roomQueries(ctx: ServiceContext): RoomQueries {
+  return new RoomQueries({
+    rooms: ctx.store.table("rooms", projected(roomState)),
+    memberRooms: ctx.store.table("memberRooms", projected(memberRoomEntry)),
+    roomKeys: ctx.store.table("roomKeys", projected(roomKeyEntry)),
+    witness: ctx.store.witness,
+  });
+}
+
+/** The membership service: the users allowlist, rooms, members, sealed keys and discovery. */
 export const membershipModule: ServiceModule = {
   name: "membership",
-  eventSchemas: { ...USER_EVENT_SCHEMAS },
-  projections: [usersProjection],
+  eventSchemas: { ...USER_EVENT_SCHEMAS, ...ROOM_EVENT_SCHEMAS },
+  projections: [usersProjection, roomsProjection],
   register(ctx) {
     registerUserRoutes(ctx.edge.app, userCommands(ctx));
+    registerRoomRoutes(ctx.edge.app, roomCommands(ctx), roomQueries(ctx));
   },
 };

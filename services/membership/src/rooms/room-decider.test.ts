@@ -1,0 +1,163 @@
+import type { ApiError } from "@conclave/protocol";
+import type { StoredEvent } from "@conclave/store";
+import { describe, expect, it } from "vitest";
+import { type Decision, decideCreate, decideInvite, decideRekey, decideRemove, evolveRoom } from "./room-decider.ts";
+import type { RoomState } from "./room-events.ts";
+
+const key = (c: string) => c.repeat(43);
+const owner = { signPub: key("O"), kexPub: key("o"), tenant: "acme" };
+const admin = { signPub: key("A"), kexPub: key("a"), tenant: "acme" };
+const member = { signPub: key("M"), kexPub: key("m"), tenant: "acme" };
+const outsider = { signPub: key("X"), kexPub: key("x"), tenant: "acme" };
+const sealed = "s".repeat(48);
+const user = (p: typeof owner, over: object = {}) => ({
+  signPub: p.signPub,
+  kexPub: p.kexPub,
+  tenant: p.tenant,
+  active: true,
+  ...over,
+});
+
+let seq = 0;
+const apply = (room: RoomState | undefined, d: Decision): RoomState => {
+  seq++;
+  const event: StoredEvent = {
+    v: 1,
+    id: `e${seq}`,
+    type: d.type,
+    aggregate: { type: "room", id: "r1" },
+    actor: "t",
+    at: "2026-11-25T00:00:00.000Z",
+    prev: seq - 1,
+    data: d.data,
+    seq,
+  };
+  const next = evolveRoom(room, event);
+  if (!next) throw new Error("no room");
+  return next;
+};
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+    return "ok";
+  } catch (err) {
+    return (err as ApiError).code;
+  }
+};
+const e2eRoom = () => {
+  let room = apply(
+    undefined,
+    decideCreate(
+      owner,
+      undefined,
+      { id: "r1", mode: "e2e", subject: "conclave.room.r1", sealed_key: sealed },
+      { cleartextAllowed: false },
+    ),
+  );
+  room = apply(room, decideInvite(owner, room, user(admin), { role: "admin", sealed_key: sealed }));
+  return apply(room, decideInvite(owner, room, user(member), { role: "member", sealed_key: sealed }));
+};
+
+describe("room decider", () => {
+  it("the creator is the owner, epoch 1 keyed", () => {
+    const room = apply(
+      undefined,
+      decideCreate(
+        owner,
+        undefined,
+        { id: "r1", mode: "e2e", subject: "s", sealed_key: sealed },
+        { cleartextAllowed: false },
+      ),
+    );
+    expect(room).toMatchObject({ owner: owner.signPub, epoch: 1, keyed_epoch: 1, tenant: "acme" });
+    expect(room.members[owner.signPub]?.role).toBe("owner");
+  });
+
+  it("cleartext rooms are refused on a public bind and allowed on loopback", () => {
+    const input = { id: "r1", mode: "clear" as const, subject: "s" };
+    expect(code(() => decideCreate(owner, undefined, input, { cleartextAllowed: false }))).toBe("forbidden");
+    expect(code(() => decideCreate(owner, undefined, input, { cleartextAllowed: true }))).toBe("ok");
+  });
+
+  it("e2e rooms need the owner's sealed key; a duplicate id conflicts", () => {
+    expect(
+      code(() => decideCreate(owner, undefined, { id: "r1", mode: "e2e", subject: "s" }, { cleartextAllowed: true })),
+    ).toBe("bad_request");
+    expect(
+      code(() =>
+        decideCreate(
+          owner,
+          e2eRoom(),
+          { id: "r1", mode: "e2e", subject: "s", sealed_key: sealed },
+          { cleartextAllowed: true },
+        ),
+      ),
+    ).toBe("conflict");
+  });
+
+  it("only owners and admins invite, only owners make admins, invitees must be active users of the tenant", () => {
+    const room = e2eRoom();
+    expect(code(() => decideInvite(member, room, user(outsider), { role: "member", sealed_key: sealed }))).toBe(
+      "forbidden",
+    );
+    expect(code(() => decideInvite(admin, room, user(outsider), { role: "admin", sealed_key: sealed }))).toBe(
+      "forbidden",
+    );
+    expect(code(() => decideInvite(admin, room, user(outsider), { role: "member", sealed_key: sealed }))).toBe("ok");
+    expect(
+      code(() =>
+        decideInvite(owner, room, user(outsider, { tenant: "other" }), { role: "member", sealed_key: sealed }),
+      ),
+    ).toBe("bad_request");
+    expect(
+      code(() => decideInvite(owner, room, user(outsider, { active: false }), { role: "member", sealed_key: sealed })),
+    ).toBe("bad_request");
+    expect(code(() => decideInvite(owner, room, undefined, { role: "member", sealed_key: sealed }))).toBe(
+      "bad_request",
+    );
+    expect(code(() => decideInvite(owner, room, user(member), { role: "member", sealed_key: sealed }))).toBe(
+      "conflict",
+    );
+    expect(code(() => decideInvite(owner, room, user(outsider), { role: "member" }))).toBe("bad_request");
+  });
+
+  it("non-members learn nothing: every decision about the room is not_found", () => {
+    const room = e2eRoom();
+    expect(code(() => decideInvite(outsider, room, user(outsider), { role: "member", sealed_key: sealed }))).toBe(
+      "not_found",
+    );
+    expect(code(() => decideRemove(outsider, room, member.signPub))).toBe("not_found");
+    expect(code(() => decideRekey(outsider, room, { epoch: 2, sealed_keys: {} }))).toBe("not_found");
+  });
+
+  it("removal: by rank, members may leave, the owner may not; it opens an unkeyed epoch", () => {
+    const room = e2eRoom();
+    expect(code(() => decideRemove(member, room, admin.signPub))).toBe("forbidden");
+    expect(code(() => decideRemove(admin, room, owner.signPub))).toBe("forbidden");
+    expect(code(() => decideRemove(owner, room, owner.signPub))).toBe("conflict");
+    const left = apply(room, decideRemove(member, room, member.signPub));
+    expect(left.members[member.signPub]).toBeUndefined();
+    expect([left.epoch, left.keyed_epoch]).toEqual([2, 1]);
+  });
+
+  it("a rekey covers exactly the current members at the next epoch; invites wait for it", () => {
+    let room = e2eRoom();
+    room = apply(room, decideRemove(owner, room, member.signPub));
+    expect(code(() => decideInvite(owner, room, user(outsider), { role: "member", sealed_key: sealed }))).toBe(
+      "conflict",
+    );
+    const keys = { [owner.signPub]: sealed, [admin.signPub]: sealed };
+    expect(code(() => decideRekey(owner, room, { epoch: 3, sealed_keys: keys }))).toBe("conflict");
+    expect(code(() => decideRekey(owner, room, { epoch: 2, sealed_keys: { ...keys, [member.signPub]: sealed } }))).toBe(
+      "bad_request",
+    );
+    expect(code(() => decideRekey(owner, room, { epoch: 2, sealed_keys: { [owner.signPub]: sealed } }))).toBe(
+      "bad_request",
+    );
+    room = apply(room, decideRekey(owner, room, { epoch: 2, sealed_keys: keys }));
+    expect([room.epoch, room.keyed_epoch]).toEqual([2, 2]);
+    // A rotation without removal moves to epoch + 1.
+    room = apply(room, decideRekey(admin, room, { epoch: 3, sealed_keys: keys }));
+    expect(room.epoch).toBe(3);
+  });
+});

@@ -1,0 +1,162 @@
+import { ApiError } from "@conclave/protocol";
+import type { StoredEvent } from "@conclave/store";
+import type { z } from "zod";
+import type { memberInvited, RoomRole, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
+
+// Who may do what in a room, in one place. Pure: no I/O, no clock.
+
+export interface RoomActor {
+  signPub: string;
+  kexPub: string;
+  tenant: string;
+}
+
+export interface Decision {
+  type: string;
+  data: unknown;
+}
+
+type Invite = z.infer<typeof memberInvited>;
+
+const roleOf = (room: RoomState, member: string): RoomRole | undefined => room.members[member]?.role;
+const rank: Record<RoomRole, number> = { owner: 3, admin: 2, member: 1 };
+
+/** Non-members learn nothing about a room, not even that it exists. */
+export function requireMember(room: RoomState | undefined, who: string): asserts room is RoomState {
+  if (!room || !roleOf(room, who)) throw new ApiError("not_found", "no such room");
+}
+
+export function decideCreate(
+  actor: RoomActor,
+  existing: RoomState | undefined,
+  input: { id: string; mode: "e2e" | "clear"; subject: string; sealed_key?: string | undefined },
+  opts: { cleartextAllowed: boolean },
+): Decision {
+  if (existing) throw new ApiError("conflict", "a room with this id already exists");
+  // A cleartext room's traffic is readable by anyone who can subscribe: only on a private bind.
+  if (input.mode === "clear" && !opts.cleartextAllowed) {
+    throw new ApiError("forbidden", "cleartext rooms are refused on a public deployment: use mode e2e");
+  }
+  if (input.mode === "e2e" && !input.sealed_key)
+    throw new ApiError("bad_request", "sealed_key: required for e2e rooms");
+  if (input.mode === "clear" && input.sealed_key)
+    throw new ApiError("bad_request", "sealed_key: clear rooms have no key");
+  const data: z.infer<typeof roomCreated> = {
+    subject: input.subject,
+    mode: input.mode,
+    tenant: actor.tenant,
+    // The owner is the signer, endpoint and key: nobody creates rooms in another's name.
+    owner: actor.signPub,
+    owner_kex: actor.kexPub,
+    ...(input.sealed_key ? { sealed_key: input.sealed_key } : {}),
+  };
+  return { type: "room.created", data };
+}
+
+/** Owners and admins invite; only the owner makes admins; the invitee must be an active user of the tenant. */
+export function decideInvite(
+  actor: RoomActor,
+  room: RoomState | undefined,
+  invitee: { signPub: string; kexPub: string; tenant: string; active: boolean } | undefined,
+  input: { role: "admin" | "member"; sealed_key?: string | undefined },
+): Decision {
+  requireMember(room, actor.signPub);
+  const mine = roleOf(room, actor.signPub) as RoomRole;
+  if (mine === "member") throw new ApiError("forbidden", "only the owner or an admin invites");
+  if (input.role === "admin" && mine !== "owner") throw new ApiError("forbidden", "only the owner makes admins");
+  if (!invitee || !invitee.active || invitee.tenant !== room.tenant) {
+    throw new ApiError("bad_request", "member: not an active user of this room's tenant");
+  }
+  if (roleOf(room, invitee.signPub)) throw new ApiError("conflict", "already a member");
+  if (room.mode === "e2e") {
+    if (room.keyed_epoch < room.epoch) throw new ApiError("conflict", "a rekey is pending: rekey before inviting");
+    if (!input.sealed_key) throw new ApiError("bad_request", "sealed_key: required to invite into an e2e room");
+  } else if (input.sealed_key) {
+    throw new ApiError("bad_request", "sealed_key: clear rooms have no key");
+  }
+  const data: Invite = {
+    member: invitee.signPub,
+    kex_pub: invitee.kexPub,
+    role: input.role,
+    ...(input.sealed_key ? { sealed_key: input.sealed_key } : {}),
+  };
+  return { type: "room.member_invited", data };
+}
+
+/** Owners and admins remove those below them; anyone but the owner may leave. */
+export function decideRemove(actor: RoomActor, room: RoomState | undefined, member: string): Decision {
+  requireMember(room, actor.signPub);
+  const target = roleOf(room, member);
+  if (!target) throw new ApiError("not_found", "no such member");
+  if (member === actor.signPub) {
+    if (target === "owner") throw new ApiError("conflict", "the owner cannot leave its room");
+  } else {
+    const mine = roleOf(room, actor.signPub) as RoomRole;
+    if (mine === "member") throw new ApiError("forbidden", "only the owner or an admin removes members");
+    if (rank[target] >= rank[mine]) throw new ApiError("forbidden", "cannot remove a member of equal or higher role");
+  }
+  return { type: "room.member_removed", data: { member } };
+}
+
+/**
+ * A rekey gives every current member, and nobody else, a sealed key at the
+ * next epoch: the pending one after a removal, else current + 1 (rotation).
+ */
+export function decideRekey(
+  actor: RoomActor,
+  room: RoomState | undefined,
+  input: { epoch: number; sealed_keys: Record<string, string> },
+): Decision {
+  requireMember(room, actor.signPub);
+  if (roleOf(room, actor.signPub) === "member") throw new ApiError("forbidden", "only the owner or an admin rekeys");
+  if (room.mode !== "e2e") throw new ApiError("bad_request", "clear rooms have no keys");
+  const expected = room.keyed_epoch < room.epoch ? room.epoch : room.epoch + 1;
+  if (input.epoch !== expected) throw new ApiError("conflict", `epoch: the next key epoch is ${expected}`);
+  const members = Object.keys(room.members).sort();
+  const given = Object.keys(input.sealed_keys).sort();
+  if (members.length !== given.length || members.some((m, i) => m !== given[i])) {
+    throw new ApiError("bad_request", "sealed_keys: must cover exactly the current members");
+  }
+  const data: z.infer<typeof roomRekeyed> = input;
+  return { type: "room.rekeyed", data };
+}
+
+/** The room after an event (the same function feeds commands and projections). */
+export function evolveRoom(room: RoomState | undefined, event: StoredEvent): RoomState | undefined {
+  switch (event.type) {
+    case "room.created": {
+      const d = event.data as z.infer<typeof roomCreated>;
+      return {
+        id: event.aggregate.id,
+        subject: d.subject,
+        mode: d.mode,
+        tenant: d.tenant,
+        owner: d.owner,
+        epoch: 1,
+        keyed_epoch: d.mode === "e2e" ? 1 : 0,
+        members: { [d.owner]: { role: "owner", kex_pub: d.owner_kex } },
+        created_at: event.at,
+      };
+    }
+    case "room.member_invited": {
+      if (!room) return room;
+      const d = event.data as Invite;
+      return { ...room, members: { ...room.members, [d.member]: { role: d.role, kex_pub: d.kex_pub } } };
+    }
+    case "room.member_removed": {
+      if (!room) return room;
+      const { member } = event.data as { member: string };
+      const members = { ...room.members };
+      delete members[member];
+      // The removed member holds the current key: the next epoch has none until a rekey.
+      return { ...room, members, epoch: room.mode === "e2e" ? room.epoch + 1 : room.epoch };
+    }
+    case "room.rekeyed": {
+      if (!room) return room;
+      const { epoch } = event.data as { epoch: number };
+      return { ...room, epoch, keyed_epoch: epoch };
+    }
+    default:
+      return room;
+  }
+}

@@ -1,0 +1,67 @@
+import { publicKey32 } from "@conclave/protocol";
+import { z } from "zod";
+
+/** Aggregate type of a room: one event subject per room id. */
+export const ROOM_AGGREGATE = "room";
+
+export const roomId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "room ids are 1-64 characters of [A-Za-z0-9_-]");
+export const roomRole = z.enum(["owner", "admin", "member"]);
+export type RoomRole = z.infer<typeof roomRole>;
+export const roomMode = z.enum(["e2e", "clear"]);
+/** A room key sealed to one member's kex_pub: opaque to the server. */
+export const sealedKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,1024}$/, "sealed keys are 16-1024 characters of unpadded base64url");
+
+export const roomCreated = z
+  .object({
+    subject: z.string().min(1).max(256),
+    mode: roomMode,
+    tenant: z.string(),
+    owner: publicKey32,
+    owner_kex: publicKey32,
+    /** The owner's sealed copy of the epoch-1 key (e2e rooms only). */
+    sealed_key: sealedKey.optional(),
+  })
+  .strict();
+
+export const memberInvited = z
+  .object({ member: publicKey32, kex_pub: publicKey32, role: roomRole, sealed_key: sealedKey.optional() })
+  .strict();
+
+/** Removing a member (or a member leaving) opens a new key epoch that has no keys until a rekey. */
+export const memberRemoved = z.object({ member: publicKey32 }).strict();
+
+export const roomRekeyed = z
+  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(publicKey32, sealedKey) })
+  .strict();
+
+export const ROOM_EVENT_SCHEMAS = {
+  "room.created": roomCreated,
+  "room.member_invited": memberInvited,
+  "room.member_removed": memberRemoved,
+  "room.rekeyed": roomRekeyed,
+};
+
+/** The room as the decider sees it and as the rooms table stores it. */
+export const roomState = z.object({
+  id: roomId,
+  subject: z.string(),
+  mode: roomMode,
+  tenant: z.string(),
+  owner: publicKey32,
+  /** The current key epoch (starts at 1). */
+  epoch: z.number().int().positive(),
+  /** The newest epoch whose keys exist; below `epoch` while a rekey is pending (e2e). */
+  keyed_epoch: z.number().int().nonnegative(),
+  members: z.record(publicKey32, z.object({ role: roomRole, kex_pub: publicKey32 })),
+  created_at: z.iso.datetime(),
+});
+export type RoomState = z.infer<typeof roomState>;
+
+/** members table entry: key `<room>.<member>`. */
+export const memberEntry = z.object({ room: roomId, member: publicKey32, role: roomRole, kex_pub: publicKey32 });
+/** member_rooms table entry: key `<member>.<room>` (discovery). */
+export const memberRoomEntry = z.object({ room: roomId, role: roomRole });
+/** room_keys table entry: key `<room>.<epoch>.<member>`. */
+export const roomKeyEntry = z.object({ sealed_key: sealedKey });

@@ -1,0 +1,89 @@
+import type { Principal } from "@conclave/auth";
+import { ApiError } from "@conclave/protocol";
+import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
+import type { z } from "zod";
+import { requireMember } from "./room-decider.ts";
+import type { memberRoomEntry, RoomState, roomKeyEntry } from "./room-events.ts";
+import { roomKeyKey } from "./rooms-projection.ts";
+
+export interface RoomQueryDeps {
+  rooms: KvTable<Projected<RoomState>>;
+  memberRooms: KvTable<Projected<z.infer<typeof memberRoomEntry>>>;
+  roomKeys: KvTable<Projected<z.infer<typeof roomKeyEntry>>>;
+  /** Every answer rests on leader reads confirmed by a later quorum write (docs/store.md). */
+  witness: QuorumWitness;
+}
+
+/** What a member sees of a room. */
+export function roomView(room: RoomState, viewer: string) {
+  return {
+    id: room.id,
+    subject: room.subject,
+    mode: room.mode,
+    tenant: room.tenant,
+    owner: room.owner,
+    epoch: room.epoch,
+    keyed_epoch: room.keyed_epoch,
+    rekey_pending: room.mode === "e2e" && room.keyed_epoch < room.epoch,
+    role: room.members[viewer]?.role,
+    members: Object.keys(room.members).length,
+    created_at: room.created_at,
+  };
+}
+
+/** Room reads, authorized by membership: non-members get 404 for everything. */
+export class RoomQueries {
+  private readonly deps: RoomQueryDeps;
+
+  constructor(deps: RoomQueryDeps) {
+    this.deps = deps;
+  }
+
+  private async memberRoom(actor: Principal, id: string): Promise<RoomState> {
+    const room = (await this.deps.rooms.get(id))?.value.data;
+    requireMember(room, actor.signPub);
+    await this.deps.witness.confirm();
+    return room;
+  }
+
+  async room(actor: Principal, id: string) {
+    return roomView(await this.memberRoom(actor, id), actor.signPub);
+  }
+
+  async members(actor: Principal, id: string) {
+    const room = await this.memberRoom(actor, id);
+    return Object.entries(room.members)
+      .map(([member, m]) => ({ member, role: m.role, kex_pub: m.kex_pub }))
+      .sort((a, b) => a.member.localeCompare(b.member));
+  }
+
+  /** The caller's own sealed key at the newest keyed epoch; nobody else's, ever. */
+  async myKey(actor: Principal, id: string) {
+    const room = await this.memberRoom(actor, id);
+    if (room.mode !== "e2e") throw new ApiError("not_found", "clear rooms have no key");
+    const key = await this.deps.roomKeys.get(roomKeyKey(id, room.keyed_epoch, actor.signPub));
+    if (!key) throw new ApiError("not_found", "no sealed key for you at the current epoch");
+    return {
+      epoch: room.keyed_epoch,
+      sealed_key: key.value.data.sealed_key,
+      rekey_pending: room.keyed_epoch < room.epoch,
+    };
+  }
+
+  /** Discovery: the caller's rooms with what a bot needs to join them. */
+  async myRooms(actor: Principal) {
+    const keys = await this.deps.memberRooms.keys(`${actor.signPub}.*`);
+    const rooms = await Promise.all(
+      keys.map(async (k) => {
+        const id = k.slice(actor.signPub.length + 1);
+        const room = (await this.deps.rooms.get(id))?.value.data;
+        const role = room?.members[actor.signPub]?.role;
+        return room && role
+          ? { id, subject: room.subject, epoch: room.epoch, keyed_epoch: room.keyed_epoch, mode: room.mode, role }
+          : undefined;
+      }),
+    );
+    await this.deps.witness.confirm();
+    return rooms.filter((r) => r !== undefined);
+  }
+}

@@ -1,0 +1,88 @@
+import { randomBytes } from "node:crypto";
+import { publicKey32 } from "@conclave/protocol";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { principalOf } from "../users/user-routes.ts";
+import type { RoomCommands } from "./room-commands.ts";
+import { roomId, roomMode, sealedKey } from "./room-events.ts";
+import { type RoomQueries, roomView } from "./room-queries.ts";
+
+/** A room's default subject; custom subjects must stay under it, so rooms never share traffic. */
+export const roomSubject = (id: string) => `conclave.room.${id}`;
+
+const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
+
+const createBody = z
+  .object({
+    id: roomId.optional(),
+    mode: roomMode,
+    subject: z.string().max(256).optional(),
+    sealed_key: sealedKey.optional(),
+  })
+  .strict();
+const inviteBody = z
+  .object({
+    member: publicKey32,
+    role: z.enum(["admin", "member"]).default("member"),
+    sealed_key: sealedKey.optional(),
+  })
+  .strict();
+const rekeyBody = z
+  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(publicKey32, sealedKey) })
+  .strict();
+const idParams = z.object({ id: roomId }).strict();
+const memberParams = z.object({ id: roomId, member: publicKey32 }).strict();
+
+const signed = (body: "json" | "none") => ({ config: { body, auth: "signed" as const } });
+
+/** SPEC §9 room routes. Authorization by membership happens in the queries and deciders. */
+export function registerRoomRoutes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
+  app.post("/v1/rooms", signed("json"), async (request, reply) => {
+    const actor = principalOf(request);
+    const body = createBody.parse(request.body);
+    const id = body.id ?? randomBytes(12).toString("base64url");
+    const subject = body.subject ?? roomSubject(id);
+    if (!subjectTokens.test(subject) || !(subject === roomSubject(id) || subject.startsWith(`${roomSubject(id)}.`))) {
+      return reply.code(400).send({
+        error: { code: "bad_request", message: `subject: must be ${roomSubject(id)} or a subject below it` },
+      });
+    }
+    const room = await commands.create(actor, { id, mode: body.mode, subject, sealed_key: body.sealed_key });
+    return reply.code(201).send(roomView(room, actor.signPub));
+  });
+
+  app.get("/v1/rooms/:id", signed("none"), async (request) => {
+    return queries.room(principalOf(request), idParams.parse(request.params).id);
+  });
+
+  app.get("/v1/rooms/:id/members", signed("none"), async (request) => {
+    return { members: await queries.members(principalOf(request), idParams.parse(request.params).id) };
+  });
+
+  app.post("/v1/rooms/:id/members", signed("json"), async (request, reply) => {
+    const actor = principalOf(request);
+    const { id } = idParams.parse(request.params);
+    const room = await commands.invite(actor, id, inviteBody.parse(request.body));
+    return reply.code(201).send(roomView(room, actor.signPub));
+  });
+
+  app.delete("/v1/rooms/:id/members/:member", signed("none"), async (request) => {
+    const actor = principalOf(request);
+    const { id, member } = memberParams.parse(request.params);
+    return roomView(await commands.remove(actor, id, member), actor.signPub);
+  });
+
+  app.post("/v1/rooms/:id/keys", signed("json"), async (request) => {
+    const actor = principalOf(request);
+    const { id } = idParams.parse(request.params);
+    return roomView(await commands.rekey(actor, id, rekeyBody.parse(request.body)), actor.signPub);
+  });
+
+  app.get("/v1/rooms/:id/key", signed("none"), async (request) => {
+    return queries.myKey(principalOf(request), idParams.parse(request.params).id);
+  });
+
+  app.get("/v1/me/rooms", signed("none"), async (request) => {
+    return { rooms: await queries.myRooms(principalOf(request)) };
+  });
+}

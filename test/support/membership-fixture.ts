@@ -1,0 +1,30 @@
+import { randomBytes } from "node:crypto";
+import { generateIdentity, type KeyFile } from "@conclave/auth";
+import { userCommands } from "@conclave/membership";
+import type { Host } from "@conclave/runtime";
+
+/** A fresh identity for tests (tenant acme unless said otherwise). */
+export function identity(name: string, tenant = "acme"): KeyFile {
+  return generateIdentity({ name, tenant, url: "http://127.0.0.1" });
+}
+
+/** An opaque sealed key stand-in: the server never opens it. */
+export function fakeSealedKey(): string {
+  return randomBytes(48).toString("base64url");
+}
+
+/** Registers identities directly through the users commands of an in-process host. */
+export async function register(host: Host, admin: KeyFile, users: KeyFile[], bootstrap = false): Promise<void> {
+  const commands = userCommands(host.ctx);
+  const record = (k: KeyFile, role: "admin" | "member") => ({
+    sign_pub: k.signPublicKey,
+    kex_pub: k.kexPublicKey,
+    tenant: k.tenant,
+    role,
+    scopes: [] as string[],
+    name: k.name,
+  });
+  if (bootstrap) await commands.bootstrap(record(admin, "admin"));
+  const actor = { signPub: admin.signPublicKey, role: "admin" as const };
+  for (const u of users) await commands.add(actor, record(u, "member"));
+}
