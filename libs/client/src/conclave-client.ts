@@ -1,0 +1,132 @@
+import type { KeyFile } from "@conclave/auth";
+import { type PreparedBlob, prepareBytes, prepareFile, verifyingStream } from "./blob-transfer.ts";
+import { ConclaveError } from "./errors.ts";
+import { SignedHttp } from "./signed-http.ts";
+import type { BlobRef, MyRoom, RoomMember, RoomView, SealedRoomKey, Session, UserRecord } from "./types.ts";
+
+const enc = encodeURIComponent;
+
+/** Typed calls for every route of the three services (SPEC §9), signed with the bot's identity. */
+export class ConclaveClient {
+  readonly http: SignedHttp;
+
+  constructor(opts: { url?: string; identity: KeyFile; attempts?: number }) {
+    this.http = new SignedHttp({
+      url: opts.url ?? opts.identity.url,
+      identity: opts.identity,
+      ...(opts.attempts ? { attempts: opts.attempts } : {}),
+    });
+  }
+
+  get identity(): KeyFile {
+    return this.http.identity;
+  }
+
+  // users (membership)
+  addUser(user: {
+    sign_pub: string;
+    kex_pub: string;
+    tenant: string;
+    role: "admin" | "member";
+    scopes?: string[];
+    name?: string;
+  }) {
+    return this.http.json<UserRecord>("POST", "/v1/users", { json: user });
+  }
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.http.json<{ users: UserRecord[] }>("GET", "/v1/users")).users;
+  }
+  getUser(signPub: string) {
+    return this.http.json<UserRecord>("GET", `/v1/users/${enc(signPub)}`);
+  }
+  revokeUser(signPub: string, reason?: string) {
+    return this.http.json<UserRecord>("POST", `/v1/users/${enc(signPub)}/revoke`, { json: reason ? { reason } : {} });
+  }
+
+  // rooms (membership)
+  createRoom(room: { id?: string; mode: "e2e" | "clear"; subject?: string; sealed_key?: string }) {
+    return this.http.json<RoomView>("POST", "/v1/rooms", { json: room });
+  }
+  getRoom(id: string) {
+    return this.http.json<RoomView>("GET", `/v1/rooms/${enc(id)}`);
+  }
+  async members(id: string): Promise<RoomMember[]> {
+    return (await this.http.json<{ members: RoomMember[] }>("GET", `/v1/rooms/${enc(id)}/members`)).members;
+  }
+  invite(id: string, invite: { member: string; role?: "admin" | "member"; sealed_key?: string }) {
+    return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/members`, { json: invite });
+  }
+  removeMember(id: string, member: string) {
+    return this.http.json<RoomView>("DELETE", `/v1/rooms/${enc(id)}/members/${enc(member)}`);
+  }
+  rekey(id: string, epoch: number, sealedKeys: Record<string, string>) {
+    return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/keys`, { json: { epoch, sealed_keys: sealedKeys } });
+  }
+  myKey(id: string) {
+    return this.http.json<SealedRoomKey>("GET", `/v1/rooms/${enc(id)}/key`);
+  }
+  async myRooms(): Promise<MyRoom[]> {
+    return (await this.http.json<{ rooms: MyRoom[] }>("GET", "/v1/me/rooms")).rooms;
+  }
+
+  // blobs
+  /** Uploads bytes or a file (streamed, hashed client-side first). Idempotent: safe to retry. */
+  async putBlob(data: Uint8Array | { path: string }): Promise<BlobRef & { created: boolean }> {
+    const blob: PreparedBlob = data instanceof Uint8Array ? prepareBytes(data) : await prepareFile(data.path);
+    const res = await this.http.send("PUT", `/v1/blobs/${blob.sha256}`, {
+      body: blob.body(),
+      contentDigest: blob.contentDigest,
+      headers: { "content-type": "application/octet-stream", "content-length": String(blob.size) },
+      idempotent: true,
+    });
+    return { ...((await res.json()) as BlobRef), created: res.status === 201 };
+  }
+  /** The blob as a verified stream: it errors at the end if the bytes do not hash to the address. */
+  async getBlob(sha256: string): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.http.send("GET", `/v1/blobs/${enc(sha256)}`);
+    if (!res.body) throw new ConclaveError(502, "bad_gateway", "empty blob response");
+    return res.body.pipeThrough(verifyingStream(sha256));
+  }
+  async getBlobBytes(sha256: string): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of await this.getBlob(sha256)) chunks.push(chunk);
+    return new Uint8Array(Buffer.concat(chunks));
+  }
+  async headBlob(sha256: string): Promise<BlobRef | undefined> {
+    try {
+      const res = await this.http.send("HEAD", `/v1/blobs/${enc(sha256)}`);
+      return { sha256, size: Number(res.headers.get("content-length")) };
+    } catch (err) {
+      if (err instanceof ConclaveError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  // gateway
+  createSession(opts: { scopes?: string[]; ttl_s?: number } = {}) {
+    return this.http.json<Session>("POST", "/v1/sessions", { json: opts });
+  }
+  revokeToken(jti: string) {
+    return this.http.json<unknown>("POST", `/v1/tokens/${enc(jti)}/revoke`, { json: {} });
+  }
+  jwks() {
+    return this.http.json<{ keys: unknown[] }>("GET", "/.well-known/jwks.json");
+  }
+  /** RPC through the gateway; pass a session token to use bearer auth instead of signing. */
+  rpc<T = unknown>(method: string, params: unknown, opts: { id?: string; token?: string } = {}) {
+    return this.http.json<{ protocol: string; id: string; result?: T; error?: unknown }>("POST", "/v1/rpc", {
+      json: { protocol: "conclave.v1", id: opts.id ?? crypto.randomUUID(), method, params },
+      ...(opts.token ? { bearer: opts.token } : {}),
+    });
+  }
+  budget() {
+    return this.http.json<unknown>("GET", "/v1/budget");
+  }
+  setBudget(tenant: string, budget: unknown) {
+    return this.http.json<unknown>("PUT", `/v1/tenants/${enc(tenant)}/budget`, { json: budget, idempotent: true });
+  }
+  audit(query: Record<string, string> = {}) {
+    const qs = new URLSearchParams(query).toString();
+    return this.http.json<unknown>("GET", `/v1/audit${qs ? `?${qs}` : ""}`);
+  }
+}

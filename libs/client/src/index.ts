@@ -1,0 +1,15 @@
+export { generateIdentity, type KeyFile, readKeyFile, writeKeyFile } from "@conclave/auth";
+export { prepareBytes, prepareFile } from "./blob-transfer.ts";
+export { ConclaveClient } from "./conclave-client.ts";
+export { ConclaveError } from "./errors.ts";
+export { createE2ERoom, inviteToE2ERoom, RoomChannel, type RoomMessage } from "./room-channel.ts";
+export {
+  decryptMessage,
+  encryptMessage,
+  newRoomKey,
+  openRoomKey,
+  type RoomEnvelope,
+  sealRoomKey,
+} from "./room-crypto.ts";
+export { SignedHttp } from "./signed-http.ts";
+export type * from "./types.ts";
