@@ -129,18 +129,15 @@ export class EventLog {
     return events;
   }
 
-  /** The log's last sequence now (0 when empty). */
-  async lastSeq(): Promise<number> {
-    const info = await withDeadline("events info", this.opTimeoutMs, () => this.conn.jsm.streams.info(this.stream));
-    return info.state.last_seq;
-  }
-
   /**
-   * Streams the events on `subjects` from `fromSeq` up to the log's last
-   * sequence when called, in order, without holding them all (rebuilds).
+   * Streams the events on `subjects` from `fromSeq` up to the newest of them
+   * when called, in order, without holding them all (rebuilds).
    */
   async *replay(subjects: string[], fromSeq = 1): AsyncGenerator<StoredEvent> {
-    const until = await this.lastSeq();
+    // The newest event ON THESE SUBJECTS: waiting for the log's last sequence would stall
+    // when that event belongs to another aggregate type.
+    const lasts = await Promise.all(subjects.map((s) => this.lastMessage(s).then((m) => m?.seq ?? 0)));
+    const until = Math.max(0, ...lasts);
     if (until >= fromSeq) yield* this.scan(subjects, fromSeq, until);
   }
 

@@ -1,0 +1,86 @@
+import type { KeyFile } from "@conclave/auth";
+import { membershipModule, roomsProjection, UserCommands, usersProjection } from "@conclave/membership";
+import { usersTable } from "@conclave/runtime";
+import {
+  compareProjection,
+  EventLog,
+  type Projection,
+  ProjectionRunner,
+  rebuildProjection,
+  STREAMS,
+  Store,
+  type TableDifference,
+} from "@conclave/store";
+import { DeliverPolicy } from "@nats-io/jetstream";
+
+// Operator commands that talk to NATS directly (no admin exists yet, or they
+// work below the HTTP API): bootstrap, events tail, projections rebuild.
+
+export const PROJECTIONS: Record<string, Projection> = { users: usersProjection, rooms: roomsProjection };
+
+export async function withStore<T>(
+  opts: { nats: string[]; replicas: number },
+  fn: (store: Store, log: EventLog) => Promise<T>,
+): Promise<T> {
+  const store = await Store.connect({ servers: opts.nats, name: "conclave-cli", replicas: opts.replicas });
+  try {
+    const log = new EventLog(store.conn, membershipModule.eventSchemas, { opTimeoutMs: store.opTimeoutMs });
+    return await fn(store, log);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Creates the first admin from a key file; refuses when Conclave is already bootstrapped with another admin. */
+export async function bootstrap(store: Store, log: EventLog, admin: KeyFile) {
+  await store.provision();
+  const projection = new ProjectionRunner(store, log, usersProjection);
+  projection.start();
+  try {
+    const users = new UserCommands({ log, users: usersTable(store), projection });
+    return await users.bootstrap({
+      sign_pub: admin.signPublicKey,
+      kex_pub: admin.kexPublicKey,
+      tenant: admin.tenant,
+      role: "admin",
+      scopes: [],
+      name: admin.name,
+    });
+  } finally {
+    await projection.stop();
+  }
+}
+
+/** Replays the log into twin buckets and compares them with the live read models. */
+export async function rebuild(
+  store: Store,
+  log: EventLog,
+  name: string,
+): Promise<{ applied: number; differences: TableDifference[] }> {
+  const projection = PROJECTIONS[name];
+  if (!projection) throw new Error(`unknown projection ${name} (known: ${Object.keys(PROJECTIONS).join(", ")})`);
+  const applied = await rebuildProjection(store, log, projection);
+  return { applied, differences: await compareProjection(store, projection) };
+}
+
+/** Prints events from the log (optionally of one aggregate type), following new ones if asked. */
+export async function tail(
+  store: Store,
+  opts: { from?: number; subject?: string; follow: boolean; limit: number },
+  onEvent: (e: { seq: number; subject: string; event: unknown }) => void,
+): Promise<void> {
+  const consumer = await store.conn.js.consumers.get(STREAMS.events.name, {
+    filter_subjects: [opts.subject ?? STREAMS.events.subjects[0]],
+    ...(opts.from
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.from }
+      : { deliver_policy: DeliverPolicy.All }),
+  });
+  const messages = await consumer.consume();
+  let seen = 0;
+  for await (const m of messages) {
+    onEvent({ seq: m.seq, subject: m.subject, event: m.json() });
+    seen++;
+    if ((!opts.follow && m.info.pending === 0) || seen >= opts.limit) break;
+  }
+  messages.stop();
+}
