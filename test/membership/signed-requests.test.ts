@@ -174,6 +174,10 @@ describe("signed requests across two membership replicas", () => {
     for (const path of ["/healthz", "/readyz", "/metrics"]) {
       expect((await fetch(`${b.url}${path}`)).status).toBe(200);
     }
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/conclave_store_op_duration_seconds_count\{[^}]*op="get"[^}]*target="conclave_users"/);
+    expect(metrics).toMatch(/conclave_projection_lag_events\{[^}]*projection="users"\} 0/);
+    expect(metrics).toContain("conclave_http_requests_total");
   });
 
   it("with quorum lost, signed requests are denied with 503 (never 2xx), and served again after", async () => {

@@ -66,7 +66,7 @@ describe("KvTable on a single node", () => {
       servers: cluster().urls,
       name: "kv-cas",
       replicas: 1,
-      onCasRetry: () => retries++,
+      observer: { op: () => {}, casRetry: () => retries++ },
     });
     try {
       const t = counted.table("budgets", counter);

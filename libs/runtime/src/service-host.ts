@@ -3,10 +3,12 @@ import { type AuthenticatorDeps, conclavePolicy, type NonceClaim, PublicKeyCache
 import { createEdge, type Edge } from "@conclave/http";
 import { EventLog, type EventSchemas, type Projection, ProjectionRunner, Store } from "@conclave/store";
 import { type Logger, pino } from "pino";
+import { Registry } from "prom-client";
 import { z } from "zod";
 import type { ServiceEnv } from "./config.ts";
 import { principalLookup } from "./principal-lookup.ts";
 import { registerSignedRequestAuth } from "./signed-request-hook.ts";
+import { projectionLagGauge, storeMetrics } from "./store-metrics.ts";
 
 /** What a service module receives to register its routes. */
 export interface ServiceContext {
@@ -52,24 +54,30 @@ export async function startHost(opts: {
   const logger = opts.logger ?? pino({ level: env.CONCLAVE_LOG_LEVEL, base: { service: name, instance } });
   const now = opts.now ?? Date.now;
 
+  const service = name.replaceAll("+", "_");
+  const registry = new Registry();
+  const observer = storeMetrics(registry, service);
   const store = await Store.connect({
     servers: env.CONCLAVE_NATS_URLS,
     name: `${name}/${instance}`,
     replicas: env.CONCLAVE_REPLICAS,
     opTimeoutMs: env.CONCLAVE_OP_TIMEOUT_MS,
+    observer,
   });
   await store.provision();
   const schemas = Object.assign({}, ...modules.map((m) => m.eventSchemas)) as EventSchemas;
-  const log = new EventLog(store.conn, schemas, { opTimeoutMs: env.CONCLAVE_OP_TIMEOUT_MS });
+  const log = new EventLog(store.conn, schemas, { opTimeoutMs: env.CONCLAVE_OP_TIMEOUT_MS, observer });
   const projections = new Map<string, ProjectionRunner>();
   for (const projection of modules.flatMap((m) => m.projections)) {
     const runner = new ProjectionRunner(store, log, projection, logger);
     runner.start();
     projections.set(projection.name, runner);
   }
+  projectionLagGauge(registry, service, projections);
 
   const edge = createEdge({
-    service: name.replaceAll("+", "_"),
+    service,
+    registry,
     ready: () => store.ready(),
     logger,
     limits: {

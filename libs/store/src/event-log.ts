@@ -5,6 +5,7 @@ import { STREAMS, SUBJECTS } from "./catalogue.ts";
 import type { StoreConnection } from "./connection.ts";
 import { withDeadline } from "./deadline.ts";
 import { ConflictError, UnavailableError } from "./errors.ts";
+import { observed, type StoreObserver } from "./observer.ts";
 
 export interface AggregateRef {
   type: string;
@@ -56,11 +57,18 @@ export class EventLog {
   private readonly stream = STREAMS.events.name;
   private readonly now: () => Date;
 
-  constructor(conn: StoreConnection, schemas: EventSchemas, opts: { opTimeoutMs: number; now?: () => Date }) {
+  private readonly observer: StoreObserver | undefined;
+
+  constructor(
+    conn: StoreConnection,
+    schemas: EventSchemas,
+    opts: { opTimeoutMs: number; now?: () => Date; observer?: StoreObserver },
+  ) {
     this.conn = conn;
     this.schemas = schemas;
     this.opTimeoutMs = opts.opTimeoutMs;
     this.now = opts.now ?? (() => new Date());
+    this.observer = opts.observer;
   }
 
   /** Validates an envelope and its data against the event's schema. */
@@ -95,7 +103,9 @@ export class EventLog {
         expect: { lastSubjectSequence: expectedVersion },
       });
     try {
-      const ack = await withDeadline(`append ${subject}`, this.opTimeoutMs, append);
+      const ack = await observed(this.observer, "append", this.stream, () =>
+        withDeadline(`append ${subject}`, this.opTimeoutMs, append),
+      );
       return { ...envelope, seq: ack.seq };
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

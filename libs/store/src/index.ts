@@ -31,6 +31,7 @@ export {
   type StoredEvent,
 } from "./event-log.ts";
 export { type Entry, KvTable, type WriteOptions } from "./kv-table.ts";
+export { observed, type StoreObserver, type StoreOutcome } from "./observer.ts";
 export { type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
 export { ProjectionRunner, projectionTables } from "./projection-runner.ts";
 export { provisionBucket, provisionStore } from "./provision.ts";

@@ -6,6 +6,7 @@ import type { BucketSpec } from "./catalogue.ts";
 import type { StoreConnection } from "./connection.ts";
 import { backoffMs, withDeadline } from "./deadline.ts";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.ts";
+import { observed, type StoreObserver } from "./observer.ts";
 
 export interface Entry<T> {
   value: T;
@@ -24,8 +25,8 @@ export interface WriteOptions {
 export interface TableDeps {
   conn: StoreConnection;
   opTimeoutMs: number;
-  /** Called on every lost CAS race inside mutate (metrics). */
-  onCasRetry?: (bucket: string) => void;
+  /** Metrics: operation latencies and outcomes, CAS retries. */
+  observer?: StoreObserver;
 }
 
 // KV keys: what NATS allows in a key, dots as hierarchy separators.
@@ -74,8 +75,10 @@ export class KvTable<T> {
   /** The raw last message of a key from the stream leader, tombstones included. */
   private async last(key: string) {
     const subject = this.subject(key);
-    return withDeadline(`get ${this.bucket}`, this.deps.opTimeoutMs, () =>
-      this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+    return observed(this.deps.observer, "get", this.bucket, () =>
+      withDeadline(`get ${this.bucket}`, this.deps.opTimeoutMs, () =>
+        this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+      ),
     );
   }
 
@@ -113,12 +116,14 @@ export class KvTable<T> {
   ): Promise<number> {
     const hdrs = op ? natsHeaders() : undefined;
     if (hdrs && op) hdrs.set(OPERATION, op);
-    const ack = await withDeadline(`write ${this.bucket}`, this.deps.opTimeoutMs, () =>
-      this.deps.conn.js.publish(this.subject(key), data, {
-        msgID: msgId,
-        ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } }),
-        ...(hdrs ? { headers: hdrs } : {}),
-      }),
+    const ack = await observed(this.deps.observer, "write", this.bucket, () =>
+      withDeadline(`write ${this.bucket}`, this.deps.opTimeoutMs, () =>
+        this.deps.conn.js.publish(this.subject(key), data, {
+          msgID: msgId,
+          ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } }),
+          ...(hdrs ? { headers: hdrs } : {}),
+        }),
+      ),
     );
     return ack.seq;
   }
@@ -193,7 +198,7 @@ export class KvTable<T> {
         return { value: next, revision };
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
-        this.deps.onCasRetry?.(this.bucket);
+        this.deps.observer?.casRetry(this.bucket);
         await new Promise((r) => setTimeout(r, backoffMs(attempt)));
       }
     }

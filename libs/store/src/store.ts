@@ -3,6 +3,7 @@ import { BUCKETS, type BucketKey, bucketName } from "./catalogue.ts";
 import { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
 import { withDeadline } from "./deadline.ts";
 import { KvTable } from "./kv-table.ts";
+import type { StoreObserver } from "./observer.ts";
 import { provisionStore } from "./provision.ts";
 import { QuorumWitness } from "./quorum-witness.ts";
 
@@ -11,7 +12,8 @@ export interface StoreOptions extends Omit<ConnectionOptions, "opTimeoutMs"> {
   opTimeoutMs?: number;
   /** Replicas of every bucket and stream: 3 (or 5) in production, 1 for a single node. */
   replicas: number;
-  onCasRetry?: (bucket: string) => void;
+  /** Metrics of store operations (latency, outcome, CAS retries). */
+  observer?: StoreObserver;
 }
 
 export const DEFAULT_OP_TIMEOUT_MS = 2_000;
@@ -22,13 +24,13 @@ export class Store {
   readonly opTimeoutMs: number;
   readonly replicas: number;
   readonly witness: QuorumWitness;
-  private readonly onCasRetry: ((bucket: string) => void) | undefined;
+  readonly observer: StoreObserver | undefined;
 
   private constructor(conn: StoreConnection, opts: StoreOptions) {
     this.conn = conn;
     this.opTimeoutMs = opts.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS;
     this.replicas = opts.replicas;
-    this.onCasRetry = opts.onCasRetry;
+    this.observer = opts.observer;
     this.witness = new QuorumWitness(this.table("witness", QuorumWitness.schema));
   }
 
@@ -47,7 +49,7 @@ export class Store {
     return KvTable.forSpec(
       BUCKETS[key],
       schema,
-      { conn: this.conn, opTimeoutMs: this.opTimeoutMs, ...(this.onCasRetry ? { onCasRetry: this.onCasRetry } : {}) },
+      { conn: this.conn, opTimeoutMs: this.opTimeoutMs, ...(this.observer ? { observer: this.observer } : {}) },
       bucketName(key, variant),
     );
   }
