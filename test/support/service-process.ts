@@ -15,8 +15,10 @@ export async function spawnService(
   entry: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
+  /** Extra node flags, e.g. --cpu-prof for profiling (benchmarks). */
+  nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", entry], {
     cwd: projectRoot(),
     env: { ...process.env, CONCLAVE_HOST: "127.0.0.1", CONCLAVE_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],

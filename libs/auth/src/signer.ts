@@ -1,4 +1,4 @@
-import { randomBytes, sign } from "node:crypto";
+import { type KeyObject, randomBytes, sign } from "node:crypto";
 import { serializeKey } from "structured-headers";
 import { toBase64url } from "./base64url.ts";
 import { contentDigest } from "./content-digest.ts";
@@ -21,6 +21,11 @@ export interface SignRequestOptions {
   body?: Uint8Array | undefined;
   /** 64 bytes, tweetnacl layout (seed ‖ public). */
   secretKey: Uint8Array;
+  /**
+   * The same key as a node:crypto KeyObject, when the caller keeps one: building
+   * it from the raw bytes (and checking its halves) costs more than the signature.
+   */
+  privateKey?: KeyObject;
   /** The signer's sign_pub, base64url without padding. */
   keyid: string;
   /** Default: 128 random bits, base64url. */
@@ -54,7 +59,7 @@ export function signRequest(options: SignRequestOptions): SignatureHeaders {
   const label = options.label ?? DEFAULT_LABEL;
   // Fail here, in the caller's stack, rather than emit a header nobody can parse.
   serializeKey(label);
-  const key = privateKeyObject(options.secretKey);
+  const key = options.privateKey ?? privateKeyObject(options.secretKey);
   const digest = options.body === undefined ? undefined : contentDigest(options.body);
 
   // fromEntries defines own properties, so even a "__proto__" header stays a plain field.

@@ -1,4 +1,5 @@
-import { fromBase64url, type KeyFile, signRequest } from "@conclave/auth";
+import type { KeyObject } from "node:crypto";
+import { fromBase64url, type KeyFile, privateKeyObject, signRequest } from "@conclave/auth";
 import { ConclaveError, errorFromResponse } from "./errors.ts";
 
 export interface RequestOptions {
@@ -35,6 +36,7 @@ export class SignedHttp {
   readonly baseUrl: string;
   readonly identity: KeyFile;
   private readonly secretKey: Uint8Array;
+  private readonly privateKey: KeyObject;
   private readonly attempts: number;
   private readonly doFetch: typeof fetch;
 
@@ -44,6 +46,7 @@ export class SignedHttp {
     const secret = fromBase64url(opts.identity.signSecretKey);
     if (!secret) throw new Error("the key file's signSecretKey is not base64url");
     this.secretKey = secret;
+    this.privateKey = privateKeyObject(secret);
     this.attempts = opts.attempts ?? 4;
     this.doFetch = opts.fetch ?? fetch;
   }
@@ -62,6 +65,7 @@ export class SignedHttp {
       headers: all,
       body,
       secretKey: this.secretKey,
+      privateKey: this.privateKey,
       keyid: this.identity.signPublicKey,
       ...(digest && !body ? { components: ["@method", "@path", "@query", "content-digest"] } : {}),
     });

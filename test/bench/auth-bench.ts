@@ -1,0 +1,92 @@
+import { randomUUID } from "node:crypto";
+import { claimNonce, type KeyFile, type NonceClaim } from "@conclave/auth";
+import { ConclaveClient } from "@conclave/client";
+import { membershipModule } from "@conclave/membership";
+import { loadServiceEnv, startHost } from "@conclave/runtime";
+import type { NatsCluster } from "@conclave/testkit";
+import { Kvm } from "@nats-io/kv";
+import { z } from "zod";
+import { identity, register } from "../support/membership-fixture.ts";
+import { spawnService } from "../support/service-process.ts";
+import { type Figure, load } from "./measure.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+/** Sections 2 and 3: signed requests end to end and nonce claims, each next to raw KV in the same run. */
+export async function authBench(cluster: NatsCluster, profile: string): Promise<Figure[]> {
+  const replicas = String(cluster.nodes.length);
+  const env = {
+    CONCLAVE_NATS_URLS: cluster.urls.join(","),
+    CONCLAVE_REPLICAS: replicas,
+    CONCLAVE_LOG_LEVEL: "error",
+    CONCLAVE_IP_RATE_PER_S: "1000000",
+    CONCLAVE_IP_BURST: "1000000",
+  };
+  const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
+  const admin = identity("admin", "bench");
+  const bot: KeyFile = identity("bot", "bench");
+  await register(host, admin, [bot], true);
+  const service = await spawnService("services/membership/src/main.ts", { ...env, CONCLAVE_LOG_LEVEL: "info" });
+  const figures: Figure[] = [];
+  const section = `2 e2e (${profile})`;
+  try {
+    const client = new ConclaveClient({ url: service.url, identity: bot, attempts: 1 });
+    const kv = await new Kvm(host.ctx.store.conn.js).create(`bench_raw_${profile.replace(/\W/g, "")}`, {
+      replicas: cluster.nodes.length,
+      history: 1,
+    });
+    const raw = await load(
+      async (i) => {
+        const key = `k${i}_${randomUUID().slice(0, 8)}`;
+        await kv.create(key, "v");
+        await kv.get(key);
+      },
+      { seconds: SECONDS, concurrency: CONCURRENCY },
+    );
+    figures.push({ section, name: `raw KV create + get (c=${CONCURRENCY})`, ...raw, note: "baseline" });
+    const get = await load(() => client.getUser(bot.signPublicKey), { seconds: SECONDS, concurrency: CONCURRENCY });
+    figures.push({
+      section,
+      name: "signed GET /v1/users/{self}",
+      ...get,
+      ratio: get.opsPerSec / raw.opsPerSec,
+      note: `${get.errors} errors; user read + nonce claim`,
+    });
+    const post = await load(() => client.createRoom({ mode: "clear" }), { seconds: SECONDS, concurrency: CONCURRENCY });
+    figures.push({
+      section,
+      name: "signed POST /v1/rooms (create)",
+      ...post,
+      ratio: post.opsPerSec / raw.opsPerSec,
+      note: `${post.errors} errors; append + projection wait`,
+    });
+
+    const nonces = host.ctx.store.table("nonces", z.object({ at: z.number() }) as z.ZodType<NonceClaim>);
+    const rawCreate = await load((i) => kv.create(`c${i}_${randomUUID().slice(0, 8)}`, "v"), {
+      seconds: SECONDS,
+      concurrency: CONCURRENCY,
+    });
+    figures.push({
+      section: `3 nonce (${profile})`,
+      name: `raw KV create (c=${CONCURRENCY})`,
+      ...rawCreate,
+      note: "baseline",
+    });
+    const claims = await load(() => claimNonce(nonces, bot.signPublicKey, randomUUID(), Date.now()), {
+      seconds: SECONDS,
+      concurrency: CONCURRENCY,
+    });
+    figures.push({
+      section: `3 nonce (${profile})`,
+      name: "nonce claims",
+      ...claims,
+      ratio: claims.opsPerSec / rawCreate.opsPerSec,
+      note: "target ≥ 80%",
+    });
+  } finally {
+    await service.stop();
+    await host.close();
+  }
+  return figures;
+}
