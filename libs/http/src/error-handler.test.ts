@@ -20,6 +20,19 @@ function edgeWithRoutes(): { edge: Edge; logged: string[] } {
   edge.app.get("/v1/busy", async () => {
     throw new ApiError("unavailable", "store did not answer", { headers: { "retry-after": "2" } });
   });
+  edge.app.get("/v1/store-down", async () => {
+    // The store layer's UnavailableError, by shape (libs/store is not a dependency of the edge).
+    throw Object.assign(new Error("write conclave_rooms: no answer within 2000 ms (nats://10.0.0.9)"), {
+      name: "UnavailableError",
+      kind: "unavailable",
+    });
+  });
+  edge.app.get("/v1/store-conflict", async () => {
+    throw Object.assign(new Error("KV_conclave_rooms wrong last sequence"), {
+      name: "ConflictError",
+      kind: "conflict",
+    });
+  });
   edge.app.get("/v1/forbidden", async () => {
     throw new ApiError("forbidden", "only owners may do this", { reason: "not_owner" });
   });
@@ -73,6 +86,17 @@ describe("the error handler", () => {
     expect(forbidden.json()).toEqual({
       error: { code: "forbidden", message: "only owners may do this", reason: "not_owner" },
     });
+  });
+
+  it("answers a store failure raised in a handler with 503 + Retry-After (fail closed), a lost race with 409, no detail leaked", async () => {
+    const { edge } = edgeWithRoutes();
+    const down = await edge.app.inject({ url: "/v1/store-down" });
+    expect(down.statusCode).toBe(503);
+    expect(down.headers["retry-after"]).toBe("1");
+    expect(down.body).not.toMatch(/conclave_rooms|10\.0\.0\.9/);
+    const conflict = await edge.app.inject({ url: "/v1/store-conflict" });
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.body).not.toContain("KV_");
   });
 
   it("answers a zod error with 400 naming the path of the first issue", async () => {

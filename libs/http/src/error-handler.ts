@@ -19,8 +19,36 @@ export type ErrorAnswerListener = (request: FastifyRequest, error: ApiError) => 
 export function toApiError(err: unknown): ApiError {
   if (isApiError(err)) return err;
   if (err instanceof z.core.$ZodError) return fromZod(err);
+  const store = storeErrorKind(err);
+  if (store) return fromStore(store, err);
   if (isFastifyError(err)) return fromFastify(err);
   return new ApiError("internal_error", "internal error");
+}
+
+// The store layer's taxonomy (libs/store errors.ts), recognised by shape so this
+// package needs no store dependency. Its messages are internal: never echoed.
+type StoreKind = "not_found" | "conflict" | "unavailable";
+
+function storeErrorKind(err: unknown): StoreKind | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const kind = (err as { kind?: unknown }).kind;
+  const named = ["NotFoundError", "ConflictError", "UnavailableError"].includes(err.name);
+  return named && (kind === "not_found" || kind === "conflict" || kind === "unavailable") ? kind : undefined;
+}
+
+function fromStore(kind: StoreKind, cause: unknown): ApiError {
+  switch (kind) {
+    case "unavailable":
+      // Fail closed: the store could not answer, so nothing was decided; the client may retry.
+      return new ApiError("unavailable", "the store is unavailable, retry later", {
+        headers: { "retry-after": "1" },
+        cause,
+      });
+    case "conflict":
+      return new ApiError("conflict", "a concurrent change won, retry", { cause });
+    case "not_found":
+      return new ApiError("not_found", "not found", { cause });
+  }
 }
 
 function fromZod(err: z.core.$ZodError): ApiError {

@@ -7,12 +7,18 @@ export const WIRE_STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  /** RPC: no such method in the catalogue, or no handler serves it now. */
+  method_not_found: 404,
   payload_too_large: 413,
   budget_exceeded: 429,
   rate_limited: 429,
   overloaded: 503,
   unavailable: 503,
   internal_error: 500,
+  /** RPC: the upstream handler failed or answered something unreadable (details stay in logs). */
+  bad_gateway: 502,
+  /** RPC: the upstream handler did not answer before the method's timeout. */
+  upstream_timeout: 504,
 } as const satisfies Record<string, number>;
 
 export type WireCode = keyof typeof WIRE_STATUS;

@@ -4,6 +4,14 @@ import { ApiError } from "@conclave/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 
 export type AuthMode = "off" | "soft" | "enforce";
+export type RouteAuth = "signed" | "signed-or-bearer" | "none";
+
+/** True when the request presents `Authorization: Bearer …` and no RFC 9421 signature headers. */
+export function isBearerOnly(request: FastifyRequest): boolean {
+  const { authorization } = request.headers;
+  if (typeof authorization !== "string" || !/^bearer\s/i.test(authorization)) return false;
+  return request.headers["signature-input"] === undefined && request.headers.signature === undefined;
+}
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -11,8 +19,13 @@ declare module "fastify" {
     principal?: Principal;
   }
   interface FastifyContextConfig {
-    /** "signed": the route requires an RFC 9421 signed request (default for /v1/*). */
-    auth?: "signed" | "none";
+    /**
+     * "signed": the route requires an RFC 9421 signed request (default for /v1/*).
+     * "signed-or-bearer": a signed request, or a bearer token the route verifies
+     * itself (gateway sessions); the signature check is skipped only when the
+     * request carries a bearer token and no signature headers at all.
+     */
+    auth?: RouteAuth;
   }
 }
 
@@ -45,7 +58,9 @@ export function registerSignedRequestAuth(
   onOutcome?: (outcome: string) => void,
 ): void {
   app.addHook("preHandler", async (request) => {
-    if (request.routeOptions.config.auth !== "signed" || mode === "off") return;
+    const auth = request.routeOptions.config.auth;
+    if (mode === "off" || (auth !== "signed" && auth !== "signed-or-bearer")) return;
+    if (auth === "signed-or-bearer" && isBearerOnly(request)) return;
     let result: Authenticated;
     try {
       result = await authenticate(received(request), deps);

@@ -1,0 +1,135 @@
+import { useCluster } from "@conclave/testkit";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { requestRpc } from "./request-rpc.ts";
+import { RPC_SUBJECT_ROOT, rpcSubject } from "./rpc-subjects.ts";
+import { RpcHandlerError, serveRpc } from "./serve-rpc.ts";
+
+const caller = { tenant: "acme", subject: "S".repeat(43), scopes: ["rpc:call"], requestId: "r1" };
+
+describe("rpc subjects", () => {
+  it("one subject per method, nothing that could be a wildcard", () => {
+    expect(rpcSubject("echo.say")).toBe(`${RPC_SUBJECT_ROOT}.echo.say`);
+    for (const bad of ["echo", "echo.*", "echo.>", "Echo.say", "a..b", "a.b c", ""]) {
+      expect(() => rpcSubject(bad)).toThrow();
+    }
+  });
+});
+
+describe("serveRpc and requestRpc against nats-server", () => {
+  const cluster = useCluster({ nodes: 1 });
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    nc = await connect({ servers: cluster().urls });
+  });
+  afterAll(async () => {
+    await nc?.close();
+  });
+
+  it("a call carries who is calling and comes back with the result and reported usage", async () => {
+    const server = serveRpc(nc, {
+      method: "math.add",
+      params: z.object({ a: z.number(), b: z.number() }),
+      handler: (call) => {
+        call.reportUsage({ input: 2, output: 1 });
+        return { sum: call.params.a + call.params.b, tenant: call.tenant, subject: call.subject, scopes: call.scopes };
+      },
+    });
+    try {
+      const out = await requestRpc(nc, "math.add", { a: 2, b: 3 }, caller, 1_000);
+      expect(out).toEqual({
+        kind: "result",
+        result: { sum: 5, tenant: "acme", subject: caller.subject, scopes: ["rpc:call"] },
+        usage: { input: 2, output: 1 },
+      });
+      const invalid = await requestRpc(nc, "math.add", { a: "x" }, caller, 1_000);
+      expect(invalid).toMatchObject({
+        kind: "handler_error",
+        code: "bad_request",
+        message: expect.stringContaining("params.a"),
+      });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("every other ending is its own outcome: declared errors, hidden failures, no handler, timeout, bad replies", async () => {
+    const errors: unknown[] = [];
+    const servers = [
+      serveRpc(nc, {
+        method: "fail.declared",
+        handler: () => {
+          throw new RpcHandlerError("conflict", "already done");
+        },
+      }),
+      serveRpc(nc, {
+        method: "fail.hidden",
+        handler: () => {
+          throw new Error("secret detail");
+        },
+        onError: (err) => errors.push(err),
+      }),
+      serveRpc(nc, {
+        method: "fail.slow",
+        handler: async (call) => {
+          await new Promise((r) => setTimeout(r, 300));
+          return call.signal.aborted ? "aborted" : "late";
+        },
+      }),
+    ];
+    const junk = nc.subscribe(rpcSubject("fail.junk"), {
+      callback: (_e, m) => {
+        m.respond("not json");
+      },
+    });
+    const odd = nc.subscribe(rpcSubject("fail.odd"), {
+      callback: (_e, m) => {
+        m.respond(JSON.stringify({ result: 1, x: 2 }));
+      },
+    });
+    await nc.flush();
+    try {
+      expect(await requestRpc(nc, "fail.declared", {}, caller, 1_000)).toEqual({
+        kind: "handler_error",
+        code: "conflict",
+        message: "already done",
+        usage: undefined,
+      });
+      const hidden = await requestRpc(nc, "fail.hidden", {}, caller, 1_000);
+      expect(hidden).toEqual({ kind: "handler_error", code: "internal", message: "handler failed", usage: undefined });
+      expect(errors).toHaveLength(1);
+      expect(await requestRpc(nc, "nobody.home", {}, caller, 1_000)).toEqual({ kind: "no_handler" });
+      expect(await requestRpc(nc, "fail.slow", {}, caller, 100)).toEqual({ kind: "timeout" });
+      expect(await requestRpc(nc, "fail.junk", {}, caller, 1_000)).toMatchObject({ kind: "bad_reply" });
+      expect(await requestRpc(nc, "fail.odd", {}, caller, 1_000)).toMatchObject({ kind: "bad_reply" });
+    } finally {
+      for (const s of servers) await s.stop();
+      junk.unsubscribe();
+      odd.unsubscribe();
+    }
+  });
+
+  it("stop() lets calls in progress finish and answer", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const server = serveRpc(nc, {
+      method: "work.drain",
+      handler: async () => {
+        await gate;
+        return "finished";
+      },
+    });
+    await nc.flush();
+    const pending = requestRpc(nc, "work.drain", {}, caller, 2_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = server.stop();
+    release();
+    expect(await pending).toMatchObject({ kind: "result", result: "finished" });
+    await stopped;
+    expect(await requestRpc(nc, "work.drain", {}, caller, 500)).toEqual({ kind: "no_handler" });
+  });
+});

@@ -1,0 +1,56 @@
+import { randomUUID } from "node:crypto";
+import { type AuditEvent, type AuditPage, auditEvent } from "@conclave/protocol";
+import { STREAMS, type Store, SUBJECTS, withDeadline } from "@conclave/store";
+import type { MsgRequest } from "@nats-io/jetstream";
+
+/**
+ * Audit records of requests the gateway could not attribute to a tenant
+ * (the signature or token failed before one was proven). Not a valid tenant
+ * id (those start with a letter or digit), so no tenant can read or collide with it.
+ */
+export const UNATTRIBUTED = "_unattributed";
+
+export type AuditDraft = Omit<AuditEvent, "v" | "id" | "at">;
+
+export const MAX_AUDIT_PAGE = 200;
+
+/** The audit stream, one subject per tenant: append-only, 90 days (libs/store catalogue). */
+export class AuditTrail {
+  private readonly store: Store;
+  private readonly now: () => number;
+
+  constructor(store: Store, now: () => number) {
+    this.store = store;
+    this.now = now;
+  }
+
+  /** Appends one record; the msg id makes a retried append land once. */
+  async record(draft: AuditDraft): Promise<AuditEvent> {
+    const event = auditEvent.parse({ v: 1, id: randomUUID(), at: new Date(this.now()).toISOString(), ...draft });
+    const subject = SUBJECTS.audit(event.tenant ?? UNATTRIBUTED);
+    await withDeadline("audit append", this.store.opTimeoutMs, () =>
+      this.store.conn.js.publish(subject, JSON.stringify(event), { msgID: event.id }),
+    );
+    return event;
+  }
+
+  /** A page of one tenant's records after stream sequence `after`, oldest first (leader reads). */
+  async page(tenant: string, after: number, limit: number): Promise<AuditPage> {
+    const subject = SUBJECTS.audit(tenant);
+    const events: AuditPage["events"] = [];
+    let cursor = after;
+    while (events.length < limit) {
+      // STREAM.MSG.GET with next_by_subj: the first message on the subject at or after seq.
+      const query = { seq: cursor + 1, next_by_subj: subject } as unknown as MsgRequest;
+      const msg = await withDeadline("audit read", this.store.opTimeoutMs, () =>
+        this.store.conn.jsm.streams.getMessage(STREAMS.audit.name, query),
+      );
+      if (!msg) break;
+      cursor = msg.seq;
+      const parsed = auditEvent.safeParse(msg.json());
+      // A record we cannot read is skipped, not served half-parsed.
+      if (parsed.success) events.push({ ...parsed.data, seq: msg.seq });
+    }
+    return { tenant, events, next: events.length === limit ? cursor : null };
+  }
+}
