@@ -4,6 +4,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { generateIdentity, readKeyFile, writeKeyFile } from "@conclave/auth";
+import { blobModule } from "@conclave/blob";
+import { gatewayModule } from "@conclave/gateway";
 import { membershipModule, userCommands } from "@conclave/membership";
 import { ConfigError, loadServiceEnv, startHost } from "@conclave/runtime";
 import { NatsCluster, resolveNatsServer } from "@conclave/testkit";
@@ -40,7 +42,7 @@ try {
   await nats.stop();
   process.exit(2);
 }
-const host = await startHost({ env, modules: [membershipModule] });
+const host = await startHost({ env, modules: [membershipModule, blobModule, gatewayModule] });
 
 const keyPath = join(dataDir, "admin.key.json");
 if (!existsSync(keyPath)) {

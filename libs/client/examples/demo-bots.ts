@@ -43,19 +43,23 @@ async function bot(admin: ConclaveClient, name: string): Promise<ConclaveClient>
   return new ConclaveClient({ identity });
 }
 
+/** Subscribes a bot to the room; returns a function that waits for a message matching a predicate. */
 function inbox(channel: RoomChannel, who: string) {
   const received: RoomMessage[] = [];
   channel.subscribe(
     (m) => {
       received.push(m);
-      say(who, `got (epoch ${m.epoch}) "${m.text()}"`);
+      if (m.from !== channel.client.identity.signPublicKey) say(who, `got (epoch ${m.epoch}) "${m.text()}"`);
     },
     (why) => say(who, `dropped a message: ${why}`),
   );
-  return async (count: number) => {
-    for (let i = 0; i < 100 && received.length < count; i++) await new Promise((r) => setTimeout(r, 50));
-    if (received.length < count) throw new Error(`${who} did not receive ${count} messages`);
-    return received;
+  return async (match: (m: RoomMessage) => boolean): Promise<RoomMessage> => {
+    for (let i = 0; i < 100; i++) {
+      const found = received.find(match);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${who} did not receive the expected message`);
   };
 }
 
@@ -82,17 +86,18 @@ try {
   const aliceInbox = inbox(aliceCh, "alice");
   inbox(carolCh, "carol");
 
+  const fromAlice = (m: RoomMessage) => m.from === alice.identity.signPublicKey;
   await aliceCh.publish("hello bob, this is end-to-end encrypted");
-  await bobInbox(1);
+  await bobInbox((m) => fromAlice(m) && m.text().startsWith("hello"));
   await bobCh.publish("hi alice, read you");
-  await aliceInbox(1);
+  await aliceInbox((m) => m.from === bob.identity.signPublicKey);
 
   // A blob: uploaded by alice (hashed client-side, streamed), announced in the room, fetched and verified by bob.
   const blob = new TextEncoder().encode(`a blob from alice at ${new Date().toISOString()}\n`.repeat(1000));
   const put = await alice.putBlob(blob);
   say("alice", `uploaded blob ${put.sha256.slice(0, 16)}… (${put.size} bytes, ${put.created ? "new" : "dedup"})`);
   await aliceCh.publish(`blob:${put.sha256}`);
-  const announced = (await bobInbox(2))[1]?.text() ?? "";
+  const announced = (await bobInbox((m) => fromAlice(m) && m.text().startsWith("blob:"))).text();
   const fetched = await bob.getBlobBytes(announced.slice("blob:".length));
   say(
     "bob",
@@ -105,8 +110,8 @@ try {
   const epoch = await aliceCh.rotate();
   say("alice", `rotated the room key to epoch ${epoch}`);
   await aliceCh.publish("after the rotation: only bob and I can read this");
-  const last = (await bobInbox(3))[2];
-  say("bob", `read it at epoch ${last?.epoch}`);
+  const last = await bobInbox((m) => fromAlice(m) && m.epoch === epoch);
+  say("bob", `read it at epoch ${last.epoch}`);
   console.log("demo complete");
 } finally {
   await nc.close();

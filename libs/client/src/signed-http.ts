@@ -58,7 +58,9 @@ export class SignedHttp {
     body: Uint8Array | undefined,
     digest?: string,
   ) {
-    const all = digest ? { ...headers, "content-digest": digest } : headers;
+    // With the bytes at hand the signer computes Content-Digest itself; a precomputed one is
+    // only for streamed bodies (sending both would merge into "X, X" and break the signature).
+    const all = digest && !body ? { ...headers, "content-digest": digest } : headers;
     const signed = signRequest({
       method,
       url: path,

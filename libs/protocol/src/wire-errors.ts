@@ -10,6 +10,8 @@ export const WIRE_STATUS = {
   /** RPC: no such method in the catalogue, or no handler serves it now. */
   method_not_found: 404,
   payload_too_large: 413,
+  /** A Range request outside the resource (blob downloads). */
+  range_not_satisfiable: 416,
   budget_exceeded: 429,
   rate_limited: 429,
   overloaded: 503,

@@ -1,4 +1,4 @@
 export { ConfigError, isLoopbackHost, loadServiceEnv, type ServiceEnv, serviceEnvSchema } from "./config.ts";
 export { principalLookup, toPrincipal, usersTable } from "./principal-lookup.ts";
 export { type Host, type ServiceContext, type ServiceModule, startHost } from "./service-host.ts";
-export { type AuthMode, registerSignedRequestAuth } from "./signed-request-hook.ts";
+export { type AuthMode, principalOf, registerSignedRequestAuth } from "./signed-request-hook.ts";

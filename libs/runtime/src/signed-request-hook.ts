@@ -78,3 +78,9 @@ export function registerSignedRequestAuth(
     request.log = request.log.child({ tenant: result.principal.tenant, subject: result.principal.signPub });
   });
 }
+
+/** The caller admitted by the signed-request hook; routes that need one answer 401 without it (soft/off modes). */
+export function principalOf(request: { principal?: Principal }): Principal {
+  if (!request.principal) throw new ApiError("unauthorized", "request authentication failed", { reason: "unsigned" });
+  return request.principal;
+}

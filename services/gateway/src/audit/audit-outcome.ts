@@ -18,6 +18,7 @@ export function outcomeOfError(err: ApiError): AuditOutcome {
       return "upstream_timeout";
     case "bad_request":
     case "payload_too_large":
+    case "range_not_satisfiable":
       return "invalid_request";
     case "conflict":
       return "conflict";

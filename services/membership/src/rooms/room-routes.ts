@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { publicKey32 } from "@conclave/protocol";
+import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { principalOf } from "../users/user-routes.ts";
 import type { RoomCommands } from "./room-commands.ts";
 import { roomId, roomMode, sealedKey } from "./room-events.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";

@@ -1,5 +1,5 @@
-import type { Principal } from "@conclave/auth";
 import { ApiError, publicKey32, role, scope } from "@conclave/protocol";
+import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { UserCommands } from "./user-commands.ts";
@@ -15,12 +15,6 @@ const revokeBody = z
   .object({ reason: z.string().max(256).optional() })
   .strict()
   .optional();
-
-/** The caller, set by the signed-request hook; routes here are never unauthenticated. */
-export function principalOf(request: { principal?: Principal }): Principal {
-  if (!request.principal) throw new ApiError("unauthorized", "request authentication failed", { reason: "unsigned" });
-  return request.principal;
-}
 
 /** SPEC §9 users routes: admin-only, except that a user may read itself. */
 export function registerUserRoutes(app: FastifyInstance, users: UserCommands): void {

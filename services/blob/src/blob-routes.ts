@@ -1,0 +1,129 @@
+import type { Principal } from "@conclave/auth";
+import { streamBody } from "@conclave/http";
+import { ApiError, isApiError } from "@conclave/protocol";
+import { principalOf } from "@conclave/runtime";
+import { StoreError } from "@conclave/store";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { type BlobAction, mayUseBlobs } from "./blob-access.ts";
+import { blobParams, etagOf } from "./blob-address.ts";
+import type { BlobMetrics } from "./blob-metrics.ts";
+import type { BlobStore, StoredBlob } from "./blob-store.ts";
+import { receiveUpload } from "./blob-upload.ts";
+import { resolveRange } from "./byte-range.ts";
+import { DIGEST_MISMATCH } from "./digest-verifier.ts";
+
+const ROUTE = "/v1/blobs/:sha256";
+const OCTET_STREAM = "application/octet-stream";
+
+/** SPEC §9 blob routes: signed users of the tenant; blobs are per tenant. */
+export function registerBlobRoutes(app: FastifyInstance, blobs: BlobStore, metrics: BlobMetrics): void {
+  app.put(ROUTE, { config: { body: "stream", auth: "signed" } }, async (request, reply) => {
+    const principal = authorize(request, "write");
+    const { sha256 } = blobParams.parse(request.params);
+    const outcome = await storeCall(request, () =>
+      receiveUpload(blobs, {
+        tenant: principal.tenant,
+        sha256,
+        body: streamBody(request),
+        contentDigest: headerValue(request, "content-digest"),
+        hasBody: declaresBody(request),
+      }),
+    ).catch((err: unknown) => {
+      if (isApiError(err) && err.reason === DIGEST_MISMATCH) metrics.upload("digest_mismatch");
+      throw err;
+    });
+    metrics.upload(outcome.created ? "created" : "deduplicated");
+    if (outcome.created) metrics.bytes("stored", outcome.size);
+    return reply.code(outcome.created ? 201 : 200).send({ sha256: outcome.sha256, size: outcome.size });
+  });
+
+  app.head(ROUTE, { config: { body: "none", auth: "signed" } }, async (request, reply) => {
+    const blob = await findBlob(blobs, request);
+    return describe(reply.code(200), blob).header("content-length", String(blob.size)).send();
+  });
+
+  app.get(ROUTE, { exposeHeadRoute: false, config: { body: "none", auth: "signed" } }, async (request, reply) => {
+    const blob = await findBlob(blobs, request);
+    if (matchesEtag(headerValue(request, "if-none-match"), blob.sha256)) return describe(reply.code(304), blob).send();
+    // If-Range with another validator: the client's partial copy is stale, send it all.
+    const ifRange = headerValue(request, "if-range");
+    const rangeHeader = ifRange === undefined || ifRange === etagOf(blob.sha256) ? request.headers.range : undefined;
+    const range = resolveRange(rangeHeader, blob.size);
+    if (range.kind === "unsatisfiable") {
+      throw new ApiError("range_not_satisfiable", `the blob has ${blob.size} bytes`, {
+        headers: { "content-range": `bytes */${blob.size}` },
+      });
+    }
+    if (range.kind === "partial") {
+      const body = await storeCall(request, () => blobs.open(blob, range));
+      metrics.bytes("served", range.end - range.start + 1);
+      return describe(reply.code(206), blob)
+        .header("content-range", `bytes ${range.start}-${range.end}/${blob.size}`)
+        .header("content-length", String(range.end - range.start + 1))
+        .send(body);
+    }
+    const body = await storeCall(request, () => blobs.open(blob));
+    metrics.bytes("served", blob.size);
+    return describe(reply.code(200), blob).header("content-length", String(blob.size)).send(body);
+  });
+}
+
+/** The caller, set by the signed-request hook, allowed to `action` blobs of its tenant. */
+function authorize(request: FastifyRequest, action: BlobAction): Principal {
+  const principal = principalOf(request);
+  if (!mayUseBlobs(principal, action)) throw new ApiError("forbidden", `this user may not ${action} blobs`);
+  return principal;
+}
+
+/** The tenant's blob named by the URL; another tenant's blob is as unknown as a missing one. */
+async function findBlob(blobs: BlobStore, request: FastifyRequest): Promise<StoredBlob> {
+  const principal = authorize(request, "read");
+  const { sha256 } = blobParams.parse(request.params);
+  const blob = await storeCall(request, () => blobs.stat(principal.tenant, sha256));
+  if (!blob) throw new ApiError("not_found", "no such blob");
+  return blob;
+}
+
+/** Headers of a successful answer, set only once nothing can fail any more (errors are JSON). */
+function describe(reply: FastifyReply, blob: StoredBlob): FastifyReply {
+  return reply
+    .header("etag", etagOf(blob.sha256))
+    .header("content-type", OCTET_STREAM)
+    .header("accept-ranges", "bytes");
+}
+
+function matchesEtag(header: string | undefined, sha256: string): boolean {
+  if (header === undefined) return false;
+  const tag = etagOf(sha256);
+  return header.split(",").some((t) => {
+    const candidate = t.trim();
+    return candidate === "*" || candidate === tag || candidate === `W/${tag}`;
+  });
+}
+
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function declaresBody(request: FastifyRequest): boolean {
+  const length = request.headers["content-length"];
+  return request.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+}
+
+/**
+ * Store failures become 503 with Retry-After (fail closed); their messages,
+ * which name buckets and subjects, stay in the log.
+ */
+async function storeCall<T>(request: FastifyRequest, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (isApiError(err) || !(err instanceof StoreError)) throw err;
+    request.log.warn({ err }, "blob store call failed");
+    throw new ApiError("unavailable", "blob store unavailable, retry later", {
+      headers: { "retry-after": "1" },
+      cause: err,
+    });
+  }
+}

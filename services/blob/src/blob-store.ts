@@ -1,0 +1,198 @@
+import type { Readable } from "node:stream";
+import { OBJECT_STORES, type Store, toStoreError, UnavailableError, withDeadline } from "@conclave/store";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { type ObjectInfo, type ObjectStore, Objm, setSha256Backend } from "@nats-io/obj";
+import { objectName } from "./blob-address.ts";
+import { type ByteSpan, openChunkReader } from "./chunk-reader.ts";
+
+/** A blob as the Object Store holds it, under its tenant's name. */
+export interface StoredBlob {
+  tenant: string;
+  sha256: string;
+  size: number;
+  chunks: number;
+  /** Id of the object's chunks: they live on their own subject. */
+  nuid: string;
+  /** Stream sequence of the object's meta message. */
+  revision: number;
+}
+
+export interface BlobStoreOptions {
+  /** Bytes per Object Store chunk (one JetStream message). */
+  chunkBytes?: number;
+  /** Chunks a download may hold ahead of a slow client. */
+  readAheadChunks?: number;
+  /** A download whose next chunk does not arrive within this is cut (the client sees a short body). */
+  readStallMs?: number;
+}
+
+const KiB = 1024;
+export const DEFAULT_CHUNK_BYTES = 128 * KiB;
+
+/** The JetStream stream behind the blob bucket (Object Store layout: `OBJ_<bucket>`). */
+export const BLOB_STREAM = `OBJ_${OBJECT_STORES.blobs.name}`;
+
+/**
+ * Blobs in the replicated Object Store bucket of the catalogue, one object per
+ * (tenant, sha256). Object Store layout (ADR-20, the same in every NATS
+ * client): an object's bytes are messages on `$O.<bucket>.C.<nuid>`, and the
+ * object becomes visible only when its meta message on `$O.<bucket>.M.<name>`
+ * is written, after the last chunk. A put that fails before that leaves no
+ * object, and the library purges the chunks it wrote.
+ */
+export class BlobStore {
+  readonly bucket = OBJECT_STORES.blobs.name;
+  readonly stream = BLOB_STREAM;
+  private readonly os: ObjectStore;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+  private readonly opTimeoutMs: number;
+  private readonly chunkBytes: number;
+  private readonly readAheadChunks: number;
+  private readonly readStallMs: number;
+
+  private constructor(os: ObjectStore, store: Store, opts: BlobStoreOptions) {
+    this.os = os;
+    this.js = store.conn.js;
+    this.jsm = store.conn.jsm;
+    this.opTimeoutMs = store.opTimeoutMs;
+    this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    this.readAheadChunks = opts.readAheadChunks ?? 8;
+    this.readStallMs = opts.readStallMs ?? Math.max(5_000, 5 * store.opTimeoutMs);
+  }
+
+  /** Opens the catalogue's blob bucket (provisioned by the host at start). */
+  static async open(store: Store, opts: BlobStoreOptions = {}): Promise<BlobStore> {
+    // The library's own object digest (it hashes every put and get) in node:crypto
+    // rather than its pure-JS default: measured ~3x faster puts (docs/blobs.md).
+    // Process-wide, and idempotent.
+    setSha256Backend("native");
+    const os = await withDeadline("open blob bucket", store.opTimeoutMs, () =>
+      new Objm(store.conn.js).open(OBJECT_STORES.blobs.name, false),
+    );
+    return new BlobStore(os, store, opts);
+  }
+
+  private chunkSubject(nuid: string): string {
+    return `$O.${this.bucket}.C.${nuid}`;
+  }
+
+  /**
+   * The tenant's blob, or undefined. A leader read of the meta message (never a
+   * direct get): a blob acknowledged through one replica is seen by every other.
+   */
+  async stat(tenant: string, sha256: string): Promise<StoredBlob | undefined> {
+    const info = await withDeadline("blob stat", this.opTimeoutMs, () => this.os.info(objectName(tenant, sha256)));
+    if (!info || info.deleted) return undefined;
+    return toStoredBlob(tenant, sha256, info);
+  }
+
+  /**
+   * True when every chunk the meta message promises is in the stream. A put whose
+   * meta write timed out but was applied anyway has had its chunks purged by the
+   * library: that object is visible yet empty, and must be written again.
+   */
+  async intact(blob: StoredBlob): Promise<boolean> {
+    if (blob.chunks === 0) return true;
+    const subject = this.chunkSubject(blob.nuid);
+    const info = await withDeadline("blob chunk count", this.opTimeoutMs, () =>
+      this.jsm.streams.info(this.stream, { subjects_filter: subject }),
+    );
+    return (info.state.subjects?.[subject] ?? 0) === blob.chunks;
+  }
+
+  /**
+   * Streams `source` into the tenant's object. Create-only: the meta message is
+   * written with an expected last subject sequence (0 for a new name, or the
+   * revision of the broken object it replaces), so of two concurrent uploads of
+   * the same blob exactly one commits and the other fails with ConflictError
+   * (its chunks purged). If `source` fails — digest mismatch, oversize, client
+   * gone — its own error is thrown and nothing becomes visible.
+   */
+  async put(tenant: string, sha256: string, source: Readable, replaces?: StoredBlob): Promise<StoredBlob> {
+    const tracked = trackFailure(source);
+    let info: ObjectInfo;
+    try {
+      info = await this.os.put(
+        { name: objectName(tenant, sha256), options: { max_chunk_size: this.chunkBytes } },
+        tracked.stream,
+        // Each chunk publish is bounded by the operation timeout; the whole upload is not
+        // (it goes at the client's pace, bounded by the edge's request timeout).
+        { timeout: this.opTimeoutMs, previousRevision: replaces?.revision ?? 0 },
+      );
+    } catch (err) {
+      const own = tracked.failure();
+      if (own !== undefined) throw own;
+      // The body is left unread: the edge answers with Connection: close.
+      throw toStoreError(err, "blob put");
+    }
+    return toStoredBlob(tenant, sha256, info);
+  }
+
+  /**
+   * The blob's bytes (or one span of them) as a Readable with backpressure: at
+   * most `readAheadChunks` chunks are pulled ahead of the client. The first
+   * chunk is awaited here, so a store that cannot serve fails before any
+   * response header is sent (503, not a truncated 200).
+   */
+  open(blob: StoredBlob, span?: ByteSpan): Promise<Readable> {
+    return openChunkReader({
+      js: this.js,
+      stream: this.stream,
+      subject: this.chunkSubject(blob.nuid),
+      size: blob.size,
+      chunks: blob.chunks,
+      sha256: blob.sha256,
+      span,
+      readAhead: this.readAheadChunks,
+      firstChunkTimeoutMs: this.opTimeoutMs,
+      stallMs: this.readStallMs,
+    });
+  }
+}
+
+function toStoredBlob(tenant: string, sha256: string, info: ObjectInfo): StoredBlob {
+  // The library's digest of the stored bytes must be the address: anything else is
+  // an object we did not write (or a corrupted one), never served as this blob. Fail closed.
+  if (digestHex(info.digest) !== sha256) {
+    throw new UnavailableError(`blob ${sha256}: stored digest does not match its address`);
+  }
+  return { tenant, sha256, size: info.size, chunks: info.chunks, nuid: info.nuid, revision: info.revision };
+}
+
+/** `SHA-256=<base64url, padded>` (ADR-20) to lowercase hex. */
+function digestHex(digest: string): string | undefined {
+  const prefix = "SHA-256=";
+  if (!digest.startsWith(prefix)) return undefined;
+  return Buffer.from(digest.slice(prefix.length), "base64url").toString("hex");
+}
+
+/**
+ * A web ReadableStream over a Node Readable that pulls one chunk per read (no
+ * read-ahead) and remembers why the source failed, so a put that fails because
+ * its input failed reports the input's error, not the store's.
+ */
+function trackFailure(source: Readable): { stream: ReadableStream<Uint8Array>; failure(): unknown } {
+  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  let failure: unknown;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await chunks.next();
+        } catch (err) {
+          failure = err ?? new Error("upload source failed");
+          throw failure;
+        }
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      async cancel() {
+        await chunks.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, failure: () => failure };
+}

@@ -1,0 +1,93 @@
+import { randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
+import { formatContentDigest } from "@conclave/auth";
+import { BlobStore, receiveUpload, type UploadRequest } from "@conclave/blob";
+import { ApiError } from "@conclave/protocol";
+import { ConflictError, Store } from "@conclave/store";
+import { eventually, useCluster } from "@conclave/testkit";
+import { getSha256Backend } from "@nats-io/obj";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bufferSource } from "../support/blob-client.ts";
+
+// The upload path below HTTP, against a real node: the races and failures whose
+// timing an HTTP client cannot pin down.
+
+const CHUNK = 128 * 1024;
+
+describe("blob uploads against the Object Store", () => {
+  const cluster = useCluster({ nodes: 1 });
+  let store: Store;
+  let blobs: BlobStore;
+
+  beforeAll(async () => {
+    store = await Store.connect({ servers: cluster().urls, name: "blob-upload-test", replicas: 1 });
+    await store.provision();
+    blobs = await BlobStore.open(store);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  const streamState = async () => (await store.conn.jsm.streams.info(blobs.stream)).state;
+  const request = (bytes: Buffer, body: PassThrough): UploadRequest => {
+    const { sha256 } = bufferSource(bytes);
+    return {
+      tenant: "acme",
+      sha256,
+      body,
+      contentDigest: formatContentDigest(Buffer.from(sha256, "hex")),
+      hasBody: true,
+    };
+  };
+
+  it("switches the library's own object digest to node:crypto", () => {
+    expect(getSha256Backend()).toBe("native");
+  });
+
+  it("of two concurrent uploads of one blob, one commits and the loser of the create-only meta write answers 'exists'", async () => {
+    const bytes = randomBytes(10 * CHUNK);
+    const before = await streamState();
+    // Both uploads look the blob up (and find nothing) before either body flows.
+    let lookups = 0;
+    const racing = Object.create(blobs) as BlobStore;
+    racing.stat = async (tenant, sha256) => {
+      const found = await blobs.stat(tenant, sha256);
+      lookups++;
+      return found;
+    };
+    const bodies = [new PassThrough(), new PassThrough()];
+    const uploads = bodies.map((body) => receiveUpload(racing, request(bytes, body)));
+    await eventually(async () => expect(lookups).toBe(2), 5_000, 5);
+    for (const body of bodies) body.end(bytes);
+    const outcomes = await Promise.all(uploads);
+    expect(outcomes.map((o) => o.created).sort()).toEqual([false, true]);
+    expect(outcomes.map((o) => o.size)).toEqual([bytes.length, bytes.length]);
+    const after = await streamState();
+    expect(after.messages).toBe(before.messages + 10 + 1);
+    // Both wrote their ten chunks; only the winner's meta message committed.
+    expect(after.last_seq).toBe(before.last_seq + 2 * 10 + 1);
+  });
+
+  it("a put over an existing name loses with Conflict and leaves the stored blob as it was", async () => {
+    const bytes = randomBytes(3 * CHUNK);
+    const { sha256 } = bufferSource(bytes);
+    const first = await blobs.put("acme", sha256, new PassThrough().end(bytes));
+    const before = await streamState();
+    await expect(blobs.put("acme", sha256, new PassThrough().end(bytes))).rejects.toBeInstanceOf(ConflictError);
+    expect((await streamState()).messages).toBe(before.messages);
+    expect(await blobs.stat("acme", sha256)).toEqual(first);
+  });
+
+  it("a body that fails mid-stream fails the put with its own error, and nothing is left", async () => {
+    const bytes = randomBytes(6 * CHUNK);
+    const body = new PassThrough();
+    const before = await streamState();
+    const upload = receiveUpload(blobs, request(bytes, body));
+    body.write(bytes.subarray(0, 4 * CHUNK));
+    await eventually(async () => expect((await streamState()).last_seq).toBeGreaterThan(before.last_seq + 2), 5_000);
+    body.destroy(new ApiError("bad_request", "request body ended early"));
+    await expect(upload).rejects.toMatchObject({ code: "bad_request", message: "request body ended early" });
+    expect((await streamState()).messages).toBe(before.messages);
+    expect(await blobs.stat("acme", bufferSource(bytes).sha256)).toBeUndefined();
+  });
+});
