@@ -1,7 +1,8 @@
 // `npm run bench [-- --json]`: what each guarantee costs, next to the raw NATS
 // operation in the same run, on a single node and on a 3-node R3 cluster.
+import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
-import { NatsCluster, resolveNatsServer } from "@conclave/testkit";
+import { NatsCluster, projectRoot, resolveNatsServer } from "@conclave/testkit";
 import { authBench } from "./auth-bench.ts";
 import { type Figure, printTable } from "./measure.ts";
 import { verifyBench } from "./verify-bench.ts";
@@ -27,8 +28,39 @@ for (const nodes of [1, 3]) {
   }
 }
 
-if (json) console.log(JSON.stringify({ machine, figures }, null, 2));
+// Sections measured by the services' own scripts and measured tests, run in this same session:
+// blob throughput vs raw Object Store (6), revocation propagation (5), contended reservations (4).
+function run(args: string[], keep: (line: string) => boolean): string[] {
+  const r = spawnSync(process.execPath, args, { cwd: projectRoot(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return `${r.stdout}\n${r.stderr}`.split("\n").filter(keep);
+}
+log("blob throughput (1 node, 3 nodes)…");
+const blob = [
+  ...run(["--import", "tsx", "test/blob/measure-throughput.ts"], (l) => l.startsWith("|") || l.includes("MB/s")),
+  ...run(
+    ["--import", "tsx", "test/blob/measure-throughput.ts", "--nodes", "3"],
+    (l) => l.startsWith("|") || l.includes("MB/s"),
+  ),
+];
+log("gateway revocation and budgets…");
+const gateway = run(
+  [
+    "node_modules/vitest/vitest.mjs",
+    "run",
+    "test/gateway/revocation.test.ts",
+    "test/gateway/shared-limits.test.ts",
+    "-t",
+    "measured",
+  ],
+  (l) => /revocation propagation|reserve\+settle/.test(l),
+);
+
+if (json) console.log(JSON.stringify({ machine, figures, blob, gateway }, null, 2));
 else {
   console.log(`machine: ${machine}`);
   printTable(figures);
+  console.log("\nblob throughput (service vs raw Object Store, same run):");
+  for (const line of blob) console.log(line);
+  console.log("\ngateway:");
+  for (const line of gateway) console.log(line.trim());
 }

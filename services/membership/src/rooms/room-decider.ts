@@ -64,7 +64,7 @@ export function decideInvite(
   const mine = roleOf(room, actor.signPub) as RoomRole;
   if (mine === "member") throw new ApiError("forbidden", "only the owner or an admin invites");
   if (input.role === "admin" && mine !== "owner") throw new ApiError("forbidden", "only the owner makes admins");
-  if (!invitee || !invitee.active || invitee.tenant !== room.tenant) {
+  if (!invitee?.active || invitee.tenant !== room.tenant) {
     throw new ApiError("bad_request", "member: not an active user of this room's tenant");
   }
   if (roleOf(room, invitee.signPub)) throw new ApiError("conflict", "already a member");
