@@ -3,7 +3,7 @@ import { type AuthenticatorDeps, conclavePolicy, type NonceClaim, PublicKeyCache
 import { createEdge, type Edge } from "@conclave/http";
 import { EventLog, type EventSchemas, type Projection, ProjectionRunner, Store } from "@conclave/store";
 import { type Logger, pino } from "pino";
-import { Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { z } from "zod";
 import type { ServiceEnv } from "./config.ts";
 import { principalLookup } from "./principal-lookup.ts";
@@ -57,6 +57,7 @@ export async function startHost(opts: {
   const service = name.replaceAll("+", "_");
   const registry = new Registry();
   const observer = storeMetrics(registry, service);
+  collectDefaultMetrics({ register: registry, labels: { service } });
   const store = await Store.connect({
     servers: env.CONCLAVE_NATS_URLS,
     name: `${name}/${instance}`,
@@ -94,7 +95,15 @@ export async function startHost(opts: {
     lookupUser: principalLookup(store),
     nonces: store.table("nonces", z.object({ at: z.number() }) as z.ZodType<NonceClaim>),
   };
-  registerSignedRequestAuth(edge.app, authDeps, env.CONCLAVE_AUTH_MODE);
+  const authOutcomes = new Counter({
+    name: "conclave_auth_outcomes_total",
+    help: "Signed-request checks by outcome: ok, or the rejection reason (replay, expired, unknown_signer, ...)",
+    labelNames: ["service", "outcome"],
+    registers: [registry],
+  });
+  registerSignedRequestAuth(edge.app, authDeps, env.CONCLAVE_AUTH_MODE, (outcome) =>
+    authOutcomes.inc({ service, outcome }),
+  );
 
   const ctx: ServiceContext = { store, log, logger, env, projections, edge };
   for (const m of modules) await m.register(ctx);

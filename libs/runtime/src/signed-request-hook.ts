@@ -57,7 +57,7 @@ export function registerSignedRequestAuth(
   mode: AuthMode,
   onOutcome?: (outcome: string) => void,
 ): void {
-  app.addHook("preHandler", async (request) => {
+  app.addHook("preHandler", async (request, reply) => {
     const auth = request.routeOptions.config.auth;
     if (mode === "off" || (auth !== "signed" && auth !== "signed-or-bearer")) return;
     if (auth === "signed-or-bearer" && isBearerOnly(request)) return;
@@ -76,6 +76,8 @@ export function registerSignedRequestAuth(
     onOutcome?.("ok");
     request.principal = result.principal;
     request.log = request.log.child({ tenant: result.principal.tenant, subject: result.principal.signPub });
+    // fastify logs "request completed" through reply.log: give it the tenant and subject too.
+    reply.log = request.log;
   });
 }
 

@@ -1,0 +1,152 @@
+// Reading the deployment files for the tests in test/deploy.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { projectRoot } from "@conclave/testkit";
+import { parseYaml, parseYamlDocuments, type YamlValue } from "./yaml-subset.ts";
+
+export const root = projectRoot();
+
+export function readText(relativePath: string): string {
+  return readFileSync(join(root, relativePath), "utf8");
+}
+
+export type YamlMap = { [key: string]: YamlValue };
+
+export function asMap(value: YamlValue | undefined, what: string): YamlMap {
+  if (value === null || value === undefined || typeof value !== "object" || Array.isArray(value)) {
+    throw new Error(`${what}: expected a mapping`);
+  }
+  return value;
+}
+
+export function asList(value: YamlValue | undefined, what: string): YamlValue[] {
+  if (!Array.isArray(value)) throw new Error(`${what}: expected a list`);
+  return value;
+}
+
+export function loadCompose(): { services: Record<string, YamlMap>; volumes: YamlMap } {
+  const doc = asMap(parseYaml(readText("docker-compose.yml")), "docker-compose.yml");
+  const services = asMap(doc.services, "services");
+  return {
+    services: Object.fromEntries(Object.entries(services).map(([name, s]) => [name, asMap(s, `services.${name}`)])),
+    volumes: asMap(doc.volumes, "volumes"),
+  };
+}
+
+export interface K8sObject extends YamlMap {
+  kind: string;
+  metadata: YamlMap;
+}
+
+/** Every object of the resources listed in deploy/k8s/kustomization.yaml. */
+export function loadK8s(): K8sObject[] {
+  const kustomization = asMap(parseYaml(readText("deploy/k8s/kustomization.yaml")), "kustomization");
+  return asList(kustomization.resources, "resources").flatMap((file) =>
+    parseYamlDocuments(readText(join("deploy/k8s", String(file)))).map((doc) => {
+      const object = asMap(doc, String(file));
+      if (typeof object.kind !== "string") throw new Error(`${file}: an object without kind`);
+      asMap(object.metadata, `${file}: ${object.kind}.metadata`);
+      return object as K8sObject;
+    }),
+  );
+}
+
+/** Dot path into parsed YAML (`spec.template.spec`), failing with the path when absent. */
+export function at(value: YamlValue | undefined, path: string): YamlValue {
+  let current: YamlValue | undefined = value;
+  for (const key of path.split(".")) {
+    if (current === null || current === undefined || typeof current !== "object" || Array.isArray(current)) {
+      throw new Error(`missing ${path} (at ${key})`);
+    }
+    current = current[key];
+  }
+  if (current === undefined) throw new Error(`missing ${path}`);
+  return current;
+}
+
+export interface NginxLocation {
+  /** `~` for a regex location, `=` for an exact one, "" for a prefix. */
+  modifier: string;
+  match: string;
+  /** The upstream of `proxy_pass http://<upstream>`, if the location proxies. */
+  upstream?: string;
+  /** The URI part after the upstream (must be absent: signed paths pass unchanged). */
+  proxyPassUri?: string;
+  body: string;
+}
+
+/** The `location` blocks of an nginx config (no nested locations, as in deploy/lb). */
+export function nginxLocations(config: string): NginxLocation[] {
+  const text = config.replace(/^\s*#.*$/gm, "");
+  const out: NginxLocation[] = [];
+  const head = /^\s*location\s+(?:(~\*?|=|\^~)\s+)?(\S+)\s*\{/gm;
+  for (let m = head.exec(text); m; m = head.exec(text)) {
+    const start = m.index + m[0].length;
+    const end = closingBrace(text, start);
+    const body = text.slice(start, end);
+    const pass = /proxy_pass\s+http:\/\/([A-Za-z0-9_.-]+)([^;\s]*)\s*;/.exec(body);
+    out.push({
+      modifier: m[1] ?? "",
+      match: m[2] as string,
+      body,
+      ...(pass ? { upstream: pass[1] as string, proxyPassUri: pass[2] as string } : {}),
+    });
+    head.lastIndex = end + 1;
+  }
+  return out;
+}
+
+/** Index of the `}` closing a block whose body starts at `start`, skipping quoted strings. */
+function closingBrace(text: string, start: number): number {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === "\\") i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === "{") depth++;
+    else if (c === "}" && depth-- === 0) return i;
+  }
+  throw new Error("unbalanced braces in nginx config");
+}
+
+/** First file named `name` on PATH. */
+export function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+/** True when `cmd args` exits 0 within the timeout. */
+export function runs(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, { stdio: "ignore", timeout: 15_000 }).status === 0;
+}
+
+/** The location nginx picks for a path: exact, then a `^~` longest prefix, then the first regex, then the longest prefix. */
+export function nginxLocationFor(locations: NginxLocation[], path: string): NginxLocation | undefined {
+  const exact = locations.find((l) => l.modifier === "=" && l.match === path);
+  if (exact) return exact;
+  const prefix = locations
+    .filter((l) => (l.modifier === "" || l.modifier === "^~") && !l.match.startsWith("@") && path.startsWith(l.match))
+    .sort((a, b) => b.match.length - a.match.length)[0];
+  if (prefix?.modifier === "^~") return prefix;
+  const regex = locations.find((l) => l.modifier.startsWith("~") && nginxRegex(l).test(path));
+  return regex ?? prefix;
+}
+
+/** An nginx (PCRE) location regex as a JavaScript RegExp; the patterns in deploy/lb use the common subset. */
+export function nginxRegex(location: NginxLocation): RegExp {
+  return new RegExp(location.match, location.modifier === "~*" ? "i" : "");
+}
+
+/** nginx sizes: 17m → 17 MiB. */
+export function nginxSize(value: string): number {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(value.trim());
+  if (!m) throw new Error(`not an nginx size: ${value}`);
+  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] as string).toLowerCase()] as number;
+  return Number(m[1]) * unit;
+}
