@@ -5,6 +5,7 @@ import { cpus, totalmem } from "node:os";
 import { NatsCluster, projectRoot, resolveNatsServer } from "@conclave/testkit";
 import { authBench } from "./auth-bench.ts";
 import { type Figure, printTable } from "./measure.ts";
+import { scaleBench } from "./scale-bench.ts";
 import { verifyBench } from "./verify-bench.ts";
 
 const json = process.argv.includes("--json");
@@ -23,6 +24,7 @@ for (const nodes of [1, 3]) {
   const cluster = await NatsCluster.start({ nodes });
   try {
     figures.push(...(await authBench(cluster, profile)));
+    if (nodes === 3) figures.push(...(await scaleBench(cluster)));
   } finally {
     await cluster.stop();
   }

@@ -1,0 +1,82 @@
+import { randomBytes } from "node:crypto";
+import type { KeyFile } from "@conclave/auth";
+import { ConclaveClient } from "@conclave/client";
+import { membershipModule } from "@conclave/membership";
+import { loadServiceEnv, startHost, usersTable } from "@conclave/runtime";
+import type { NatsCluster } from "@conclave/testkit";
+import { identity, register } from "../support/membership-fixture.ts";
+import { type ServiceProcess, spawnService } from "../support/service-process.ts";
+import { type Figure, load } from "./measure.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+/**
+ * Section 7: how cost grows with work — signed-GET throughput with 1, 2 and 4
+ * membership replicas (round robin), and latency as the users table grows.
+ * Table growth writes projected user entries directly (10^5 users through the
+ * command path would take the serialized projection ~20 min); the read path
+ * under test reads exactly those entries.
+ */
+export async function scaleBench(cluster: NatsCluster): Promise<Figure[]> {
+  const env = {
+    CONCLAVE_NATS_URLS: cluster.urls.join(","),
+    CONCLAVE_REPLICAS: String(cluster.nodes.length),
+    CONCLAVE_LOG_LEVEL: "error",
+    CONCLAVE_IP_RATE_PER_S: "1000000",
+    CONCLAVE_IP_BURST: "1000000",
+  };
+  const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
+  const admin = identity("admin", "bench");
+  const bot: KeyFile = identity("bot", "bench");
+  await register(host, admin, [bot], true);
+  const figures: Figure[] = [];
+  const replicas: ServiceProcess[] = [];
+  try {
+    for (const n of [1, 2, 4]) {
+      while (replicas.length < n) {
+        replicas.push(await spawnService("services/membership/src/main.ts", { ...env, CONCLAVE_LOG_LEVEL: "info" }));
+      }
+      const clients = replicas.map((r) => new ConclaveClient({ url: r.url, identity: bot, attempts: 1 }));
+      const r = await load(
+        (i) => (clients[Math.abs(i) % clients.length] as ConclaveClient).getUser(bot.signPublicKey),
+        {
+          seconds: SECONDS,
+          concurrency: CONCURRENCY,
+        },
+      );
+      figures.push({ section: "7 scale", name: `signed GET, ${n} replica(s)`, ...r, note: "2 cores shared by all" });
+    }
+    const users = usersTable(host.ctx.store);
+    const client = new ConclaveClient({ url: replicas[0]?.url ?? host.url, identity: bot, attempts: 1 });
+    let size = 2;
+    for (const target of [1_000, 10_000, 100_000]) {
+      const now = new Date().toISOString();
+      for (; size < target; size += 256) {
+        await Promise.all(
+          Array.from({ length: Math.min(256, target - size) }, () => {
+            const key = randomBytes(32).toString("base64url");
+            return users.put(key, {
+              seq: 1,
+              data: {
+                sign_pub: key,
+                kex_pub: key,
+                tenant: "bench",
+                role: "member",
+                scopes: [],
+                status: "active",
+                created_at: now,
+              },
+            });
+          }),
+        );
+      }
+      const r = await load(() => client.getUser(bot.signPublicKey), { seconds: SECONDS, concurrency: CONCURRENCY });
+      figures.push({ section: "7 scale", name: `signed GET, users table ≈ ${target.toLocaleString("en")}`, ...r });
+    }
+  } finally {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await host.close();
+  }
+  return figures;
+}
