@@ -9,6 +9,7 @@ import {
   rebuildProjection,
   STREAMS,
   Store,
+  UnavailableError,
 } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
 import { AckPolicy } from "@nats-io/jetstream";
@@ -184,6 +185,14 @@ describe("projections on a 3-node R3 cluster", () => {
     await runner.caughtUp();
     await runner.stop();
     expect((await rooms().get("crash-b"))?.value).toEqual({ seq: v, data: { owner: "bea", total: 3 } });
+  });
+
+  it("a projection that does not catch up in time is Unavailable (503 to a caller), not an internal error", async () => {
+    const stopped = new ProjectionRunner(store, log, tallyProjection);
+    const t = { type: "tally", id: "never-projected" };
+    const e = await log.append(t, { type: "tally.opened", data: { owner: "x" }, actor: "t" }, 0);
+    await expect(stopped.caughtUp(e.seq, 300)).rejects.toBeInstanceOf(UnavailableError);
+    // Let the next test's runners apply it.
   });
 
   it("the checkpoint is durable and shared: a second runner (another replica) continues where the first stopped", async () => {

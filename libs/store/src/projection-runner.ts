@@ -2,6 +2,7 @@ import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@na
 import type { z } from "zod";
 import { STREAMS, SUBJECTS } from "./catalogue.ts";
 import { backoffMs, withDeadline } from "./deadline.ts";
+import { UnavailableError } from "./errors.ts";
 import type { EventLog } from "./event-log.ts";
 import type { KvTable } from "./kv-table.ts";
 import { type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
@@ -150,7 +151,10 @@ export class ProjectionRunner {
     for (;;) {
       const at = await this.checkpoint().catch(() => -1);
       if (at >= target) return;
-      if (Date.now() > deadline) throw new Error(`projection ${this.projection.name} at ${at}, not yet at ${target}`);
+      // The event is in the log, its read model not yet: an unknown for the caller (503), not a bug (500).
+      if (Date.now() > deadline) {
+        throw new UnavailableError(`projection ${this.projection.name} at ${at}, not yet at ${target}`);
+      }
       await new Promise((r) => setTimeout(r, 25));
     }
   }

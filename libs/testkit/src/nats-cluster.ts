@@ -17,7 +17,20 @@ export interface ClusterOptions {
   host?: string;
   /** Fixed client port of the first node (the local start); free ports otherwise. */
   clientPort?: number;
+  /**
+   * Sends the cluster routes through something the caller controls (the chaos
+   * suite's cuttable TCP proxy). Called once per ordered pair of nodes with the
+   * real route address of `to` (`host`, `port`) and a free port reserved with
+   * the nodes' own (`proxyPort`), where it must listen before it resolves;
+   * `from` then dials `nats://host:proxyPort` instead. Nodes advertise an
+   * unreachable route address, so route gossip cannot open a direct link
+   * around the detour. Unset: nodes route to each other directly.
+   */
+  routeVia?: (link: { from: string; to: string; host: string; port: number; proxyPort: number }) => Promise<void>;
 }
+
+// Port 1 on loopback: nothing listens there, so a gossiped (implicit) route fails at once.
+const UNROUTABLE_ADVERTISE = "127.0.0.1:1";
 
 /** Reserves `count` distinct free TCP ports on the host. */
 export async function freePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
@@ -35,6 +48,24 @@ export async function freePorts(count: number, host = "127.0.0.1"): Promise<numb
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+/** Each node's route list through `routeVia`: every other node, never itself, each on its own reserved port. */
+async function detourRoutes(
+  names: string[],
+  host: string,
+  port: (i: number, kind: number) => number,
+  proxyPorts: number[],
+  routeVia: NonNullable<ClusterOptions["routeVia"]>,
+): Promise<string[][]> {
+  let next = 0;
+  const links = names.map((from, i) =>
+    names.flatMap((to, j) =>
+      i === j ? [] : [{ from, to, host, port: port(j, 2), proxyPort: proxyPorts[next++] as number }],
+    ),
+  );
+  await Promise.all(links.flat().map((link) => routeVia(link)));
+  return links.map((l) => l.map((link) => `nats://${host}:${link.proxyPort}`));
 }
 
 /** Real nats-server processes on loopback: a single node or a JetStream cluster. */
@@ -56,18 +87,22 @@ export class NatsCluster {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "conclave-nats-")));
     await mkdir(dir, { recursive: true });
     const clustered = count > 1;
-    const ports = await freePorts(count * 3, host);
+    // Proxy ports (routeVia) are reserved in the same call, so they cannot collide with a node's.
+    const detour = clustered && opts.routeVia ? opts.routeVia : undefined;
+    const ports = await freePorts(count * 3 + (detour ? count * (count - 1) : 0), host);
     const port = (i: number, kind: number) => ports[i * 3 + kind] as number;
     const routes = clustered ? Array.from({ length: count }, (_, i) => `nats://${host}:${port(i, 2)}`) : undefined;
     const config = join(projectRoot(), "deploy", "nats", clustered ? "cluster-node.conf" : "single-node.conf");
-    const nodes = Array.from({ length: count }, (_, i) => {
-      const name = `n${i + 1}`;
+    const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+    const detours = detour ? await detourRoutes(names, host, port, ports.slice(count * 3), detour) : undefined;
+    const nodes = names.map((name, i) => {
       return new NatsNode(bin.path, {
         name,
         host,
         clientPort: i === 0 && opts.clientPort ? opts.clientPort : port(i, 0),
         httpPort: port(i, 1),
-        ...(clustered ? { clusterPort: port(i, 2), routes } : {}),
+        ...(clustered ? { clusterPort: port(i, 2), routes: detours?.[i] ?? routes } : {}),
+        ...(detours ? { args: ["--cluster_advertise", UNROUTABLE_ADVERTISE] } : {}),
         storeDir: join(dir, name, "store"),
         logFile: join(dir, `${name}.log`),
         configFile: config,

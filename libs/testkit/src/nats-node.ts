@@ -13,6 +13,8 @@ export interface NodeSpec {
   storeDir: string;
   logFile: string;
   configFile: string;
+  /** Extra nats-server flags after the config file (flags override it). */
+  args?: string[];
 }
 
 export type NodeState = "running" | "paused" | "stopped";
@@ -76,7 +78,8 @@ export class NatsNode {
       NATS_CLUSTER_LISTEN: `${s.host}:${s.clusterPort ?? 0}`,
       NATS_ROUTES: JSON.stringify(s.routes ?? []),
     };
-    const child = spawn("/bin/sh", ["-c", WATCHDOG, "watchdog", this.bin, "-c", s.configFile, "-l", s.logFile], {
+    const flags = ["-c", s.configFile, "-l", s.logFile, ...(s.args ?? [])];
+    const child = spawn("/bin/sh", ["-c", WATCHDOG, "watchdog", this.bin, ...flags], {
       env,
       stdio: ["pipe", "pipe", "inherit"],
     });

@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import {
+  checkAcknowledgedWrites,
+  checkNonces,
+  checkQuorumLoss,
+  checkRevocations,
+  type FinalState,
+} from "./checkers.ts";
+import type { FaultRecord, RequestRecord } from "./history.ts";
+import { checkBudgets } from "./service-checkers.ts";
+
+// The checkers must catch what they exist to catch: synthetic histories with
+// one planted violation each, next to the same history without it.
+
+const NO_FAULT = { nodesDown: [], nodesPaused: [], linksCut: [], replicasDown: [], quorumLost: false };
+let nextId = 1;
+function req(over: Partial<RequestRecord>): RequestRecord {
+  return {
+    type: "req",
+    id: nextId++,
+    t0: 0,
+    t1: 10,
+    op: "me.rooms",
+    replica: "r1",
+    actor: "bot",
+    signer: "BOT",
+    method: "GET",
+    path: "/v1/me/rooms",
+    summary: {},
+    status: 200,
+    nonce: `n${nextId}`,
+    fault: NO_FAULT,
+    ...over,
+  };
+}
+const fault = (t: number, action: FaultRecord["action"]): FaultRecord => ({
+  type: "fault",
+  t,
+  episode: 1,
+  kind: "quorum",
+  action,
+  target: ["n2", "n3"],
+});
+const OPTS = { revokeBoundMs: 0, windowMarginMs: 250 };
+const final = (events: FinalState["events"], users?: FinalState["users"]): FinalState => ({
+  events,
+  ...(users ? { users } : {}),
+  projectionDiffs: {},
+  projectionLag: {},
+});
+
+describe("quorum-loss checker", () => {
+  const window = [fault(1_000, "inject"), fault(9_000, "restore")];
+  it("fails on a 2xx sent and answered inside the window, and on a handler's 404 (auth passed)", () => {
+    expect(checkQuorumLoss([...window, req({ t0: 2_000, t1: 3_000, status: 200 })], OPTS).verdict).toBe("FAIL");
+    expect(checkQuorumLoss([...window, req({ t0: 2_000, t1: 3_000, status: 404 })], OPTS).verdict).toBe("FAIL");
+  });
+  it("passes 503s and 401s inside, and does not judge requests across either edge", () => {
+    const history = [
+      ...window,
+      req({ t0: 2_000, t1: 3_000, status: 503 }),
+      req({ t0: 2_000, t1: 4_000, status: 401 }),
+      req({ t0: 900, t1: 2_000, status: 200 }), // sent before the loss
+      req({ t0: 1_100, t1: 1_200, status: 200 }), // inside the margin
+      req({ t0: 8_000, t1: 9_500, status: 200 }), // answered after the restart began
+    ];
+    const result = checkQuorumLoss(history, OPTS);
+    expect([result.verdict, result.checked]).toEqual(["PASS", 2]);
+  });
+  it("is N/A, not PASS, when no request fell inside", () => {
+    expect(checkQuorumLoss(window, OPTS).verdict).toBe("N/A");
+  });
+});
+
+describe("nonce checker", () => {
+  it("fails when two sends of one nonce get past authentication (a 409 on a replayed add counts)", () => {
+    const a = req({ nonce: "x", status: 201, op: "user.add" });
+    const b = req({ nonce: "x", status: 409, op: "replay.user.add", replayOf: a.id });
+    expect(checkNonces([a, b]).verdict).toBe("FAIL");
+  });
+  it("passes a replay accepted after its original was refused before the claim", () => {
+    const a = req({ nonce: "y", status: 503 });
+    const b = req({ nonce: "y", status: 200, replayOf: a.id });
+    const c = req({ nonce: "z", status: 200 });
+    const d = req({ nonce: "z", status: 401, error: "unauthorized/replay", replayOf: c.id });
+    expect(checkNonces([a, b, c, d]).verdict).toBe("PASS");
+  });
+});
+
+describe("revocation checker", () => {
+  const revoke = req({ op: "user.revoke", signer: "ADMIN", summary: { user: "BOT" }, t0: 100, t1: 200 });
+  it("fails on a request by the revoked user sent after the revocation returned", () => {
+    expect(checkRevocations([revoke, req({ t0: 201, t1: 250, status: 200 })], OPTS).verdict).toBe("FAIL");
+  });
+  it("ignores requests sent before the revocation returned", () => {
+    const r = checkRevocations([revoke, req({ t0: 150, t1: 300, status: 200 }), req({ t0: 300, status: 401 })], OPTS);
+    expect([r.verdict, r.checked]).toEqual(["PASS", 1]);
+  });
+});
+
+describe("acknowledged-writes checker", () => {
+  const add = req({ op: "user.add", status: 201, summary: { user: "U1" }, t0: 0, t1: 10 });
+  const added = { seq: 5, type: "user.added", aggregate: "U1", actor: "ADMIN", data: {} };
+  it("fails when an acknowledged user add is missing from the log or from the API", () => {
+    expect(checkAcknowledgedWrites([add], final([]))[0]?.verdict).toBe("FAIL");
+    expect(checkAcknowledgedWrites([add], final([added], {}))[0]?.verdict).toBe("FAIL");
+    expect(checkAcknowledgedWrites([add], final([added], { U1: { status: "active" } }))[0]?.verdict).toBe("PASS");
+  });
+  it("fails when a room write's answer disagrees with the log, or the log reorders acknowledged writes", () => {
+    const events = [
+      { seq: 1, type: "room.created", aggregate: "r", actor: "O", data: { owner: "O", mode: "e2e" } },
+      { seq: 2, type: "room.member_invited", aggregate: "r", actor: "O", data: { member: "M", sealed_key: "K" } },
+    ];
+    const create = req({ op: "room.create", signer: "O", status: 201, summary: { room: "r" }, t0: 0, t1: 10 });
+    const invite = (ack: unknown, t0 = 20) =>
+      req({
+        op: "room.invite",
+        signer: "O",
+        status: 201,
+        summary: { room: "r", member: "M", sealed: "K" },
+        ack,
+        t0,
+        t1: t0 + 10,
+      });
+    const right = { epoch: 1, keyed_epoch: 1, members: 2 };
+    expect(checkAcknowledgedWrites([create, invite(right)], final(events))[0]?.verdict).toBe("PASS");
+    expect(checkAcknowledgedWrites([create, invite({ ...right, members: 3 })], final(events))[0]?.verdict).toBe("FAIL");
+    const swapped = events.map((e) => ({ ...e, seq: 3 - e.seq }));
+    expect(checkAcknowledgedWrites([create, invite(right)], final(swapped))[1]?.verdict).toBe("FAIL");
+  });
+});
+
+describe("budget checker", () => {
+  const sample = (used: number, reserved: number) =>
+    req({
+      op: "budget.get",
+      ack: {
+        limits: { input: 100, output: 100 },
+        used: { input: used, output: 0 },
+        reserved: { input: reserved, output: 0 },
+      },
+    });
+  it("fails when recorded plus reserved usage exceeds the limit in any sample", () => {
+    expect(checkBudgets([sample(60, 30)], final([])).verdict).toBe("PASS");
+    expect(checkBudgets([sample(60, 50)], final([])).verdict).toBe("FAIL");
+  });
+});

@@ -1,0 +1,126 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { KeyFile } from "@conclave/auth";
+import { roomsProjection, usersProjection } from "@conclave/membership";
+import {
+  compareProjection,
+  type EventLog,
+  type Projection,
+  rebuildProjection,
+  STREAMS,
+  type Store,
+  SUBJECTS,
+} from "@conclave/store";
+import type { FinalState } from "./checkers.ts";
+import { send, signWire } from "./signed-call.ts";
+import type { ServiceName, Target } from "./workload.ts";
+
+export const PROJECTIONS: Projection[] = [usersProjection, roomsProjection];
+
+/** Retries a read of the recovered cluster (elections may still settle) until it succeeds or time runs out. */
+async function settle<T>(what: string, op: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await op();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      await sleep(500);
+    }
+  }
+}
+
+async function lag(store: Store, projection: Projection): Promise<number> {
+  const info = await store.conn.jsm.consumers.info(STREAMS.events.name, `proj_${projection.name}`);
+  return info.num_pending + info.num_ack_pending;
+}
+
+/**
+ * Reads back what the checkers judge, once every fault is repaired and the
+ * workload has stopped: the projections drained (the replicas still run
+ * them), the users as the API lists them, every user and room event in the
+ * log, and each projection rebuilt from the log and compared with the live one.
+ */
+export async function collectFinalState(deps: {
+  store: Store;
+  log: EventLog;
+  admin: KeyFile;
+  targets(service: ServiceName): Target[];
+  requestTimeoutMs: number;
+  /** Acknowledged blobs to download again (blob runs). */
+  blobs?: string[];
+  /** Read the budget and the session events too (gateway runs). */
+  gateway: boolean;
+  progress(line: string): void;
+}): Promise<FinalState> {
+  const { store, log } = deps;
+  const adminGet = async (service: ServiceName, path: string) => {
+    const target = deps.targets(service)[0];
+    if (!target) throw new Error(`no ${service} replica running`);
+    return send(target.url, signWire(deps.admin, "GET", path), deps.requestTimeoutMs);
+  };
+  const final: FinalState = { events: [], projectionDiffs: {}, projectionLag: {} };
+  try {
+    for (const p of PROJECTIONS) {
+      final.projectionLag[p.name] = await settle(`drain ${p.name}`, async () => {
+        const n = await lag(store, p);
+        if (n > 0) throw new Error(`${n} events pending`);
+        return n;
+      }).catch(() => lag(store, p));
+    }
+    deps.progress("final state: projections drained");
+    final.users = await settle("list users through the API", async () => {
+      const answer = await adminGet("membership", "/v1/users");
+      if (answer.status !== 200) throw new Error(`GET /v1/users answered ${answer.status} ${answer.error ?? ""}`);
+      const users = (answer.body as { users: { sign_pub: string; status: string }[] }).users;
+      return Object.fromEntries(users.map((u) => [u.sign_pub, { status: u.status }]));
+    });
+    final.events = await settle("read the log", async () => {
+      const events: FinalState["events"] = [];
+      const types = ["user", "room", ...(deps.gateway ? ["session"] : [])];
+      for await (const e of log.replay(types.map((t) => SUBJECTS.aggregateType(t)))) {
+        events.push({
+          seq: e.seq,
+          type: e.type,
+          aggregate: e.aggregate.id,
+          actor: e.actor,
+          data: e.data as Record<string, unknown>,
+        });
+      }
+      return events;
+    });
+    deps.progress(`final state: ${final.events.length} events read`);
+    if (deps.blobs) {
+      const blobs: NonNullable<FinalState["blobs"]> = {};
+      const queue = [...deps.blobs];
+      const download = async () => {
+        for (let sha256 = queue.pop(); sha256 !== undefined; sha256 = queue.pop()) {
+          const address = sha256;
+          blobs[address] = await settle(`download blob ${address.slice(0, 8)}`, async () => {
+            const answer = await adminGet("blob", `/v1/blobs/${address}`);
+            if (answer.status === 0 || answer.status >= 500) throw new Error(`answered ${answer.status}`);
+            return { status: answer.status, ...(answer.bytes ?? {}) };
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, download));
+      final.blobs = blobs;
+    }
+    if (deps.gateway) {
+      final.budget = await settle("read the budget", async () => {
+        const answer = await adminGet("gateway", "/v1/budget");
+        if (answer.status !== 200) throw new Error(`GET /v1/budget answered ${answer.status} ${answer.error ?? ""}`);
+        return answer.body as NonNullable<FinalState["budget"]>;
+      });
+    }
+    deps.progress("final state: blobs and budget read; rebuilding projections");
+    for (const p of PROJECTIONS) {
+      final.projectionDiffs[p.name] = await settle(`rebuild ${p.name}`, async () => {
+        await rebuildProjection(store, log, p);
+        return (await compareProjection(store, p)).map((d) => ({ table: d.table, key: d.key }));
+      });
+    }
+  } catch (err) {
+    final.error = `final state incomplete: ${(err as Error).message}`;
+  }
+  return final;
+}

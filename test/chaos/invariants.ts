@@ -1,0 +1,40 @@
+import {
+  type CheckOptions,
+  type CheckResult,
+  checkAcknowledgedWrites,
+  checkInternalErrors,
+  checkNonces,
+  checkPartitionMinority,
+  checkProjections,
+  checkQuorumLoss,
+  checkRecovery,
+  checkRefusedWritesAbsent,
+  checkRevocations,
+  type FinalState,
+} from "./checkers.ts";
+import type { HistoryRecord, RequestRecord } from "./history.ts";
+import { checkBlobReads, checkBudgets, checkTokenRevocations, checkUsageRecorded } from "./service-checkers.ts";
+
+/** Every invariant over a run's history and final state, in the order the summary shows them. */
+export function runCheckers(
+  history: HistoryRecord[],
+  final: FinalState,
+  opts: CheckOptions & { recoveryBoundMs: number },
+): CheckResult[] {
+  const reqs = history.filter((h): h is RequestRecord => h.type === "req");
+  return [
+    ...checkAcknowledgedWrites(reqs, final),
+    checkRefusedWritesAbsent(reqs, final),
+    checkNonces(reqs),
+    checkRevocations(reqs, opts),
+    checkQuorumLoss(history, opts),
+    checkPartitionMinority(history, opts),
+    checkProjections(final),
+    checkRecovery(history, opts.recoveryBoundMs),
+    ...(reqs.some((r) => r.op.startsWith("blob.")) ? [checkBlobReads(reqs)] : []),
+    ...(reqs.some((r) => r.op === "rpc.call")
+      ? [checkTokenRevocations(reqs, opts), checkBudgets(reqs, final), checkUsageRecorded(reqs, final)]
+      : []),
+    checkInternalErrors(reqs),
+  ];
+}
