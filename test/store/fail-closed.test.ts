@@ -1,6 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { BUCKETS, EventLog, type KvTable, STREAMS, Store, UnavailableError } from "@conclave/store";
-import { useCluster } from "@conclave/testkit";
+import {
+  BUCKETS,
+  EventLog,
+  type KvTable,
+  retryWhileUnavailable,
+  STREAMS,
+  Store,
+  UnavailableError,
+} from "@conclave/store";
+import { eventually, useCluster } from "@conclave/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -143,26 +151,32 @@ describe("quorum loss on a 3-node cluster", () => {
 
     // Retry every timed-out append with its id: each event is stored exactly once.
     await c.waitHealthy();
-    const stored = (await log.read({ type: "probe", id: "p1" })).map((e) => e.id);
+    // Reads right after recovery may still meet a catching-up replica (Unavailable): retry those,
+    // the assertions below are about what is stored, not about the recovery.
+    const read = () => eventually(() => log.read({ type: "probe", id: "p1" }));
+    const stored = (await read()).map((e) => e.id);
     const appliedDuringOutage = timedOutAppends.filter((id) => stored.includes(id));
     for (const id of timedOutAppends) {
-      version = await log.version({ type: "probe", id: "p1" });
-      const already = (await log.read({ type: "probe", id: "p1" })).some((e) => e.id === id);
+      version = await eventually(() => log.version({ type: "probe", id: "p1" }));
+      const already = (await read()).some((e) => e.id === id);
       if (already) {
         // Same id, any version: the log answers with the stored event, it does not append again.
-        const again = await log
-          .append({ type: "probe", id: "p1" }, { id, type: "probe.written", data: { i: 0 }, actor: "test" }, version)
-          .catch((e: Error) => e);
+        const again = await retryWhileUnavailable("re-append", 30_000, 5_000, () =>
+          log.append(
+            { type: "probe", id: "p1" },
+            { id, type: "probe.written", data: { i: 0 }, actor: "test" },
+            version,
+          ),
+        ).catch((e: Error) => e);
         expect(again).not.toBeInstanceOf(UnavailableError);
         continue;
       }
-      await log.append(
-        { type: "probe", id: "p1" },
-        { id, type: "probe.written", data: { i: 0 }, actor: "test" },
-        version,
+      // Same id on every attempt: a retry after an unknown outcome cannot append twice.
+      await retryWhileUnavailable("append", 30_000, 5_000, () =>
+        log.append({ type: "probe", id: "p1" }, { id, type: "probe.written", data: { i: 0 }, actor: "test" }, version),
       );
     }
-    const ids = (await log.read({ type: "probe", id: "p1" })).map((e) => e.id);
+    const ids = (await read()).map((e) => e.id);
     console.log(
       `${appliedDuringOutage.length} of ${timedOutAppends.length} appends that timed out during the outage were applied anyway`,
     );
