@@ -231,8 +231,9 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
         while (Date.now() < until) {
           try {
             const r = await ledger.reserve("contended", { input: 1, output: 1 }, plan);
-            await ledger.settle(r, { input: 1, output: 1 });
-            pairs++;
+            // A settle that could not be recorded is a failure, not a pair: usage would be lost.
+            if (await ledger.settle(r, { input: 1, output: 1 })) pairs++;
+            else failures++;
           } catch {
             failures++;
           }
