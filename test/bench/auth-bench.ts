@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { claimNonce, type KeyFile, type NonceClaim } from "@conclave/auth";
+import { claimNonce, type NonceClaim } from "@conclave/auth";
 import { ConclaveClient } from "@conclave/client";
-import { membershipModule } from "@conclave/membership";
-import { loadServiceEnv, startHost } from "@conclave/runtime";
 import type { NatsCluster } from "@conclave/testkit";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
-import { identity, register } from "../support/membership-fixture.ts";
 import { spawnService } from "../support/service-process.ts";
+import { benchWorld } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -15,19 +13,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 
 /** Sections 2 and 3: signed requests end to end and nonce claims, each next to raw KV in the same run. */
 export async function authBench(cluster: NatsCluster, profile: string): Promise<Figure[]> {
-  const replicas = String(cluster.nodes.length);
-  const env = {
-    CONCLAVE_NATS_URLS: cluster.urls.join(","),
-    CONCLAVE_REPLICAS: replicas,
-    CONCLAVE_LOG_LEVEL: "error",
-    CONCLAVE_IP_RATE_PER_S: "1000000",
-    CONCLAVE_IP_BURST: "1000000",
-  };
-  const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
-  const admin = identity("admin", "bench");
-  const bot: KeyFile = identity("bot", "bench");
-  await register(host, admin, [bot], true);
-  const service = await spawnService("services/membership/src/main.ts", { ...env, CONCLAVE_LOG_LEVEL: "info" });
+  const { env, host, bot } = await benchWorld(cluster);
+  const service = await spawnService("services/membership/src/main.ts", env);
   const figures: Figure[] = [];
   const section = `2 e2e (${profile})`;
   try {

@@ -1,11 +1,9 @@
 import { randomBytes } from "node:crypto";
-import type { KeyFile } from "@conclave/auth";
 import { ConclaveClient } from "@conclave/client";
-import { membershipModule } from "@conclave/membership";
-import { loadServiceEnv, startHost, usersTable } from "@conclave/runtime";
+import { usersTable } from "@conclave/runtime";
 import type { NatsCluster } from "@conclave/testkit";
-import { identity, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
+import { benchWorld } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -19,23 +17,13 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
  * under test reads exactly those entries.
  */
 export async function scaleBench(cluster: NatsCluster): Promise<Figure[]> {
-  const env = {
-    CONCLAVE_NATS_URLS: cluster.urls.join(","),
-    CONCLAVE_REPLICAS: String(cluster.nodes.length),
-    CONCLAVE_LOG_LEVEL: "error",
-    CONCLAVE_IP_RATE_PER_S: "1000000",
-    CONCLAVE_IP_BURST: "1000000",
-  };
-  const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
-  const admin = identity("admin", "bench");
-  const bot: KeyFile = identity("bot", "bench");
-  await register(host, admin, [bot], true);
+  const { env, host, bot } = await benchWorld(cluster);
   const figures: Figure[] = [];
   const replicas: ServiceProcess[] = [];
   try {
     for (const n of [1, 2, 4]) {
       while (replicas.length < n) {
-        replicas.push(await spawnService("services/membership/src/main.ts", { ...env, CONCLAVE_LOG_LEVEL: "info" }));
+        replicas.push(await spawnService("services/membership/src/main.ts", env));
       }
       const clients = replicas.map((r) => new ConclaveClient({ url: r.url, identity: bot, attempts: 1 }));
       const r = await load(
