@@ -16,6 +16,8 @@ describe("toStoreError", () => {
     named("ClosedConnectionError"),
     named("JetStreamApiError", { code: 10008, status: 503 }),
     named("StreamNotFoundError", { code: 10059, status: 404 }),
+    // "duplicate message id is in process": a retry while the original is still being applied.
+    named("JetStreamApiError", { code: 10158, status: 409 }),
   ])("quorum-loss shape %s is Unavailable", (err) => {
     expect(toStoreError(err, "x")).toBeInstanceOf(UnavailableError);
   });
