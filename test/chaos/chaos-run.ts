@@ -6,7 +6,7 @@ import { generateIdentity, type KeyFile } from "@conclave/auth";
 import { SESSION_EVENT_SCHEMAS } from "@conclave/gateway";
 import { membershipModule, userCommands } from "@conclave/membership";
 import { loadServiceEnv, startHost, usersTable } from "@conclave/runtime";
-import { EventLog, Store } from "@conclave/store";
+import { BUCKETS, EventLog, OBJECT_STORES, STREAMS, Store, SUBJECTS, withDeadline } from "@conclave/store";
 import { NatsCluster } from "@conclave/testkit";
 import { z } from "zod";
 import { BlobOps } from "./blob-ops.ts";
@@ -53,7 +53,7 @@ export interface ChaosOptions {
 export const DEFAULT_OPTIONS: Omit<ChaosOptions, "outDir" | "log"> = {
   durationMs: 120_000,
   seed: 42,
-  faults: ["kill", "pause", "restart", "replica", "quorum", "partition"],
+  faults: ["kill", "pause", "restart", "replica", "quorum", "partition", "planned", "bridge", "oneway", "hung-quorum"],
   services: availableServices(),
   replicas: 2,
   workers: 4,
@@ -192,6 +192,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const targets = (service: ServiceName) => deployment.targets(service);
     const allowlist = usersTable(store);
     const nonces = store.table("nonces", z.object({ at: z.number() }));
+    // What each service's recovery probe needs from NATS, done raw: the allowlist read and
+    // nonce claim of every signed request, and a leader on each further stream it touches.
+    const jsm = store.conn.jsm;
+    const leaderRead = (stream: string, subject: string) =>
+      withDeadline(`probe ${stream}`, opts.opTimeoutMs, () =>
+        jsm.streams.getMessage(stream, { last_by_subj: subject }),
+      );
+    const extraStreams: Record<ServiceName, [string, string][]> = {
+      membership: [],
+      blob: [[`OBJ_${OBJECT_STORES.blobs.name}`, `$O.${OBJECT_STORES.blobs.name}.M.probe`]],
+      gateway: [
+        [`KV_${BUCKETS.budgets.name}`, `$KV.${BUCKETS.budgets.name}.probe`],
+        [`KV_${BUCKETS.ratelimits.name}`, `$KV.${BUCKETS.ratelimits.name}.probe`],
+        [STREAMS.audit.name, SUBJECTS.audit(TENANT)],
+      ],
+    };
+    const rawProbe = async (service: string): Promise<boolean> => {
+      try {
+        await allowlist.get(admin.key.signPublicKey);
+        await nonces.create(randomBytes(16).toString("hex"), { at: Date.now() });
+        for (const [stream, subject] of extraStreams[service as ServiceName] ?? []) await leaderRead(stream, subject);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     const injector = new FaultInjector({
       cluster,
       proxies,
@@ -199,17 +225,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       history,
       recoveryBoundMs: opts.recoveryBoundMs,
       log: step,
-      // The NATS operations a signed read costs the service (allowlist leader read, nonce create),
-      // done raw: the service's recovery minus this one is what Conclave adds.
-      probeStore: async () => {
-        try {
-          await allowlist.get(admin.key.signPublicKey);
-          await nonces.create(randomBytes(16).toString("hex"), { at: Date.now() });
-          return true;
-        } catch {
-          return false;
-        }
-      },
+      probeStore: (service) => rawProbe(service),
       probeReplica: (r) => deployment.probe(r, admin.key, opts.requestTimeoutMs),
     });
     const ctx = new WorkloadContext({

@@ -6,13 +6,13 @@ import {
   checkRevocations,
   type FinalState,
 } from "./checkers.ts";
-import type { FaultRecord, RequestRecord } from "./history.ts";
+import { type FaultRecord, noFaults, type RequestRecord } from "./history.ts";
 import { checkBudgets } from "./service-checkers.ts";
 
 // The checkers must catch what they exist to catch: synthetic histories with
 // one planted violation each, next to the same history without it.
 
-const NO_FAULT = { nodesDown: [], nodesPaused: [], linksCut: [], replicasDown: [], quorumLost: false };
+const NO_FAULT = noFaults();
 let nextId = 1;
 function req(over: Partial<RequestRecord>): RequestRecord {
   return {

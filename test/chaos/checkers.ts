@@ -1,4 +1,4 @@
-import type { FaultRecord, HistoryRecord, RequestRecord } from "./history.ts";
+import type { FaultKind, FaultRecord, HistoryRecord, RequestRecord } from "./history.ts";
 
 /** What the runner reads back once the faults are repaired and the workload has stopped. */
 export interface FinalState {
@@ -420,14 +420,17 @@ interface Window {
 }
 
 function windows(history: HistoryRecord[], kind: "quorum" | "partition", margin: number): Window[] {
-  const faults = history.filter((h): h is FaultRecord => h.type === "fault" && h.kind === kind);
+  // A quorum lost to a dead and a hung node is judged like one lost to two dead nodes; a node
+  // whose outbound is silently dropped is a minority of one, like an isolated one.
+  const kinds: FaultKind[] = kind === "quorum" ? ["quorum", "hung-quorum"] : ["partition", "oneway"];
+  const faults = history.filter((h): h is FaultRecord => h.type === "fault" && kinds.includes(h.kind));
   const out: Window[] = [];
   for (const inject of faults.filter((f) => f.action === "inject")) {
     const restore = faults.find((f) => f.episode === inject.episode && f.action === "restore");
     if (!restore) continue;
     const w: Window = { episode: inject.episode, from: inject.t + margin, to: restore.t };
     if (kind === "partition") {
-      // Replicas attached to the isolated node when the cut began and when it was healed.
+      // Replicas attached to the isolated (or muted) node when the cut began and when it was healed.
       const node = inject.target[0];
       const a = (inject.detail?.attached ?? {}) as Record<string, string>;
       const b = (restore.detail?.attached ?? {}) as Record<string, string>;
@@ -480,6 +483,37 @@ export function checkPartitionMinority(history: HistoryRecord[], opts: CheckOpti
     history,
     ws,
     "requests through a replica on the minority side",
+  );
+}
+
+/**
+ * A planned restart (lame-duck mode, then a start on the same store) fails no
+ * request: from the signal to the recovery, every request is answered, none
+ * with a 5xx. The replicas attached to the node must have moved off it in time.
+ */
+export function checkPlannedRestarts(history: HistoryRecord[]): CheckResult {
+  const faults = history.filter((h): h is FaultRecord => h.type === "fault" && h.kind === "planned");
+  const reqs = history.filter((h): h is RequestRecord => h.type === "req");
+  const bad: string[] = [];
+  let checked = 0;
+  let slowest = 0;
+  const injects = faults.filter((f) => f.action === "inject");
+  for (const inject of injects) {
+    const end = faults.find((f) => f.episode === inject.episode && f.action !== "inject" && f.action !== "restore");
+    const until = end?.t ?? Number.POSITIVE_INFINITY;
+    for (const r of reqs) {
+      if (r.t1 < inject.t || r.t0 > until) continue;
+      checked++;
+      slowest = Math.max(slowest, r.t1 - r.t0);
+      if (r.status === 0 || r.status >= 500) bad.push(`episode ${inject.episode}: ${describe(r)}`);
+    }
+  }
+  return result(
+    "planned restart fails no request",
+    checked,
+    bad,
+    `${injects.length} lame-duck restarts, ${checked} requests in flight from the signal to the recovery, ${bad.length} failed; slowest ${slowest} ms`,
+    injects.length === 0,
   );
 }
 

@@ -40,7 +40,7 @@ export class Deployment {
   readonly services: ServiceName[];
   /** Calls the upstream handlers answered. */
   upstreamCalls = 0;
-  private upstream?: { store: Store; servers: RpcServer[] };
+  private upstream?: { stores: Store[]; servers: RpcServer[] };
 
   private constructor(services: ServiceName[]) {
     this.services = services;
@@ -63,19 +63,24 @@ export class Deployment {
       }
     }
     if (opts.services.includes("gateway")) {
-      const store = await Store.connect({ servers: opts.natsUrls, name: "chaos/upstream", replicas: 3 });
-      const servers = Object.entries(CHAOS_METHODS).map(([method, cost]) =>
-        serveRpc<{ n?: number }>(store.conn.nc, {
-          method,
-          handler: (call) => {
-            d.upstreamCalls++;
-            const rand = (max: number) => Math.floor(Math.random() * (max + 1));
-            call.reportUsage({ input: Math.max(1, rand(cost.input)), output: rand(cost.output) });
-            return { n: call.params.n ?? 0 };
-          },
-        }),
+      // Two handler connections in one queue group, as two upstream processes would be.
+      const stores = await Promise.all(
+        [1, 2].map((i) => Store.connect({ servers: opts.natsUrls, name: `chaos/upstream-${i}`, replicas: 3 })),
       );
-      d.upstream = { store, servers };
+      const servers = stores.flatMap((store) =>
+        Object.entries(CHAOS_METHODS).map(([method, cost]) =>
+          serveRpc<{ n?: number }>(store.conn.nc, {
+            method,
+            handler: (call) => {
+              d.upstreamCalls++;
+              const rand = (max: number) => Math.floor(Math.random() * (max + 1));
+              call.reportUsage({ input: Math.max(1, rand(cost.input)), output: rand(cost.output) });
+              return { n: call.params.n ?? 0 };
+            },
+          }),
+        ),
+      );
+      d.upstream = { stores, servers };
     }
     try {
       await Promise.all(d.replicas.map((r) => r.start()));
@@ -113,7 +118,7 @@ export class Deployment {
     await Promise.allSettled(this.replicas.map((r) => r.close()));
     if (this.upstream) {
       await Promise.allSettled(this.upstream.servers.map((s) => s.stop()));
-      await this.upstream.store.close().catch(() => {});
+      await Promise.allSettled(this.upstream.stores.map((s) => s.close()));
     }
   }
 }

@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { BUCKETS } from "@conclave/store";
 import type { NatsCluster } from "@conclave/testkit";
-import type { FaultKind, FaultSnapshot, HistoryRecorder } from "./history.ts";
+import { type FaultKind, type FaultSnapshot, type HistoryRecorder, noFaults } from "./history.ts";
 import type { Prng } from "./prng.ts";
 import type { ServiceReplica } from "./replica-process.ts";
 import type { RouteProxies } from "./route-proxy.ts";
+
+const USERS_STREAM = `KV_${BUCKETS.users.name}`;
 
 /** One planned fault: what, for how long, after how much calm, and a draw for choosing its target. */
 export interface Episode {
@@ -22,6 +25,10 @@ const HOLD: Record<FaultKind, [number, number]> = {
   replica: [1_000, 3_000],
   quorum: [6_000, 9_000],
   partition: [8_000, 12_000], // longer than an election, so the majority moves on without the minority
+  bridge: [8_000, 12_000], // two nodes lose each other, the third sees both: non-transitive connectivity
+  oneway: [6_000, 10_000], // a gray failure: one node's outbound dropped silently
+  "hung-quorum": [6_000, 9_000], // quorum lost to one dead and one hung node (combined faults)
+  planned: [0, 0], // lame duck: the node leaves by itself (about 1 s + grace + a second per client), then starts again
 };
 
 /**
@@ -48,8 +55,12 @@ export interface InjectorDeps {
   proxies: RouteProxies;
   replicas: ServiceReplica[];
   history: HistoryRecorder;
-  /** The store operations of a signed read, done raw on the runner's own connection (NATS-level recovery). */
-  probeStore(): Promise<boolean>;
+  /**
+   * The NATS operations one service's probe needs (a leader on each stream it
+   * touches, a quorum write), done raw on the runner's own connection: the
+   * service's recovery minus this one is what Conclave adds.
+   */
+  probeStore(service: string): Promise<boolean>;
   /** A signed guarded request through one replica: does it serve? (status 0 = no answer) */
   probeReplica(replica: ServiceReplica): Promise<{ ok: boolean; status: number }>;
   /** How long the service may take to serve again after a fault is repaired. */
@@ -60,13 +71,7 @@ export interface InjectorDeps {
 /** Executes the fault plan one episode at a time and keeps the current fault state for the history. */
 export class FaultInjector {
   private readonly deps: InjectorDeps;
-  private state: FaultSnapshot = {
-    nodesDown: [],
-    nodesPaused: [],
-    linksCut: [],
-    replicasDown: [],
-    quorumLost: false,
-  };
+  private state: FaultSnapshot = noFaults();
   private stopped = false;
   readonly done: Episode[] = [];
 
@@ -80,6 +85,7 @@ export class FaultInjector {
       ...this.state,
       nodesDown: [...this.state.nodesDown],
       nodesPaused: [...this.state.nodesPaused],
+      nodesLameDuck: [...this.state.nodesLameDuck],
       linksCut: [...this.state.linksCut],
       replicasDown: [...this.state.replicasDown],
     };
@@ -148,6 +154,24 @@ export class FaultInjector {
       }),
     );
     return out;
+  }
+
+  /** The node leading the users stream (every signed request reads it), from any node that answers. */
+  async usersLeader(): Promise<string | undefined> {
+    for (const node of this.deps.cluster.nodes.filter((n) => n.state === "running")) {
+      try {
+        const res = await fetch(`${node.monitorUrl}/jsz?streams=true`, { signal: AbortSignal.timeout(1_000) });
+        const body = (await res.json()) as {
+          account_details?: { stream_detail?: { name: string; cluster?: { leader?: string } }[] }[];
+        };
+        for (const a of body.account_details ?? [])
+          for (const st of a.stream_detail ?? [])
+            if (st.name === USERS_STREAM && st.cluster?.leader) return st.cluster.leader;
+      } catch {
+        // ask the next node
+      }
+    }
+    return undefined;
   }
 
   /** Starts a node again on its ports and store; retried, as a port may be briefly taken by a client socket. */
@@ -233,6 +257,75 @@ export class FaultInjector {
         await Promise.all(target.map((n) => this.startNode(n)));
         break;
       }
+      case "planned": {
+        // A planned restart of the node most replicas talk to: they must move off it without failing a request.
+        const attached = Object.values(await this.attachments());
+        const busiest = [...new Set(attached)].sort(
+          (a, b) => attached.filter((n) => n === b).length - attached.filter((n) => n === a).length,
+        )[0];
+        target = [busiest ?? this.nodeName(e.pick)];
+        s.nodesLameDuck = target;
+        const exited = cluster.lameDuck(target[0] as string);
+        this.record(e, "inject", target, { attached: await this.attachments() });
+        await exited;
+        s.nodesLameDuck = [];
+        s.nodesDown = target;
+        this.record(e, "restore", target);
+        s.nodesDown = [];
+        await this.startNode(target[0] as string);
+        break;
+      }
+      case "bridge": {
+        // The users-stream leader and one other node lose each other; the third still reaches
+        // both. A deposed leader that keeps answering reads is what the witness must catch.
+        const leader = await this.usersLeader();
+        const other = cluster.nodes.map((n) => n.name).filter((n) => n !== leader);
+        const peer = other[Math.floor(e.pick * other.length)] ?? (other[0] as string);
+        target = [leader ?? this.nodeName(e.pick), peer];
+        proxies.cutBetween(target[0] as string, peer);
+        s.linksCut = proxies.cutLinks();
+        this.record(e, "inject", target, { attached: await this.attachments(), linksCut: s.linksCut });
+        await sleep(e.holdMs);
+        this.record(e, "restore", target);
+        proxies.healAll();
+        s.linksCut = [];
+        break;
+      }
+      case "oneway": {
+        // Everything the node sends to its peers vanishes; it still hears them. Prefer the
+        // users-stream leader: its followers stop hearing it, it keeps hearing the new leader.
+        target = [(await this.usersLeader()) ?? this.nodeName(e.pick)];
+        proxies.muteOutbound(target[0] as string);
+        s.linksCut = proxies.cutLinks();
+        this.record(e, "inject", target, { attached: await this.attachments(), linksCut: s.linksCut });
+        await sleep(e.holdMs);
+        this.record(e, "restore", target, { attached: await this.attachments() });
+        proxies.healAll();
+        s.linksCut = [];
+        break;
+      }
+      case "hung-quorum": {
+        // Quorum lost to one SIGKILLed and one SIGSTOPped node: the hung one keeps its sockets
+        // open, so clients attached to it hang rather than fail over.
+        const names = cluster.nodes.map((n) => n.name);
+        const survivor = this.nodeName(e.pick);
+        const [dead, hung] = names.filter((n) => n !== survivor) as [string, string];
+        target = [dead, hung];
+        await cluster.kill(dead);
+        s.nodesDown = [dead];
+        cluster.pause(hung);
+        s.nodesPaused = [hung];
+        s.quorumLost = true;
+        this.record(e, "inject", target, { survivor, dead, hung });
+        await sleep(e.holdMs);
+        this.record(e, "restore", target);
+        s.quorumLost = false;
+        s.nodesDown = [];
+        s.nodesPaused = [];
+        cluster.resume(hung);
+        await this.startNode(dead);
+        break;
+      }
       case "partition": {
         // Isolate the node a replica talks to, so the minority side has clients to mislead.
         const attached = await this.attachments();
@@ -268,7 +361,8 @@ export class FaultInjector {
   private async awaitRecovery(e: Episode, target: string[]): Promise<void> {
     const from = Date.now();
     const deadline = from + this.deps.recoveryBoundMs;
-    let storeMs: number | undefined;
+    // Raw NATS recovery per service (the streams that service needs), and each replica's.
+    const rawMs: Record<string, number> = {};
     const serviceMs: Record<string, number> = {};
     const h = this.deps.history;
     const inflight = new Set<Promise<void>>();
@@ -276,15 +370,17 @@ export class FaultInjector {
       const p = probe().finally(() => inflight.delete(p));
       inflight.add(p);
     };
+    const services = [...new Set(this.deps.replicas.map((r) => r.service))];
+    const rawPending = () => services.filter((svc) => rawMs[svc] === undefined);
     const pending = () => this.deps.replicas.filter((r) => r.running && serviceMs[r.name] === undefined);
-    while (Date.now() < deadline && (storeMs === undefined || pending().length > 0)) {
-      if (storeMs === undefined) {
+    while (Date.now() < deadline && (rawPending().length > 0 || pending().length > 0)) {
+      for (const svc of rawPending()) {
         launch(async () => {
           const t0 = Date.now();
-          const ok = await this.deps.probeStore();
+          const ok = await this.deps.probeStore(svc);
           const t1 = Date.now();
-          h.add({ type: "probe", t0, t1, episode: e.n, via: "store", ok });
-          if (ok && storeMs === undefined) storeMs = t1 - from;
+          h.add({ type: "probe", t0, t1, episode: e.n, via: `store:${svc}`, ok });
+          if (ok && rawMs[svc] === undefined) rawMs[svc] = t1 - from;
         });
       }
       for (const r of pending()) {
@@ -299,8 +395,10 @@ export class FaultInjector {
       await sleep(200);
     }
     await Promise.all([...inflight]);
+    // NATS as the membership read needs it (the figure of earlier runs).
+    const storeMs = rawMs.membership;
     const recovered =
-      storeMs !== undefined && this.deps.replicas.every((r) => !r.running || serviceMs[r.name] !== undefined);
+      rawPending().length === 0 && this.deps.replicas.every((r) => !r.running || serviceMs[r.name] !== undefined);
     // Per service: when its last replica served again.
     const byService: Record<string, number> = {};
     for (const r of this.deps.replicas) {
@@ -310,6 +408,7 @@ export class FaultInjector {
     const service = Object.values(serviceMs);
     const detail = {
       storeMs,
+      rawMs,
       serviceMs,
       byService,
       allServiceMs: service.length > 0 ? Math.max(...service) : undefined,
@@ -329,8 +428,8 @@ export class FaultInjector {
     if (recovered)
       this.record(e, "recovered", target, { ...detail, healthyMs, healthyWaitMs: Date.now() - healthyFrom });
     this.deps.log(
-      `fault #${e.n} ${e.kind} ${target.join(",")}: NATS ${storeMs ?? "-"} ms, ${Object.entries(byService)
-        .map(([k, v]) => `${k} ${v} ms`)
+      `fault #${e.n} ${e.kind} ${target.join(",")}: ${Object.entries(byService)
+        .map(([k, v]) => `${k} ${v} ms (raw NATS ${rawMs[k] ?? "-"} ms)`)
         .join(", ")}, nodes healthy ${healthyMs ?? "-"} ms`,
     );
   }

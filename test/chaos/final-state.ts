@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KeyFile } from "@conclave/auth";
+import { revocationsProjection } from "@conclave/gateway";
 import { roomsProjection, usersProjection } from "@conclave/membership";
 import {
   compareProjection,
@@ -14,7 +15,12 @@ import type { FinalState } from "./checkers.ts";
 import { send, signWire } from "./signed-call.ts";
 import type { ServiceName, Target } from "./workload.ts";
 
-export const PROJECTIONS: Projection[] = [usersProjection, roomsProjection];
+/** The projections rebuilt and compared at the end: membership's, and the gateway's when it runs. */
+export const projectionsOf = (gateway: boolean): Projection[] => [
+  usersProjection,
+  roomsProjection,
+  ...(gateway ? [revocationsProjection] : []),
+];
 
 /** Retries a read of the recovered cluster (elections may still settle) until it succeeds or time runs out. */
 async function settle<T>(what: string, op: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
@@ -60,7 +66,7 @@ export async function collectFinalState(deps: {
   };
   const final: FinalState = { events: [], projectionDiffs: {}, projectionLag: {} };
   try {
-    for (const p of PROJECTIONS) {
+    for (const p of projectionsOf(deps.gateway)) {
       final.projectionLag[p.name] = await settle(`drain ${p.name}`, async () => {
         const n = await lag(store, p);
         if (n > 0) throw new Error(`${n} events pending`);
@@ -113,7 +119,7 @@ export async function collectFinalState(deps: {
       });
     }
     deps.progress("final state: blobs and budget read; rebuilding projections");
-    for (const p of PROJECTIONS) {
+    for (const p of projectionsOf(deps.gateway)) {
       final.projectionDiffs[p.name] = await settle(`rebuild ${p.name}`, async () => {
         await rebuildProjection(store, log, p);
         return (await compareProjection(store, p)).map((d) => ({ table: d.table, key: d.key }));

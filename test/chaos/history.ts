@@ -8,12 +8,30 @@ export interface FaultSnapshot {
   phase?: "active" | "recovering";
   nodesDown: string[];
   nodesPaused: string[];
+  /** In lame-duck mode (a planned restart): still up, moving its clients away. */
+  nodesLameDuck: string[];
   linksCut: string[];
   replicasDown: string[];
   quorumLost: boolean;
 }
 
-export const FAULT_KINDS = ["kill", "pause", "restart", "replica", "quorum", "partition"] as const;
+/** No fault in progress. */
+export function noFaults(): FaultSnapshot {
+  return { nodesDown: [], nodesPaused: [], nodesLameDuck: [], linksCut: [], replicasDown: [], quorumLost: false };
+}
+
+export const FAULT_KINDS = [
+  "kill",
+  "pause",
+  "restart",
+  "replica",
+  "quorum",
+  "partition",
+  "planned",
+  "bridge",
+  "oneway",
+  "hung-quorum",
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One signed request and its outcome. `status` 0 = no HTTP answer (timeout, reset): outcome unknown. */

@@ -1,4 +1,5 @@
 import { eventually, type NatsNode, useCluster } from "@conclave/testkit";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { RouteProxies } from "./route-proxy.ts";
 
@@ -51,5 +52,48 @@ describe("route proxies", () => {
       for (const n of [n1, n2, n3]) expect((await routedTo(n)).length).toBe(2);
     }, 30_000);
     await cluster().waitForMetaLeader();
+  });
+
+  it("muting a node's outbound drops what it sends while it still receives, the links staying up", async () => {
+    const [n1, , n3] = cluster().nodes as [NatsNode, NatsNode, NatsNode];
+    const on = (n: NatsNode) => connect({ servers: [n.url], noRandomize: true, ignoreClusterUpdates: true });
+    const [c1, c3] = (await Promise.all([on(n1), on(n3)])) as [NatsConnection, NatsConnection];
+    try {
+      // Subscribed before the fault: n1 must already know n3's interest (n3's news no longer reach n1).
+      const got = { atN1: 0, atN3: 0 };
+      c1.subscribe("probe.to1", {
+        callback: () => {
+          got.atN1++;
+        },
+      });
+      c3.subscribe("probe.to3", {
+        callback: () => {
+          got.atN3++;
+        },
+      });
+      await Promise.all([c1.flush(), c3.flush()]);
+      await eventually(async () => {
+        c3.publish("probe.to1");
+        c1.publish("probe.to3");
+        await Promise.all([c1.flush(), c3.flush()]);
+        expect(got.atN1 > 0 && got.atN3 > 0).toBe(true);
+      }, 10_000);
+
+      proxies.muteOutbound("n3");
+      const before = { ...got };
+      for (let i = 0; i < 20; i++) {
+        c3.publish("probe.to1");
+        c1.publish("probe.to3");
+      }
+      await Promise.all([c1.flush(), c3.flush()]);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(got.atN1 - before.atN1).toBe(0);
+      expect(got.atN3 - before.atN3).toBe(20);
+      expect(await routedTo(n3)).toEqual(["n1", "n2"]);
+      expect(proxies.cutLinks().sort()).toEqual(["n1>n3", "n2>n3", "n3>n1", "n3>n2"]);
+    } finally {
+      proxies.healAll();
+      await Promise.all([c1.close(), c3.close()]);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { Transform } from "node:stream";
 
 /**
  * One direction of a cluster route (`from` dials `to`) through a loopback TCP
@@ -15,6 +16,8 @@ export class LinkProxy {
   private readonly target: { host: string; port: number };
   private readonly open = new Set<Socket>();
   private isCut = false;
+  /** Bytes silently dropped per direction (a gray failure: the TCP connection stays up). */
+  private drop = { forward: false, back: false };
   /** Connections forwarded and connections refused while cut (for the report). */
   readonly counts = { forwarded: 0, refused: 0 };
 
@@ -66,8 +69,27 @@ export class LinkProxy {
         for (const other of pair) if (other !== s && !other.destroyed) other.destroy();
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.pipe(this.dropper("forward")).pipe(upstream);
+    upstream.pipe(this.dropper("back")).pipe(client);
+  }
+
+  private dropper(direction: "forward" | "back"): Transform {
+    return new Transform({
+      transform: (chunk, _enc, done) => done(null, this.drop[direction] ? undefined : chunk),
+    });
+  }
+
+  /**
+   * Silently drops what flows one way on this link (`forward`: from the
+   * dialling node to the dialled one) while the connections stay up: no reset,
+   * no close, only the peer's ping or raft timeouts can notice.
+   */
+  blackhole(direction: "forward" | "back"): void {
+    this.drop[direction] = true;
+  }
+
+  get blackholed(): boolean {
+    return this.drop.forward || this.drop.back;
   }
 
   /** Resets every connection on this link and refuses new ones until heal(). */
@@ -78,7 +100,14 @@ export class LinkProxy {
   }
 
   heal(): void {
+    // After a one-way loss the byte streams are torn (half messages were dropped):
+    // reset them, as the peers' ping timeouts eventually would, and let the nodes redial.
+    if (this.blackholed) {
+      for (const s of this.open) s.resetAndDestroy();
+      this.open.clear();
+    }
     this.isCut = false;
+    this.drop = { forward: false, back: false };
   }
 
   async close(): Promise<void> {
@@ -117,14 +146,26 @@ export class RouteProxies {
     for (const l of this.links.values()) if ((l.from === a && l.to === b) || (l.from === b && l.to === a)) l.sever();
   }
 
+  /**
+   * One-way loss: everything `node` sends to its peers vanishes, while it still
+   * receives everything they send. Its own dialled links drop forward, the
+   * links its peers dialled drop back.
+   */
+  muteOutbound(node: string): void {
+    for (const l of this.links.values()) {
+      if (l.from === node) l.blackhole("forward");
+      if (l.to === node) l.blackhole("back");
+    }
+  }
+
   healAll(): void {
     for (const l of this.links.values()) l.heal();
   }
 
-  /** The links currently cut, as "n1>n2". */
+  /** The links currently cut or dropping one way, as "n1>n2". */
   cutLinks(): string[] {
     return this.all()
-      .filter((l) => l.cut)
+      .filter((l) => l.cut || l.blackholed)
       .map((l) => `${l.from}>${l.to}`);
   }
 

@@ -14,6 +14,8 @@ export interface EpisodeFigures {
   storeRecoveryMs: number | undefined;
   /** Per service, when its last replica served again after the repair. */
   serviceRecoveryMs: Record<string, number>;
+  /** Per service, when the raw NATS operations its probe needs succeeded again. */
+  rawRecoveryMs: Record<string, number>;
   healthyMs: number | undefined;
 }
 
@@ -25,10 +27,16 @@ export interface Figures {
   episodes: EpisodeFigures[];
   availabilityOneNodeDown: number | undefined;
   /**
-   * After quorum returns: the raw NATS operations of a signed membership read,
-   * each service's first success, and what membership adds to the raw figure.
+   * After quorum returns, per service: when the raw NATS operations its probe
+   * needs succeeded, when its last replica served, and the difference (what
+   * Conclave adds: reconnects, caches, retries).
    */
-  quorumRecovery: { storeMs: number; serviceMs: Record<string, number>; overheadMs: number | undefined }[];
+  quorumRecovery: {
+    storeMs: number;
+    serviceMs: Record<string, number>;
+    rawMs: Record<string, number>;
+    overheadMs: Record<string, number>;
+  }[];
 }
 
 const outcome = (r: RequestRecord) =>
@@ -77,6 +85,7 @@ export function computeFigures(history: HistoryRecord[]): Figures {
     for (let i = 1; i < points.length; i++) gap = Math.max(gap, (points[i] as number) - (points[i - 1] as number));
     const d = (recovered?.detail ?? {}) as {
       storeMs?: number;
+      rawMs?: Record<string, number>;
       byService?: Record<string, number>;
       healthyMs?: number;
     };
@@ -90,6 +99,7 @@ export function computeFigures(history: HistoryRecord[]): Figures {
       writeGapMs: gap,
       storeRecoveryMs: d.storeMs,
       serviceRecoveryMs: d.byService ?? {},
+      rawRecoveryMs: d.rawMs ?? {},
       healthyMs: d.healthyMs,
     });
   }
@@ -108,16 +118,30 @@ export function computeFigures(history: HistoryRecord[]): Figures {
     episodes,
     availabilityOneNodeDown: oneDown.length > 0 ? oneDown.filter(answered).length / oneDown.length : undefined,
     quorumRecovery: episodes
-      .filter((e) => e.kind === "quorum" && e.storeRecoveryMs !== undefined)
+      .filter((e) => (e.kind === "quorum" || e.kind === "hung-quorum") && e.storeRecoveryMs !== undefined)
       .map((e) => {
-        const m = e.serviceRecoveryMs.membership;
+        const overheadMs: Record<string, number> = {};
+        for (const [svc, at] of Object.entries(e.serviceRecoveryMs)) {
+          // Runs before per-service raw probes: measured against the membership read's operations.
+          const raw = e.rawRecoveryMs[svc] ?? (e.storeRecoveryMs as number);
+          overheadMs[svc] = at - raw;
+        }
         return {
           storeMs: e.storeRecoveryMs as number,
           serviceMs: e.serviceRecoveryMs,
-          overheadMs: m === undefined ? undefined : m - (e.storeRecoveryMs as number),
+          rawMs: e.rawRecoveryMs,
+          overheadMs,
         };
       }),
   };
+}
+
+/** Per service, the largest recovery delay of its own (service minus raw NATS) over the quorum episodes. */
+export function worstOverhead(f: Figures): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const q of f.quorumRecovery)
+    for (const [svc, v] of Object.entries(q.overheadMs)) out[svc] = Math.max(out[svc] ?? Number.NEGATIVE_INFINITY, v);
+  return out;
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -155,15 +179,19 @@ export function renderSummary(f: Figures, checks: CheckResult[], meta: Record<st
         .join(", ") || "none"
     }`,
     `Availability with one node down or paused (answered without 5xx): ${pct(f.availabilityOneNodeDown)}`,
-    `Recovery after quorum returns (from the restart of the two nodes to the first success): ${
+    `Recovery after quorum returns (from the restart of the two nodes to the first success; raw = the NATS operations that service's probe needs): ${
       f.quorumRecovery
-        .map(
-          (q) =>
-            `NATS ${ms(q.storeMs)}, ${Object.entries(q.serviceMs)
-              .map(([svc, v]) => `${svc} ${ms(v)}`)
-              .join(", ")} (membership adds ${ms(q.overheadMs)})`,
+        .map((q) =>
+          Object.entries(q.serviceMs)
+            .map(([svc, v]) => `${svc} ${ms(v)} (raw ${ms(q.rawMs[svc] ?? q.storeMs)}, adds ${ms(q.overheadMs[svc])})`)
+            .join(", "),
         )
         .join("; ") || "-"
+    }`,
+    `Conclave's own share of the recovery after quorum returns, worst episode: ${
+      Object.entries(worstOverhead(f))
+        .map(([svc, v]) => `${svc} +${ms(v)}`)
+        .join(", ") || "-"
     }`,
     "",
   );

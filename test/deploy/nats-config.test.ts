@@ -59,8 +59,15 @@ describe(`${CLUSTER_CONF} under docker-compose's environment`, () => {
     }
   });
 
-  it("single-node.conf passes too, with the same variables minus the cluster's", () => {
-    const { NATS_CLUSTER_LISTEN: _l, NATS_ROUTES: _r, ...single } = composeEnv(natsNodes[0] as string);
+  it("single-node.conf passes too, with the same variables minus the cluster's and lame duck's", () => {
+    // A planned stop of the only node is an outage whatever its lame-duck settings: the server defaults stay.
+    const {
+      NATS_CLUSTER_LISTEN: _l,
+      NATS_ROUTES: _r,
+      NATS_LAME_DUCK_DURATION: _d,
+      NATS_LAME_DUCK_GRACE_PERIOD: _g,
+      ...single
+    } = composeEnv(natsNodes[0] as string);
     expect(confVariables("deploy/nats/single-node.conf").sort()).toEqual(Object.keys(single).sort());
     const r = configTest("deploy/nats/single-node.conf", single);
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
@@ -91,6 +98,11 @@ describe("deploy/k8s/nats-values.yaml (official NATS chart) matches the conf fil
     expect(at(values, "config.nats.port")).toBe(port(node.NATS_LISTEN));
     expect(at(values, "config.cluster.port")).toBe(port(node.NATS_CLUSTER_LISTEN));
     expect(at(values, "config.monitor.port")).toBe(port(node.NATS_HTTP));
+  });
+
+  it("lame-ducks like docker-compose: the same duration and grace period", () => {
+    expect(at(values, "config.merge.lame_duck_duration")).toBe(node.NATS_LAME_DUCK_DURATION);
+    expect(at(values, "config.merge.lame_duck_grace_period")).toBe(node.NATS_LAME_DUCK_GRACE_PERIOD);
   });
 
   it("pins the image docker-compose pins, of the release series the tests run", () => {

@@ -47,7 +47,8 @@ export class RpcHandlerError extends Error {
 
 export interface RpcServer {
   subject: string;
-  subscription: Subscription;
+  /** The current queue subscription (a new one after a lame-duck move). */
+  readonly subscription: Subscription;
   /** Stops taking calls and waits for the ones in progress to be answered. */
   stop(): Promise<void>;
 }
@@ -118,20 +119,44 @@ export function serveRpc<P = unknown>(nc: NatsConnection, options: ServeRpcOptio
     }
   };
 
-  const subscription = nc.subscribe(subject, {
-    queue: options.queue ?? RPC_QUEUE_GROUP,
-    callback: (err, msg) => {
-      if (err) return;
-      const call = handle(msg);
-      inFlight.add(call);
-      void call.finally(() => inFlight.delete(call));
-    },
-  });
+  const subscribe = () =>
+    nc.subscribe(subject, {
+      queue: options.queue ?? RPC_QUEUE_GROUP,
+      callback: (err, msg) => {
+        if (err) return;
+        const call = handle(msg);
+        inFlight.add(call);
+        void call.finally(() => inFlight.delete(call));
+      },
+    });
+  let subscription = subscribe();
+  let stopped = false;
+
+  // A planned stop of our server (lame-duck mode) closes this connection after
+  // a grace period. Leave the queue group at once — the group's other members
+  // take the new calls — and answer the calls in progress while the connection
+  // still stands; join again once the client has reconnected elsewhere.
+  void (async () => {
+    let leaving = false;
+    for await (const status of nc.status()) {
+      if (stopped) return;
+      if (status.type === "ldm" && !leaving) {
+        leaving = true;
+        await subscription.drain().catch(() => {});
+      } else if (status.type === "reconnect" && leaving) {
+        leaving = false;
+        subscription = subscribe();
+      }
+    }
+  })();
 
   return {
     subject,
-    subscription,
+    get subscription() {
+      return subscription;
+    },
     async stop() {
+      stopped = true;
       await subscription.drain();
       await Promise.all(inFlight);
     },

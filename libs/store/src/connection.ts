@@ -1,5 +1,6 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ConnectionGate } from "./connection-gate.ts";
 
 export interface ConnectionOptions {
   servers: string[];
@@ -13,6 +14,8 @@ export interface StoreConnection {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** Every store operation passes it; it holds them while the connection leaves a lame-duck server. */
+  gate: ConnectionGate;
 }
 
 /**
@@ -33,5 +36,33 @@ export async function connectStore(opts: ConnectionOptions): Promise<StoreConnec
   });
   const js = jetstream(nc, { timeout: opts.opTimeoutMs });
   const jsm = await jetstreamManager(nc, { timeout: opts.opTimeoutMs });
-  return { nc, js, jsm };
+  const gate = new ConnectionGate();
+  void leaveLameDucks(nc, gate, opts.opTimeoutMs);
+  return { nc, js, jsm, gate };
+}
+
+/**
+ * A server entering lame-duck mode has already moved its raft leaders away
+ * and stopped JetStream; it closes its clients after its grace period. We move
+ * first: hold new operations, let those in flight finish (at most one
+ * operation timeout), reconnect (the server no longer accepts clients, so the
+ * client dials another), then let the held operations go.
+ */
+async function leaveLameDucks(nc: NatsConnection, gate: ConnectionGate, opTimeoutMs: number): Promise<void> {
+  for await (const status of nc.status()) {
+    if (status.type !== "ldm") continue;
+    void gate.move(opTimeoutMs, () => reconnectElsewhere(nc, opTimeoutMs));
+  }
+}
+
+async function reconnectElsewhere(nc: NatsConnection, timeoutMs: number): Promise<void> {
+  const from = nc.getServer();
+  const reconnected = (async () => {
+    for await (const status of nc.status()) if (status.type === "reconnect") return;
+  })();
+  await nc.reconnect();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([reconnected, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+  clearTimeout(timer);
+  if (nc.getServer() === from) throw new Error(`still on ${from} after a lame-duck move`);
 }

@@ -1,23 +1,64 @@
+import type { ConnectionGate } from "./connection-gate.ts";
 import { toStoreError, UnavailableError } from "./errors.ts";
+
+export interface DeadlineOptions {
+  /**
+   * The operation is idempotent (a read, or a write carrying its msg id): a
+   * fast failure or an attempt without an answer is tried again, while the
+   * deadline lasts. Leadership moves and connection switches lose a reply or
+   * answer "unavailable" for a few milliseconds; a retry hides them.
+   */
+  retry?: boolean;
+  /** Holds the operation while the connection moves off a lame-duck server (connection-gate.ts). */
+  gate?: ConnectionGate;
+}
+
+// A retried operation gives each attempt a third of its deadline (at least
+// MIN_ATTEMPT_MS): a lost reply costs one attempt, not the whole deadline.
+const ATTEMPTS = 3;
+const MIN_ATTEMPT_MS = 150;
 
 /**
  * Runs a store operation under a hard deadline and maps its failure to the
  * taxonomy. The deadline is ours, not only the client's: a request buffered
- * during a reconnect must not hang a security decision.
+ * during a reconnect must not hang a security decision. Retries (idempotent
+ * operations only) stay inside the same deadline: fail-closed timing is kept.
  */
-export async function withDeadline<T>(what: string, timeoutMs: number, op: () => Promise<T>): Promise<T> {
+export async function withDeadline<T>(
+  what: string,
+  timeoutMs: number,
+  op: () => Promise<T>,
+  opts: DeadlineOptions = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  const gated = opts.gate ? () => (opts.gate as ConnectionGate).run(op) : op;
+  for (let attempt = 0; ; attempt++) {
+    const remaining = deadline - Date.now();
+    const attemptMs = opts.retry ? Math.min(remaining, Math.max(MIN_ATTEMPT_MS, timeoutMs / ATTEMPTS)) : remaining;
+    try {
+      return await raceTimer(gated, Math.max(1, attemptMs), () => `${what}: no answer within ${timeoutMs} ms`);
+    } catch (err) {
+      const mapped = toStoreError(err, what);
+      const left = deadline - Date.now();
+      if (!opts.retry || !(mapped instanceof UnavailableError) || left < MIN_ATTEMPT_MS) throw mapped;
+      await sleep(Math.min(backoffMs(attempt, 20, 200), left - MIN_ATTEMPT_MS));
+    }
+  }
+}
+
+async function raceTimer<T>(op: () => Promise<T>, ms: number, message: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnavailableError(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError(message())), ms);
   });
   try {
-    return await Promise.race([op(), deadline]);
-  } catch (err) {
-    throw toStoreError(err, what);
+    return await Promise.race([op(), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** Full jitter backoff: a random wait in [0, min(cap, base · 2^attempt)). */
 export function backoffMs(attempt: number, baseMs = 10, capMs = 250): number {

@@ -104,7 +104,8 @@ export class EventLog {
       });
     try {
       const ack = await observed(this.observer, "append", this.stream, () =>
-        withDeadline(`append ${subject}`, this.opTimeoutMs, append),
+        // Retried with the same msg id and expected version: applied once (see the conflict path below).
+        withDeadline(`append ${subject}`, this.opTimeoutMs, append, { retry: true, gate: this.conn.gate }),
       );
       return { ...envelope, seq: ack.seq };
     } catch (err) {
@@ -119,8 +120,11 @@ export class EventLog {
   }
 
   private lastMessage(subject: string) {
-    return withDeadline(`version ${subject}`, this.opTimeoutMs, () =>
-      this.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+    return withDeadline(
+      `version ${subject}`,
+      this.opTimeoutMs,
+      () => this.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+      { retry: true, gate: this.conn.gate },
     );
   }
 

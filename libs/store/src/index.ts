@@ -12,7 +12,8 @@ export {
   subjectToken,
 } from "./catalogue.ts";
 export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
-export { backoffMs, retryWhileUnavailable, withDeadline } from "./deadline.ts";
+export { ConnectionGate } from "./connection-gate.ts";
+export { backoffMs, type DeadlineOptions, retryWhileUnavailable, withDeadline } from "./deadline.ts";
 export {
   ConflictError,
   NotFoundError,

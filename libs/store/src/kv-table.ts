@@ -56,6 +56,11 @@ export class KvTable<T> {
     return new KvTable(name, schema, deps);
   }
 
+  /** Reads, and writes that carry their msg id: retried within the deadline, held during a lame-duck move. */
+  private get idempotent() {
+    return { retry: true, gate: this.deps.conn.gate };
+  }
+
   private subject(key: string): string {
     if (!KEY.test(key)) throw new Error(`invalid KV key for ${this.bucket}: ${JSON.stringify(key)}`);
     return `$KV.${this.bucket}.${key}`;
@@ -76,8 +81,11 @@ export class KvTable<T> {
   private async last(key: string) {
     const subject = this.subject(key);
     return observed(this.deps.observer, "get", this.bucket, () =>
-      withDeadline(`get ${this.bucket}`, this.deps.opTimeoutMs, () =>
-        this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+      withDeadline(
+        `get ${this.bucket}`,
+        this.deps.opTimeoutMs,
+        () => this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+        this.idempotent,
       ),
     );
   }
@@ -91,12 +99,17 @@ export class KvTable<T> {
 
   /** Every live key (optionally under a dot-separated filter such as `room1.>`), for listings and rebuilds. */
   async keys(filter = ">"): Promise<string[]> {
-    return withDeadline(`keys ${this.bucket}`, this.deps.opTimeoutMs * 5, async () => {
-      const kv = await new Kvm(this.deps.conn.js).open(this.bucket, { allow_direct: false });
-      const out: string[] = [];
-      for await (const key of await kv.keys(filter)) out.push(key);
-      return out.sort();
-    });
+    return withDeadline(
+      `keys ${this.bucket}`,
+      this.deps.opTimeoutMs * 5,
+      async () => {
+        const kv = await new Kvm(this.deps.conn.js).open(this.bucket, { allow_direct: false });
+        const out: string[] = [];
+        for await (const key of await kv.keys(filter)) out.push(key);
+        return out.sort();
+      },
+      { gate: this.deps.conn.gate },
+    );
   }
 
   /** Like get, but absence is a NotFoundError. */
@@ -117,12 +130,17 @@ export class KvTable<T> {
     const hdrs = op ? natsHeaders() : undefined;
     if (hdrs && op) hdrs.set(OPERATION, op);
     const ack = await observed(this.deps.observer, "write", this.bucket, () =>
-      withDeadline(`write ${this.bucket}`, this.deps.opTimeoutMs, () =>
-        this.deps.conn.js.publish(this.subject(key), data, {
-          msgID: msgId,
-          ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } }),
-          ...(hdrs ? { headers: hdrs } : {}),
-        }),
+      // Idempotent: a retry carries the same msg id (deduplicated, or recognised on a conflict).
+      withDeadline(
+        `write ${this.bucket}`,
+        this.deps.opTimeoutMs,
+        () =>
+          this.deps.conn.js.publish(this.subject(key), data, {
+            msgID: msgId,
+            ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } }),
+            ...(hdrs ? { headers: hdrs } : {}),
+          }),
+        this.idempotent,
       ),
     );
     return ack.seq;

@@ -42,6 +42,10 @@ export class ProjectionRunner {
     this.logger = logger;
   }
 
+  private get reads() {
+    return { retry: true, gate: this.store.conn.gate };
+  }
+
   get durable(): string {
     return `proj_${this.projection.name}`;
   }
@@ -98,7 +102,8 @@ export class ProjectionRunner {
         for await (const msg of this.messages) {
           try {
             await this.applyEvent(msg);
-            await msg.ackAck({ timeout: this.store.opTimeoutMs });
+            // The ack is store work too: a lame-duck move waits for it rather than losing it.
+            await this.store.conn.gate.run(() => msg.ackAck({ timeout: this.store.opTimeoutMs }));
             attempt = 0;
           } catch (err) {
             this.logger?.warn({ err, seq: msg.seq, projection: this.projection.name }, "projection apply failed");
@@ -115,8 +120,11 @@ export class ProjectionRunner {
 
   /** Events the projection has not applied yet (projection lag). */
   async lag(): Promise<number> {
-    const info = await withDeadline("projection lag", this.store.opTimeoutMs, () =>
-      this.store.conn.jsm.consumers.info(STREAMS.events.name, this.durable),
+    const info = await withDeadline(
+      "projection lag",
+      this.store.opTimeoutMs,
+      () => this.store.conn.jsm.consumers.info(STREAMS.events.name, this.durable),
+      this.reads,
     );
     return info.num_pending + info.num_ack_pending;
   }
@@ -125,8 +133,12 @@ export class ProjectionRunner {
   async lastRelevantSeq(): Promise<number> {
     const seqs = await Promise.all(
       this.projection.aggregateTypes.map((t) =>
-        withDeadline("projection head", this.store.opTimeoutMs, () =>
-          this.store.conn.jsm.streams.getMessage(STREAMS.events.name, { last_by_subj: SUBJECTS.aggregateType(t) }),
+        withDeadline(
+          "projection head",
+          this.store.opTimeoutMs,
+          () =>
+            this.store.conn.jsm.streams.getMessage(STREAMS.events.name, { last_by_subj: SUBJECTS.aggregateType(t) }),
+          this.reads,
         ).then((m) => m?.seq ?? 0),
       ),
     );
@@ -135,8 +147,11 @@ export class ProjectionRunner {
 
   /** The stream sequence up to which every event of this projection is applied and acked. */
   async checkpoint(): Promise<number> {
-    const info = await withDeadline("projection checkpoint", this.store.opTimeoutMs, () =>
-      this.store.conn.jsm.consumers.info(STREAMS.events.name, this.durable),
+    const info = await withDeadline(
+      "projection checkpoint",
+      this.store.opTimeoutMs,
+      () => this.store.conn.jsm.consumers.info(STREAMS.events.name, this.durable),
+      this.reads,
     );
     return info.ack_floor.stream_seq;
   }

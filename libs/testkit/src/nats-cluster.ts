@@ -137,6 +137,11 @@ export class NatsCluster {
     return this.node(node).kill();
   }
 
+  /** A planned stop (lame-duck mode); resolves when the node has exited. */
+  lameDuck(node: string | number): Promise<void> {
+    return this.node(node).lameDuck();
+  }
+
   pause(node: string | number): void {
     this.node(node).pause();
   }

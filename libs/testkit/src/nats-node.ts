@@ -15,6 +15,10 @@ export interface NodeSpec {
   configFile: string;
   /** Extra nats-server flags after the config file (flags override it). */
   args?: string[];
+  /** Planned stop (SIGUSR2): client closes spread over this (nats-server's minimum, 30s, by default). */
+  lameDuckDuration?: string;
+  /** Planned stop: warning given to clients before the first close (2s by default: tests stay short). */
+  lameDuckGracePeriod?: string;
 }
 
 export type NodeState = "running" | "paused" | "stopped";
@@ -77,6 +81,8 @@ export class NatsNode {
       NATS_STORE_DIR: s.storeDir,
       NATS_CLUSTER_LISTEN: `${s.host}:${s.clusterPort ?? 0}`,
       NATS_ROUTES: JSON.stringify(s.routes ?? []),
+      NATS_LAME_DUCK_DURATION: s.lameDuckDuration ?? "30s",
+      NATS_LAME_DUCK_GRACE_PERIOD: s.lameDuckGracePeriod ?? "2s",
     };
     const flags = ["-c", s.configFile, "-l", s.logFile, ...(s.args ?? [])];
     const child = spawn("/bin/sh", ["-c", WATCHDOG, "watchdog", this.bin, ...flags], {
@@ -122,6 +128,21 @@ export class NatsNode {
     if (this.state === "stopped" || !this.pid) return;
     process.kill(this.pid, "SIGKILL");
     await this.exited;
+  }
+
+  /**
+   * A planned stop: SIGUSR2 puts the server in lame-duck mode (leaders moved
+   * away, JetStream stopped here, clients told, then closed one by one); it
+   * exits by itself. Resolves when the process has exited.
+   */
+  async lameDuck(timeoutMs = 60_000): Promise<void> {
+    if (this.state !== "running" || !this.pid) throw new Error(`${this.name} is ${this.state}, cannot lame-duck`);
+    process.kill(this.pid, "SIGUSR2");
+    const done = await Promise.race([this.exited, sleep(timeoutMs).then(() => "timeout" as const)]);
+    if (done === "timeout") {
+      await this.kill();
+      throw new Error(`${this.name} did not leave lame-duck mode within ${timeoutMs} ms; killed`);
+    }
   }
 
   /** SIGSTOP: a hung process that keeps its sockets open. */

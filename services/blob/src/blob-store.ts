@@ -1,5 +1,12 @@
 import type { Readable } from "node:stream";
-import { OBJECT_STORES, type Store, toStoreError, UnavailableError, withDeadline } from "@conclave/store";
+import {
+  type ConnectionGate,
+  OBJECT_STORES,
+  type Store,
+  toStoreError,
+  UnavailableError,
+  withDeadline,
+} from "@conclave/store";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { type ObjectInfo, type ObjectStore, Objm, setSha256Backend } from "@nats-io/obj";
 import { objectName } from "./blob-address.ts";
@@ -47,6 +54,7 @@ export class BlobStore {
   private readonly js: JetStreamClient;
   private readonly jsm: JetStreamManager;
   private readonly opTimeoutMs: number;
+  private readonly gate: ConnectionGate;
   private readonly chunkBytes: number;
   private readonly readAheadChunks: number;
   private readonly readStallMs: number;
@@ -56,6 +64,7 @@ export class BlobStore {
     this.js = store.conn.js;
     this.jsm = store.conn.jsm;
     this.opTimeoutMs = store.opTimeoutMs;
+    this.gate = store.conn.gate;
     this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.readAheadChunks = opts.readAheadChunks ?? 8;
     this.readStallMs = opts.readStallMs ?? Math.max(5_000, 5 * store.opTimeoutMs);
@@ -82,7 +91,10 @@ export class BlobStore {
    * direct get): a blob acknowledged through one replica is seen by every other.
    */
   async stat(tenant: string, sha256: string): Promise<StoredBlob | undefined> {
-    const info = await withDeadline("blob stat", this.opTimeoutMs, () => this.os.info(objectName(tenant, sha256)));
+    const info = await withDeadline("blob stat", this.opTimeoutMs, () => this.os.info(objectName(tenant, sha256)), {
+      retry: true,
+      gate: this.gate,
+    });
     if (!info || info.deleted) return undefined;
     return toStoredBlob(tenant, sha256, info);
   }
@@ -95,8 +107,11 @@ export class BlobStore {
   async intact(blob: StoredBlob): Promise<boolean> {
     if (blob.chunks === 0) return true;
     const subject = this.chunkSubject(blob.nuid);
-    const info = await withDeadline("blob chunk count", this.opTimeoutMs, () =>
-      this.jsm.streams.info(this.stream, { subjects_filter: subject }),
+    const info = await withDeadline(
+      "blob chunk count",
+      this.opTimeoutMs,
+      () => this.jsm.streams.info(this.stream, { subjects_filter: subject }),
+      { retry: true, gate: this.gate },
     );
     return (info.state.subjects?.[subject] ?? 0) === blob.chunks;
   }
@@ -113,12 +128,16 @@ export class BlobStore {
     const tracked = trackFailure(source);
     let info: ObjectInfo;
     try {
-      info = await this.os.put(
-        { name: objectName(tenant, sha256), options: { max_chunk_size: this.chunkBytes } },
-        tracked.stream,
-        // Each chunk publish is bounded by the operation timeout; the whole upload is not
-        // (it goes at the client's pace, bounded by the edge's request timeout).
-        { timeout: this.opTimeoutMs, previousRevision: replaces?.revision ?? 0 },
+      // One unit of work for the connection gate: a lame-duck move waits (up to the
+      // operation timeout) for an upload in progress rather than cutting it.
+      info = await this.gate.run(() =>
+        this.os.put(
+          { name: objectName(tenant, sha256), options: { max_chunk_size: this.chunkBytes } },
+          tracked.stream,
+          // Each chunk publish is bounded by the operation timeout; the whole upload is not
+          // (it goes at the client's pace, bounded by the edge's request timeout).
+          { timeout: this.opTimeoutMs, previousRevision: replaces?.revision ?? 0 },
+        ),
       );
     } catch (err) {
       const own = tracked.failure();
@@ -138,6 +157,7 @@ export class BlobStore {
   open(blob: StoredBlob, span?: ByteSpan): Promise<Readable> {
     return openChunkReader({
       js: this.js,
+      gate: this.gate,
       stream: this.stream,
       subject: this.chunkSubject(blob.nuid),
       size: blob.size,

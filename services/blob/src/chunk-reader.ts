@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { backoffMs, toStoreError, UnavailableError, withDeadline } from "@conclave/store";
+import { backoffMs, type ConnectionGate, toStoreError, UnavailableError, withDeadline } from "@conclave/store";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 
 /** Inclusive byte offsets, as in `Content-Range`. */
@@ -11,6 +11,8 @@ export interface ByteSpan {
 
 export interface ChunkReaderOptions {
   js: JetStreamClient;
+  /** Consumer creation waits out a lame-duck move; the ordered consumer itself survives reconnects. */
+  gate: ConnectionGate;
   stream: string;
   /** The object's chunk subject. */
   subject: string;
@@ -36,12 +38,38 @@ const CONSUMER_INACTIVE_MS = 30_000;
  */
 export async function openChunkReader(o: ChunkReaderOptions): Promise<Readable> {
   if (o.size === 0) return Readable.from([]);
-  const consumer = await completeConsumer(o);
+  // The first chunk within a third of the deadline, or a fresh consumer: an
+  // ephemeral consumer lives on one server, and a server in lame-duck mode (or
+  // dying) takes it along; another server serves the retry.
+  const deadline = Date.now() + o.firstChunkTimeoutMs;
+  const attemptMs = Math.max(FIRST_CHUNK_ATTEMPT_MIN_MS, o.firstChunkTimeoutMs / 3);
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      const { first, feed, close } = await openFeed(o, deadline, Math.min(left, attemptMs));
+      const body = Readable.from(emit(first, feed, o, close), { objectMode: false });
+      // A client that goes away stops the consumer now, not at the next chunk or the stall timer.
+      body.once("close", close);
+      return body;
+    } catch (err) {
+      if (!(err instanceof UnavailableError) || deadline - Date.now() < FIRST_CHUNK_ATTEMPT_MIN_MS) throw err;
+    }
+  }
+}
+
+const FIRST_CHUNK_ATTEMPT_MIN_MS = 150;
+
+/** A consumer with every chunk, its message feed, and the first chunk (or UnavailableError). */
+async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: number) {
+  const consumer = await completeConsumer(o, deadline);
   const dispose = () => void consumer.delete().catch(() => {});
-  const messages = await consumer.consume({ max_messages: o.readAhead }).catch((err: unknown) => {
-    dispose();
-    throw toStoreError(err, "blob read");
-  });
+  // Heartbeats: the ordered consumer notices a lost server within seconds and resumes on another.
+  const messages = await consumer
+    .consume({ max_messages: o.readAhead, idle_heartbeat: 1_000, expires: 5_000 })
+    .catch((err: unknown) => {
+      dispose();
+      throw toStoreError(err, "blob read");
+    });
   const feed = messages[Symbol.asyncIterator]();
   let closed = false;
   const close = () => {
@@ -50,19 +78,13 @@ export async function openChunkReader(o: ChunkReaderOptions): Promise<Readable> 
     messages.stop();
     dispose();
   };
-  let first: JsMsg;
   try {
-    first = await nextChunk(feed, o.firstChunkTimeoutMs);
+    return { first: await nextChunk(feed, firstChunkMs), feed, close };
   } catch (err) {
     close();
     throw err;
   }
-  const body = Readable.from(emit(first, feed, o, close), { objectMode: false });
-  // A client that goes away stops the consumer now, not at the next chunk or the stall timer.
-  body.once("close", close);
-  return body;
 }
-
 /**
  * An ordered consumer over the object's chunks, on a server that holds all of
  * them. Its create answer counts the chunks on the subject. JetStream places an
@@ -71,11 +93,13 @@ export async function openChunkReader(o: ChunkReaderOptions): Promise<Readable> 
  * restart, be catching up): such a consumer is dropped and another one created,
  * until the deadline. A broken object (chunks purged) fails here, before any header.
  */
-async function completeConsumer(o: ChunkReaderOptions): Promise<Consumer> {
-  const deadline = Date.now() + o.firstChunkTimeoutMs;
+async function completeConsumer(o: ChunkReaderOptions, deadline: number): Promise<Consumer> {
   for (let attempt = 0; ; attempt++) {
-    const consumer = await withDeadline("blob read", Math.max(1, deadline - Date.now()), () =>
-      o.js.consumers.get(o.stream, { filter_subjects: o.subject, inactive_threshold: CONSUMER_INACTIVE_MS }),
+    const consumer = await withDeadline(
+      "blob read",
+      Math.max(1, deadline - Date.now()),
+      () => o.js.consumers.get(o.stream, { filter_subjects: o.subject, inactive_threshold: CONSUMER_INACTIVE_MS }),
+      { gate: o.gate },
     );
     const present = (await consumer.info(true)).num_pending;
     if (present === o.chunks) return consumer;

@@ -137,7 +137,13 @@ export function createGatewayModule(options: GatewayModuleOptions = {}): Service
           revocation: { store, log: ctx.log },
         });
         registerBudgetRoutes(scope, { ledger, plans, config, now });
-        registerRpcRoutes(scope, { nc: store.conn.nc, ledger, methods: config.rpc.methods, log: ctx.logger });
+        registerRpcRoutes(scope, {
+          nc: store.conn.nc,
+          gate: store.conn.gate,
+          ledger,
+          methods: config.rpc.methods,
+          log: ctx.logger,
+        });
         registerAuditRoutes(scope, audit);
       });
     },

@@ -28,8 +28,11 @@ export class AuditTrail {
   async record(draft: AuditDraft): Promise<AuditEvent> {
     const event = auditEvent.parse({ v: 1, id: randomUUID(), at: new Date(this.now()).toISOString(), ...draft });
     const subject = SUBJECTS.audit(event.tenant ?? UNATTRIBUTED);
-    await withDeadline("audit append", this.store.opTimeoutMs, () =>
-      this.store.conn.js.publish(subject, JSON.stringify(event), { msgID: event.id }),
+    await withDeadline(
+      "audit append",
+      this.store.opTimeoutMs,
+      () => this.store.conn.js.publish(subject, JSON.stringify(event), { msgID: event.id }),
+      { retry: true, gate: this.store.conn.gate },
     );
     return event;
   }
@@ -42,8 +45,11 @@ export class AuditTrail {
     while (events.length < limit) {
       // STREAM.MSG.GET with next_by_subj: the first message on the subject at or after seq.
       const query = { seq: cursor + 1, next_by_subj: subject } as unknown as MsgRequest;
-      const msg = await withDeadline("audit read", this.store.opTimeoutMs, () =>
-        this.store.conn.jsm.streams.getMessage(STREAMS.audit.name, query),
+      const msg = await withDeadline(
+        "audit read",
+        this.store.opTimeoutMs,
+        () => this.store.conn.jsm.streams.getMessage(STREAMS.audit.name, query),
+        { retry: true, gate: this.store.conn.gate },
       );
       if (!msg) break;
       cursor = msg.seq;

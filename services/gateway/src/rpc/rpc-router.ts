@@ -8,6 +8,7 @@ import {
   type UsageUnits,
 } from "@conclave/protocol";
 import { type HandlerErrorCode, type RpcOutcome, requestRpc } from "@conclave/rpc";
+import type { ConnectionGate } from "@conclave/store";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Caller } from "../access/caller.ts";
 import { mayCallMethod } from "../access/scope-policy.ts";
@@ -51,6 +52,8 @@ export class RpcFailure extends Error {
 
 export interface RpcRouterDeps {
   nc: NatsConnection;
+  /** The store connection's gate: a call in flight delays a lame-duck move instead of losing its reply. */
+  gate?: ConnectionGate;
   ledger: BudgetLedger;
   methods: GatewayConfig["rpc"]["methods"];
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -105,8 +108,8 @@ export async function routeCall(call: RoutedCall, deps: RpcRouterDeps): Promise<
   }
   const reservation = await deps.ledger.reserve(call.caller.principal.tenant, spec.cost, call.plan);
   let outcome: RpcOutcome;
-  try {
-    outcome = await requestRpc(
+  const request = () =>
+    requestRpc(
       deps.nc,
       call.method,
       call.params,
@@ -118,6 +121,8 @@ export async function routeCall(call: RoutedCall, deps: RpcRouterDeps): Promise<
       },
       spec.timeoutMs,
     );
+  try {
+    outcome = await (deps.gate ? deps.gate.run(request) : request());
   } catch (err) {
     outcome = { kind: "unavailable", error: err };
   }

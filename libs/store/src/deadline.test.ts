@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { ConnectionGate } from "./connection-gate.ts";
+import { withDeadline } from "./deadline.ts";
+import { ConflictError, UnavailableError } from "./errors.ts";
+
+const never = () => new Promise<never>(() => {});
+const noResponders = () => Promise.reject(Object.assign(new Error("503"), { name: "NoRespondersError" }));
+
+describe("withDeadline", () => {
+  it("retries an idempotent operation whose reply was lost, inside the same deadline", async () => {
+    let calls = 0;
+    const t = Date.now();
+    const v = await withDeadline("get x", 900, () => (++calls === 1 ? never() : Promise.resolve(7)), { retry: true });
+    expect(v).toBe(7);
+    expect(calls).toBe(2);
+    expect(Date.now() - t).toBeLessThan(900);
+  });
+
+  it("retries fast failures (no responders during a leader move) and then answers", async () => {
+    let calls = 0;
+    const v = await withDeadline("get x", 1_000, () => (++calls < 4 ? noResponders() : Promise.resolve("ok")), {
+      retry: true,
+    });
+    expect([v, calls]).toEqual(["ok", 4]);
+  });
+
+  it("keeps fail-closed timing: a store that never answers is Unavailable at the deadline, not later", async () => {
+    for (const op of [never, noResponders]) {
+      const t = Date.now();
+      await expect(withDeadline("get x", 600, op, { retry: true })).rejects.toBeInstanceOf(UnavailableError);
+      const took = Date.now() - t;
+      expect(took).toBeLessThan(700);
+      expect(took).toBeGreaterThanOrEqual(op === never ? 590 : 400);
+    }
+  });
+
+  it("does not retry a conflict, nor anything without `retry`", async () => {
+    let calls = 0;
+    const conflict = () => {
+      calls++;
+      return Promise.reject(
+        Object.assign(new Error("wrong last sequence"), { name: "JetStreamApiError", code: 10071 }),
+      );
+    };
+    await expect(withDeadline("write x", 500, conflict, { retry: true })).rejects.toBeInstanceOf(ConflictError);
+    const unavailable = () => {
+      calls++;
+      return noResponders();
+    };
+    await expect(withDeadline("write x", 500, unavailable)).rejects.toBeInstanceOf(UnavailableError);
+    expect(calls).toBe(2);
+  });
+});
+
+describe("ConnectionGate", () => {
+  it("holds new work during a move and lets the work in flight finish first", async () => {
+    const gate = new ConnectionGate();
+    const order: string[] = [];
+    let finishInflight: () => void = () => {};
+    const inflight = gate.run(
+      () =>
+        new Promise<void>((r) => {
+          finishInflight = () => {
+            order.push("in-flight done");
+            r();
+          };
+        }),
+    );
+    const move = gate.move(5_000, async () => {
+      order.push("switched");
+    });
+    const held = gate.run(async () => {
+      order.push("held work ran");
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual([]);
+    finishInflight();
+    await Promise.all([inflight, move, held]);
+    expect(order).toEqual(["in-flight done", "switched", "held work ran"]);
+    expect(gate.moves).toBe(1);
+  });
+
+  it("switches after drainMs when the work in flight does not finish, and never rejects", async () => {
+    const gate = new ConnectionGate();
+    void gate.run(never);
+    const t = Date.now();
+    await gate.move(100, async () => {
+      throw new Error("dial failed");
+    });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(95);
+    expect(gate.moves).toBe(0);
+    expect(await gate.run(async () => "open again")).toBe("open again");
+  });
+});
