@@ -3,11 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_OPTIONS, runChaos } from "./chaos-run.ts";
+import type { FaultKind } from "./history.ts";
 
-// A short chaos run under a fixed seed: SIGKILL of a node, SIGSTOP/SIGCONT of
-// a node and quorum loss (two of three nodes killed, then restarted), under a
-// live workload through two membership replicas. Every invariant must hold.
-// The full suite is `npm run chaos` (docs/chaos.md).
+// The CI profile of the chaos suite, under a fixed seed: SIGKILL of a node,
+// SIGSTOP/SIGCONT of a node, quorum loss (two of three nodes killed, then
+// restarted), quorum lost to one dead and one hung node, a partition isolating
+// a node, and a planned restart (lame-duck mode), under a live workload through
+// two replicas of every service. Every invariant must hold; the planned restart
+// must fail no request. The full suite is `npm run chaos` (docs/chaos.md).
+
+const KINDS: FaultKind[] = ["kill", "pause", "quorum", "hung-quorum", "partition", "planned"];
 
 describe("chaos smoke", () => {
   let outDir: string | undefined;
@@ -16,13 +21,15 @@ describe("chaos smoke", () => {
     if (outDir && !keep) await rm(outDir, { recursive: true, force: true });
   });
 
-  it("kill, pause and quorum loss under load: no invariant is violated", { timeout: 150_000 }, async () => {
+  it("kill, pause, quorum loss (dead or hung), partition and a planned restart under load: no invariant is violated", {
+    timeout: 240_000,
+  }, async () => {
     outDir = await mkdtemp(join(tmpdir(), "conclave-chaos-"));
     const result = await runChaos({
       ...DEFAULT_OPTIONS,
-      durationMs: 30_000,
+      durationMs: 45_000,
       seed: 8,
-      faults: ["kill", "pause", "quorum"],
+      faults: KINDS,
       holdScale: 0.8,
       outDir,
       log: (line) => console.log(line),
@@ -35,8 +42,9 @@ describe("chaos smoke", () => {
     }
     expect(result.violations).toBe(0);
     // Not vacuous: the faults happened, requests fell inside quorum loss, writes were acknowledged.
-    for (const kind of ["kill", "pause", "quorum"]) expect(result.figures.faults[kind]).toBeGreaterThanOrEqual(1);
+    for (const kind of KINDS) expect(result.figures.faults[kind]).toBeGreaterThanOrEqual(1);
     expect(verdict["quorum loss: nothing accepted"]).toBe("PASS");
+    expect(verdict["planned restart fails no request"]).toBe("PASS");
     expect(verdict["acknowledged writes present"]).toBe("PASS");
     expect(verdict["projections equal a rebuild"]).toBe("PASS");
     expect(result.figures.quorumRecovery.length).toBeGreaterThanOrEqual(1);
