@@ -1,14 +1,12 @@
-import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateIdentity, type KeyFile } from "@conclave/auth";
 import { SESSION_EVENT_SCHEMAS } from "@conclave/gateway";
 import { membershipModule, userCommands } from "@conclave/membership";
-import { loadServiceEnv, startHost, usersTable } from "@conclave/runtime";
-import { BUCKETS, EventLog, OBJECT_STORES, STREAMS, Store, SUBJECTS, withDeadline } from "@conclave/store";
+import { loadServiceEnv, startHost } from "@conclave/runtime";
+import { EventLog, Store } from "@conclave/store";
 import { NatsCluster } from "@conclave/testkit";
-import { z } from "zod";
 import { BlobOps } from "./blob-ops.ts";
 import type { CheckResult } from "./checkers.ts";
 import { availableServices, Deployment } from "./deployment.ts";
@@ -19,6 +17,7 @@ import { type FaultKind, HistoryRecorder } from "./history.ts";
 import { runCheckers } from "./invariants.ts";
 import { MembershipOps } from "./membership-ops.ts";
 import { Prng } from "./prng.ts";
+import { RawProbes } from "./raw-probes.ts";
 import { RouteProxies } from "./route-proxy.ts";
 import { computeFigures, type Figures, renderSummary } from "./summary.ts";
 import { type Bot, isOk, type OpGroup, type ServiceName, Workload, WorkloadContext } from "./workload.ts";
@@ -153,6 +152,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   let deploymentRef: Deployment | undefined;
   let cluster: NatsCluster | undefined;
   let store: Store | undefined;
+  let rawRef: RawProbes | undefined;
   const started = Date.now();
   const step = (what: string) => opts.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${what}`);
   try {
@@ -190,34 +190,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const schemas = { ...membershipModule.eventSchemas, ...(gateway ? SESSION_EVENT_SCHEMAS : {}) };
     const log = new EventLog(store.conn, schemas, { opTimeoutMs: opts.opTimeoutMs });
     const targets = (service: ServiceName) => deployment.targets(service);
-    const allowlist = usersTable(store);
-    const nonces = store.table("nonces", z.object({ at: z.number() }));
-    // What each service's recovery probe needs from NATS, done raw: the allowlist read and
-    // nonce claim of every signed request, and a leader on each further stream it touches.
-    const jsm = store.conn.jsm;
-    const leaderRead = (stream: string, subject: string) =>
-      withDeadline(`probe ${stream}`, opts.opTimeoutMs, () =>
-        jsm.streams.getMessage(stream, { last_by_subj: subject }),
-      );
-    const extraStreams: Record<ServiceName, [string, string][]> = {
-      membership: [],
-      blob: [[`OBJ_${OBJECT_STORES.blobs.name}`, `$O.${OBJECT_STORES.blobs.name}.M.probe`]],
-      gateway: [
-        [`KV_${BUCKETS.budgets.name}`, `$KV.${BUCKETS.budgets.name}.probe`],
-        [`KV_${BUCKETS.ratelimits.name}`, `$KV.${BUCKETS.ratelimits.name}.probe`],
-        [STREAMS.audit.name, SUBJECTS.audit(TENANT)],
-      ],
-    };
-    const rawProbe = async (service: string): Promise<boolean> => {
-      try {
-        await allowlist.get(admin.key.signPublicKey);
-        await nonces.create(randomBytes(16).toString("hex"), { at: Date.now() });
-        for (const [stream, subject] of extraStreams[service as ServiceName] ?? []) await leaderRead(stream, subject);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const raw = await RawProbes.connect(cluster.nodes, admin.key.signPublicKey, opts.opTimeoutMs);
+    rawRef = raw;
     const injector = new FaultInjector({
       cluster,
       proxies,
@@ -225,7 +199,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       history,
       recoveryBoundMs: opts.recoveryBoundMs,
       log: step,
-      probeStore: (service) => rawProbe(service),
+      probeStore: (service) => raw.service(service as ServiceName),
+      probeVia: (node, service) => raw.via(node, service as ServiceName),
       probeReplica: (r) => deployment.probe(r, admin.key, opts.requestTimeoutMs),
     });
     const ctx = new WorkloadContext({
@@ -313,6 +288,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   } finally {
     await deploymentRef?.close();
     await store?.close().catch(() => {});
+    await rawRef?.close();
     if (cluster) {
       await Promise.allSettled(cluster.nodes.map((n) => copyFile(n.spec.logFile, join(opts.outDir, `${n.name}.log`))));
       await cluster.stop();

@@ -61,6 +61,8 @@ export interface InjectorDeps {
    * service's recovery minus this one is what Conclave adds.
    */
   probeStore(service: string): Promise<boolean>;
+  /** The same, through a connection pinned to one node. */
+  probeVia(node: string, service: string): Promise<boolean>;
   /** A signed guarded request through one replica: does it serve? (status 0 = no answer) */
   probeReplica(replica: ServiceReplica): Promise<{ ok: boolean; status: number }>;
   /** How long the service may take to serve again after a fault is repaired. */
@@ -259,14 +261,15 @@ export class FaultInjector {
       }
       case "planned": {
         // A planned restart of the node most replicas talk to: they must move off it without failing a request.
-        const attached = Object.values(await this.attachments());
+        const before = await this.attachments();
+        const attached = Object.values(before);
         const busiest = [...new Set(attached)].sort(
           (a, b) => attached.filter((n) => n === b).length - attached.filter((n) => n === a).length,
         )[0];
         target = [busiest ?? this.nodeName(e.pick)];
         s.nodesLameDuck = target;
         const exited = cluster.lameDuck(target[0] as string);
-        this.record(e, "inject", target, { attached: await this.attachments() });
+        this.record(e, "inject", target, { attached: before });
         await exited;
         s.nodesLameDuck = [];
         s.nodesDown = target;
@@ -373,7 +376,22 @@ export class FaultInjector {
     const services = [...new Set(this.deps.replicas.map((r) => r.service))];
     const rawPending = () => services.filter((svc) => rawMs[svc] === undefined);
     const pending = () => this.deps.replicas.filter((r) => r.running && serviceMs[r.name] === undefined);
-    while (Date.now() < deadline && (rawPending().length > 0 || pending().length > 0)) {
+    // Raw NATS through each running node, per service: what a replica attached there can expect.
+    const rawNodeMs: Record<string, number> = {};
+    const pairs = this.deps.cluster.nodes
+      .filter((n) => n.state === "running")
+      .flatMap((n) => services.map((svc) => [n.name, svc] as const));
+    const nodePending = () => pairs.filter(([n, svc]) => rawNodeMs[`${n}/${svc}`] === undefined);
+    while (Date.now() < deadline && (rawPending().length > 0 || pending().length > 0 || nodePending().length > 0)) {
+      for (const [node, svc] of nodePending()) {
+        launch(async () => {
+          const t0 = Date.now();
+          const ok = await this.deps.probeVia(node, svc);
+          const t1 = Date.now();
+          h.add({ type: "probe", t0, t1, episode: e.n, via: `${node}:${svc}`, ok });
+          if (ok && rawNodeMs[`${node}/${svc}`] === undefined) rawNodeMs[`${node}/${svc}`] = t1 - from;
+        });
+      }
       for (const svc of rawPending()) {
         launch(async () => {
           const t0 = Date.now();
@@ -406,9 +424,20 @@ export class FaultInjector {
       if (at !== undefined) byService[r.service] = Math.max(byService[r.service] ?? 0, at);
     }
     const service = Object.values(serviceMs);
+    // Each replica against raw NATS through the node it is attached to now: what Conclave adds.
+    const attachedAfter = await this.attachments();
+    const ownMs: Record<string, number> = {};
+    for (const r of this.deps.replicas) {
+      const at = serviceMs[r.name];
+      const raw = rawNodeMs[`${attachedAfter[r.name]}/${r.service}`];
+      if (at !== undefined && raw !== undefined) ownMs[r.name] = at - raw;
+    }
     const detail = {
       storeMs,
       rawMs,
+      rawNodeMs,
+      attachedAfter,
+      ownMs,
       serviceMs,
       byService,
       allServiceMs: service.length > 0 ? Math.max(...service) : undefined,

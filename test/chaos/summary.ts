@@ -16,6 +16,8 @@ export interface EpisodeFigures {
   serviceRecoveryMs: Record<string, number>;
   /** Per service, when the raw NATS operations its probe needs succeeded again. */
   rawRecoveryMs: Record<string, number>;
+  /** Per replica: its first success minus raw NATS through the node it is attached to (Conclave's share). */
+  ownMs: Record<string, number>;
   healthyMs: number | undefined;
 }
 
@@ -86,6 +88,7 @@ export function computeFigures(history: HistoryRecord[]): Figures {
     const d = (recovered?.detail ?? {}) as {
       storeMs?: number;
       rawMs?: Record<string, number>;
+      ownMs?: Record<string, number>;
       byService?: Record<string, number>;
       healthyMs?: number;
     };
@@ -100,6 +103,7 @@ export function computeFigures(history: HistoryRecord[]): Figures {
       storeRecoveryMs: d.storeMs,
       serviceRecoveryMs: d.byService ?? {},
       rawRecoveryMs: d.rawMs ?? {},
+      ownMs: d.ownMs ?? {},
       healthyMs: d.healthyMs,
     });
   }
@@ -141,6 +145,17 @@ export function worstOverhead(f: Figures): Record<string, number> {
   const out: Record<string, number> = {};
   for (const q of f.quorumRecovery)
     for (const [svc, v] of Object.entries(q.overheadMs)) out[svc] = Math.max(out[svc] ?? Number.NEGATIVE_INFINITY, v);
+  return out;
+}
+
+/** Per fault kind, the replica that trailed raw NATS through its own node the most. */
+export function worstOwnShare(f: Figures): Record<string, { ms: number; replica: string; episode: number }> {
+  const out: Record<string, { ms: number; replica: string; episode: number }> = {};
+  for (const e of f.episodes)
+    for (const [replica, v] of Object.entries(e.ownMs)) {
+      const cur = out[e.kind];
+      if (!cur || v > cur.ms) out[e.kind] = { ms: v, replica, episode: e.episode };
+    }
   return out;
 }
 
@@ -191,6 +206,11 @@ export function renderSummary(f: Figures, checks: CheckResult[], meta: Record<st
     `Conclave's own share of the recovery after quorum returns, worst episode: ${
       Object.entries(worstOverhead(f))
         .map(([svc, v]) => `${svc} +${ms(v)}`)
+        .join(", ") || "-"
+    }`,
+    `Conclave's own share of every recovery (a replica's first success minus raw NATS through the node it is attached to), worst per fault kind: ${
+      Object.entries(worstOwnShare(f))
+        .map(([kind, w]) => `${kind} ${w.ms >= 0 ? "+" : ""}${ms(w.ms)} (${w.replica}, #${w.episode})`)
         .join(", ") || "-"
     }`,
     "",

@@ -9,15 +9,7 @@ import { signingFixture } from "./signed-request-fixture.ts";
 function setup(user?: Partial<Principal>) {
   const f = signingFixture();
   const claims = new Map<string, NonceClaim>();
-  const principal: Principal = {
-    signPub: f.keyid,
-    kexPub: f.keyid,
-    tenant: "acme",
-    role: "member",
-    scopes: [],
-    status: "active",
-    ...user,
-  };
+  const principal: Principal = f.principal(user);
   const deps: AuthenticatorDeps = {
     policy: f.policy,
     keyCache: f.deps.keyCache,

@@ -1,3 +1,4 @@
+import type { Principal } from "./authenticate.ts";
 import { toBase64url } from "./base64url.ts";
 import { type Ed25519KeyPair, generateEd25519KeyPair } from "./ed25519-keys.ts";
 import { PublicKeyCache } from "./public-key-cache.ts";
@@ -14,6 +15,8 @@ export interface SigningFixture {
   keyid: string;
   policy: VerificationPolicy;
   deps: VerifierDeps;
+  /** The signer as an active allowlisted member of tenant acme (overridable). */
+  principal(overrides?: Partial<Principal>): Principal;
   /** Signs and returns the request as the server would receive it (lowercased headers). */
   signed(options: Partial<SignRequestOptions> & { method?: string; url?: string }): ReceivedRequest;
 }
@@ -26,6 +29,15 @@ export function signingFixture(nowMs: number = NOW_MS): SigningFixture {
     keyid,
     policy: conclavePolicy(() => nowMs),
     deps: { keyCache: new PublicKeyCache() },
+    principal: (overrides) => ({
+      signPub: keyid,
+      kexPub: keyid,
+      tenant: "acme",
+      role: "member",
+      scopes: [],
+      status: "active",
+      ...overrides,
+    }),
     signed(options) {
       const method = options.method ?? "POST";
       const url = options.url ?? "/v1/rooms?limit=10";

@@ -1,9 +1,19 @@
 /**
  * Lets a connection move to another server without failing the work on it.
- * Store operations (and other work that must not be cut, such as RPC calls
- * and blob streams) run through `run`: they are counted while in flight, and
- * wait while a move is under way. `move` closes the gate, waits for the work
- * in flight to finish (at most `drainMs`), switches, and opens the gate again.
+ *
+ * Two kinds of work pass the gate:
+ * - `run`: work that cannot be retried once started and must not be cut —
+ *   upstream RPC calls, blob uploads. It is counted while in flight, and held
+ *   for the whole move.
+ * - `pass`: short store operations that are retried inside their deadline
+ *   (deadline.ts). They are not waited for, and are held only while the
+ *   connection switches; one caught in the switch loses an attempt, not the
+ *   request.
+ *
+ * `move` holds new `run` work, waits for the `run` work in flight (at most
+ * `drainMs`), holds `pass` work too, switches, and lets everything go.
+ * Holding short operations during the drain would turn one stuck request
+ * into an outage for all (seen: every request of a replica waiting 2 s).
  *
  * Used for lame-duck mode: a server that is about to stop tells its clients
  * (INFO ldm) and closes them only after a grace period; moving inside that
@@ -11,7 +21,8 @@
  */
 export class ConnectionGate {
   private inflight = 0;
-  private moving: Promise<void> | undefined;
+  private holding: Promise<void> | undefined;
+  private switching: Promise<void> | undefined;
   private idle: (() => void) | undefined;
   /** Completed moves (metrics, tests). */
   moves = 0;
@@ -20,8 +31,9 @@ export class ConnectionGate {
     return this.inflight;
   }
 
+  /** Work that must not be cut: counted, and held for a whole move. */
   async run<T>(op: () => Promise<T>): Promise<T> {
-    while (this.moving) await this.moving;
+    while (this.holding) await this.holding;
     this.inflight++;
     try {
       return await op();
@@ -31,10 +43,16 @@ export class ConnectionGate {
     }
   }
 
+  /** A short, retried operation: held only while the connection switches. */
+  async pass<T>(op: () => Promise<T>): Promise<T> {
+    while (this.switching) await this.switching;
+    return op();
+  }
+
   /** One move at a time; a second call while moving joins the first. Never rejects. */
   move(drainMs: number, switchOver: () => Promise<void>): Promise<void> {
-    if (this.moving) return this.moving;
-    this.moving = (async () => {
+    if (this.holding) return this.holding;
+    this.holding = (async () => {
       try {
         if (this.inflight > 0) {
           let timer: NodeJS.Timeout | undefined;
@@ -49,14 +67,17 @@ export class ConnectionGate {
           clearTimeout(timer);
           this.idle = undefined;
         }
-        await switchOver();
+        this.switching = switchOver();
+        await this.switching;
         this.moves++;
       } catch {
         // The client reconnects by itself when the server finally closes us.
+      } finally {
+        this.switching = undefined;
       }
     })().finally(() => {
-      this.moving = undefined;
+      this.holding = undefined;
     });
-    return this.moving;
+    return this.holding;
   }
 }

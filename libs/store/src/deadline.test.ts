@@ -80,6 +80,26 @@ describe("ConnectionGate", () => {
     expect(gate.moves).toBe(1);
   });
 
+  it("lets short operations through while it drains, and holds them only during the switch", async () => {
+    const gate = new ConnectionGate();
+    void gate.run(never); // a stuck call: the drain waits its whole cap
+    let switched: () => void = () => {};
+    const move = gate.move(300, () => new Promise<void>((r) => (switched = r)));
+    // Draining: a short operation goes through at once.
+    expect(await gate.pass(async () => "during drain")).toBe("during drain");
+    await new Promise((r) => setTimeout(r, 350));
+    // Switching: held until the switch is over.
+    let done = false;
+    const held = gate.pass(async () => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false);
+    switched();
+    await Promise.all([move, held]);
+    expect(done).toBe(true);
+  });
+
   it("switches after drainMs when the work in flight does not finish, and never rejects", async () => {
     const gate = new ConnectionGate();
     void gate.run(never);

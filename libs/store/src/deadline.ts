@@ -9,7 +9,7 @@ export interface DeadlineOptions {
    * answer "unavailable" for a few milliseconds; a retry hides them.
    */
   retry?: boolean;
-  /** Holds the operation while the connection moves off a lame-duck server (connection-gate.ts). */
+  /** Holds the operation while the connection switches off a lame-duck server (connection-gate.ts). */
   gate?: ConnectionGate;
 }
 
@@ -24,23 +24,43 @@ const MIN_ATTEMPT_MS = 150;
  * during a reconnect must not hang a security decision. Retries (idempotent
  * operations only) stay inside the same deadline: fail-closed timing is kept.
  */
-export async function withDeadline<T>(
+export function withDeadline<T>(
   what: string,
   timeoutMs: number,
   op: () => Promise<T>,
   opts: DeadlineOptions = {},
 ): Promise<T> {
+  const gated = opts.gate ? () => (opts.gate as ConnectionGate).pass(op) : op;
+  return attempts(what, timeoutMs, gated, opts.retry === true, (err) => toStoreError(err, what));
+}
+
+/**
+ * An idempotent client call retried inside its deadline like `withDeadline`
+ * with `retry`, but whatever the client threw comes through unchanged: for
+ * libraries that inspect the errors of the calls they make (retrying-jetstream.ts).
+ */
+export function retryIdempotent<T>(what: string, timeoutMs: number, op: () => Promise<T>): Promise<T> {
+  return attempts(what, timeoutMs, op, true, (err) => err);
+}
+
+async function attempts<T>(
+  what: string,
+  timeoutMs: number,
+  op: () => Promise<T>,
+  retry: boolean,
+  finalError: (err: unknown) => unknown,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  const gated = opts.gate ? () => (opts.gate as ConnectionGate).run(op) : op;
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();
-    const attemptMs = opts.retry ? Math.min(remaining, Math.max(MIN_ATTEMPT_MS, timeoutMs / ATTEMPTS)) : remaining;
+    const attemptMs = retry ? Math.min(remaining, Math.max(MIN_ATTEMPT_MS, timeoutMs / ATTEMPTS)) : remaining;
     try {
-      return await raceTimer(gated, Math.max(1, attemptMs), () => `${what}: no answer within ${timeoutMs} ms`);
+      return await raceTimer(op, Math.max(1, attemptMs), () => `${what}: no answer within ${timeoutMs} ms`);
     } catch (err) {
-      const mapped = toStoreError(err, what);
       const left = deadline - Date.now();
-      if (!opts.retry || !(mapped instanceof UnavailableError) || left < MIN_ATTEMPT_MS) throw mapped;
+      if (!retry || !(toStoreError(err, what) instanceof UnavailableError) || left < MIN_ATTEMPT_MS) {
+        throw finalError(err);
+      }
       await sleep(Math.min(backoffMs(attempt, 20, 200), left - MIN_ATTEMPT_MS));
     }
   }

@@ -13,7 +13,13 @@ export {
 } from "./catalogue.ts";
 export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
 export { ConnectionGate } from "./connection-gate.ts";
-export { backoffMs, type DeadlineOptions, retryWhileUnavailable, withDeadline } from "./deadline.ts";
+export {
+  backoffMs,
+  type DeadlineOptions,
+  retryIdempotent,
+  retryWhileUnavailable,
+  withDeadline,
+} from "./deadline.ts";
 export {
   ConflictError,
   NotFoundError,
@@ -38,4 +44,5 @@ export { ProjectionRunner, projectionTables } from "./projection-runner.ts";
 export { provisionBucket, provisionStore } from "./provision.ts";
 export { QuorumWitness } from "./quorum-witness.ts";
 export { compareProjection, rebuildProjection, type TableDifference } from "./rebuild.ts";
+export { retryingJetStream } from "./retrying-jetstream.ts";
 export { DEFAULT_OP_TIMEOUT_MS, Store, type StoreOptions } from "./store.ts";

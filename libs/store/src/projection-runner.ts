@@ -12,6 +12,16 @@ export interface RunnerLogger {
   warn(obj: object, msg: string): void;
 }
 
+/**
+ * How long an event delivered to a replica may go unacknowledged before the
+ * consumer gives it to another. Every command waits for the projection, so
+ * this is how long writes stall when a replica dies holding an event, or when
+ * a delivery is lost in a lame-duck move (a 10 s ack wait showed up as 10 s
+ * writes in the chaos suite). A slow apply keeps its event with in-progress
+ * acks (`working()`) every third of it.
+ */
+export const PROJECTION_ACK_WAIT_MS = 3_000;
+
 /** Opens a projection's tables in the store, live (no variant) or a rebuild twin. */
 export function projectionTables(store: Store, variant?: string) {
   return <T>(key: Parameters<Store["table"]>[0], schema: z.ZodType<T>): KvTable<Projected<T>> =>
@@ -55,7 +65,15 @@ export class ProjectionRunner {
     await withDeadline("projection consumer", this.store.opTimeoutMs, async () => {
       const jsm = this.store.conn.jsm;
       const existing = await jsm.consumers.info(STREAMS.events.name, this.durable).catch(() => undefined);
-      if (existing) return;
+      if (existing) {
+        // Created by an earlier version with another ack wait: converge.
+        if (existing.config.ack_wait !== PROJECTION_ACK_WAIT_MS * 1_000_000) {
+          await jsm.consumers.update(STREAMS.events.name, this.durable, {
+            ack_wait: PROJECTION_ACK_WAIT_MS * 1_000_000,
+          });
+        }
+        return;
+      }
       await jsm.consumers.add(STREAMS.events.name, {
         durable_name: this.durable,
         ack_policy: AckPolicy.Explicit,
@@ -63,7 +81,7 @@ export class ProjectionRunner {
         filter_subjects,
         max_ack_pending: 1,
         // A replica that dies holding an event blocks the projection until this lapses.
-        ack_wait: 10_000_000_000,
+        ack_wait: PROJECTION_ACK_WAIT_MS * 1_000_000,
         num_replicas: 0, // inherit the stream's replicas: the checkpoint survives a node loss
       });
     });
@@ -101,9 +119,14 @@ export class ProjectionRunner {
         if (this.stopped) this.messages.stop();
         for await (const msg of this.messages) {
           try {
-            await this.applyEvent(msg);
-            // The ack is store work too: a lame-duck move waits for it rather than losing it.
-            await this.store.conn.gate.run(() => msg.ackAck({ timeout: this.store.opTimeoutMs }));
+            const holding = setInterval(() => msg.working(), PROJECTION_ACK_WAIT_MS / 3);
+            try {
+              await this.applyEvent(msg);
+              // Not sent into a connection switch (a lost ack costs the ack wait).
+              await this.store.conn.gate.pass(() => msg.ackAck({ timeout: this.store.opTimeoutMs }));
+            } finally {
+              clearInterval(holding);
+            }
             attempt = 0;
           } catch (err) {
             this.logger?.warn({ err, seq: msg.seq, projection: this.projection.name }, "projection apply failed");

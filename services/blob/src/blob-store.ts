@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import {
   type ConnectionGate,
   OBJECT_STORES,
+  retryingJetStream,
   type Store,
   toStoreError,
   UnavailableError,
@@ -76,8 +77,11 @@ export class BlobStore {
     // rather than its pure-JS default: measured ~3x faster puts (docs/blobs.md).
     // Process-wide, and idempotent.
     setSha256Backend("native");
+    // The library publishes chunks and reads metadata itself: give it a client whose
+    // publishes carry msg ids and are retried, so a leadership move does not fail an upload.
+    const js = retryingJetStream(store.conn.js, store.opTimeoutMs);
     const os = await withDeadline("open blob bucket", store.opTimeoutMs, () =>
-      new Objm(store.conn.js).open(OBJECT_STORES.blobs.name, false),
+      new Objm(js).open(OBJECT_STORES.blobs.name, false),
     );
     return new BlobStore(os, store, opts);
   }

@@ -95,13 +95,18 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
  */
 async function completeConsumer(o: ChunkReaderOptions, deadline: number): Promise<Consumer> {
   for (let attempt = 0; ; attempt++) {
+    // Retried inside the deadline: a create whose answer is lost (the stream's leadership
+    // moving) leaves at most an idle consumer, which goes away by itself.
+    const retried = { gate: o.gate, retry: true };
     const consumer = await withDeadline(
       "blob read",
       Math.max(1, deadline - Date.now()),
       () => o.js.consumers.get(o.stream, { filter_subjects: o.subject, inactive_threshold: CONSUMER_INACTIVE_MS }),
-      { gate: o.gate },
+      retried,
     );
-    const present = (await consumer.info(true)).num_pending;
+    const present = (
+      await withDeadline("blob read", Math.max(1, deadline - Date.now()), () => consumer.info(true), retried)
+    ).num_pending;
     if (present === o.chunks) return consumer;
     void consumer.delete().catch(() => {});
     const pause = backoffMs(attempt, 20, 200);

@@ -6,6 +6,7 @@ import {
   type BudgetState,
   MAX_LIVE_RESERVATIONS,
   reservedTotal,
+  SETTLED_MEMORY,
 } from "./budget-state.ts";
 
 const DAY = 86_400;
@@ -47,6 +48,22 @@ describe("budget ledger state", () => {
     expect(twice.results).toEqual([{ ok: true, recorded: false }, { ok: true }]);
     expect(twice.state?.used.input).toBe(4);
     expect(Object.keys(twice.state?.reservations ?? {})).toEqual([]);
+  });
+
+  it(`remembers the last ${SETTLED_MEMORY} settled ids: a retry beyond that is counted again (over, never under)`, () => {
+    const settleOf = (id: string): BudgetOp => ({ kind: "settle", id, actual: { input: 1, output: 0 } });
+    let state = step(undefined, [settleOf("first")]).state;
+    for (let i = 1; i < SETTLED_MEMORY; i++) state = step(state, [settleOf(`s${i}`)]).state;
+    // Still within the memory: the retry is recognised.
+    expect(step(state, [settleOf("first")]).results[0]).toEqual({ ok: true, recorded: false });
+    state = step(state, [settleOf("one-more")]).state;
+    expect(state?.settled).toHaveLength(SETTLED_MEMORY);
+    expect(state?.settled.includes("first")).toBe(false);
+    // Crossed: the oldest id is forgotten, so its retry is charged a second time — the
+    // budget over-counts (refuses early); it never under-counts, so it is never overspent.
+    const retried = step(state, [settleOf("first")]);
+    expect(retried.results[0]).toEqual({ ok: true, recorded: true });
+    expect(retried.state?.used.input).toBe(SETTLED_MEMORY + 2);
   });
 
   it("expired leases are reclaimed by any later operation; a late settle still records usage", () => {
