@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BUCKETS, EventLog, Store } from "@conclave/store";
-import { useCluster } from "@conclave/testkit";
+import { eventually, useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 
@@ -83,6 +83,7 @@ describe("planned restart (lame-duck mode) of one node of three", () => {
         await run("msg-id create", () => nonces.create(randomBytes(12).toString("hex"), { at: Date.now() }));
         await run("CAS update", () => budgets.mutate(`b${k}`, (v) => ({ n: (v?.n ?? 0) + 1 })));
         await run("witness", () => store.witness.confirm());
+        await run("listing", () => nonces.keys(`${k}x.>`));
         await run("append", async () => {
           const draft = { type: "probe.written", actor: name, data: { i: version } };
           version = (await log.append(aggregate, draft, version)).seq;
@@ -100,6 +101,18 @@ describe("planned restart (lame-duck mode) of one node of three", () => {
     await sleep(2_000);
     stop = true;
     await Promise.all(loops);
+
+    // Listings create ephemeral consumers: none may be left behind by a move.
+    const census = await Store.connect({ servers: c.urls, name: "census", replicas: 3 });
+    const consumersLeft = async () => {
+      let n = 0;
+      for await (const st of census.conn.jsm.streams.list()) n += st.state.consumer_count;
+      return n;
+    };
+    // Left: the six projection-free Stores hold none; allow a listing that was still being deleted.
+    await eventually(async () => expect(await consumersLeft()).toBeLessThanOrEqual(6), 15_000);
+    console.info(`consumers left: ${await consumersLeft()}`);
+    await census.close();
 
     console.info(
       `lame duck of ${target}: exited after ${exitedMs} ms; ${ops} operations, ${failures.length} failed, slowest ${slowestMs} ms; moves ${stores.map((s) => s.conn.gate.moves).join(",")}`,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Kvm } from "@nats-io/kv";
+import { DeliverPolicy } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { ZodType } from "zod";
 import type { BucketSpec } from "./catalogue.ts";
@@ -32,6 +32,8 @@ export interface TableDeps {
 // KV keys: what NATS allows in a key, dots as hierarchy separators.
 const KEY = /^[-/_=.a-zA-Z0-9]{1,512}$/;
 const OPERATION = "KV-Operation";
+// A listing's consumer left behind (its reader gone mid-way) goes away by itself after this.
+const LISTING_INACTIVE_MS = 10_000;
 
 /**
  * A typed, fail-closed view of one KV bucket. Values are zod-validated JSON.
@@ -97,18 +99,38 @@ export class KvTable<T> {
     return { value: this.decode(msg.data, key), revision: msg.seq };
   }
 
-  /** Every live key (optionally under a dot-separated filter such as `room1.>`), for listings and rebuilds. */
+  /**
+   * Every live key (optionally under a dot-separated filter such as `room1.>`),
+   * for listings and rebuilds. Our own ordered consumer (last message per
+   * subject, headers only), deleted when done: the library's `kv.keys()` left
+   * an ephemeral consumer behind per call, and a busy listing route reached the
+   * stream's consumer limit within seconds (10026, found by the chaos soak).
+   */
   async keys(filter = ">"): Promise<string[]> {
+    const prefix = `$KV.${this.bucket}.`;
     return withDeadline(
       `keys ${this.bucket}`,
       this.deps.opTimeoutMs * 5,
       async () => {
-        const kv = await new Kvm(this.deps.conn.js).open(this.bucket, { allow_direct: false });
-        const out: string[] = [];
-        for await (const key of await kv.keys(filter)) out.push(key);
-        return out.sort();
+        const consumer = await this.deps.conn.js.consumers.get(this.stream, {
+          filter_subjects: [`${prefix}${filter}`],
+          deliver_policy: DeliverPolicy.LastPerSubject,
+          headers_only: true,
+          inactive_threshold: LISTING_INACTIVE_MS,
+        });
+        try {
+          const out: string[] = [];
+          if ((await consumer.info(true)).num_pending === 0) return out;
+          for await (const m of await consumer.consume({ max_messages: 512 })) {
+            if (!m.headers?.get(OPERATION)) out.push(m.subject.slice(prefix.length));
+            if (m.info.pending === 0) break;
+          }
+          return out.sort();
+        } finally {
+          void consumer.delete().catch(() => {});
+        }
       },
-      { gate: this.deps.conn.gate },
+      this.idempotent,
     );
   }
 
