@@ -7,7 +7,7 @@ import {
   type FinalState,
 } from "./checkers.ts";
 import { type FaultRecord, noFaults, type RequestRecord } from "./history.ts";
-import { checkBudgets } from "./service-checkers.ts";
+import { checkBudgets, checkUsageRecorded } from "./service-checkers.ts";
 
 // The checkers must catch what they exist to catch: synthetic histories with
 // one planted violation each, next to the same history without it.
@@ -143,5 +143,24 @@ describe("budget checker", () => {
   it("fails when recorded plus reserved usage exceeds the limit in any sample", () => {
     expect(checkBudgets([sample(60, 30)], final([])).verdict).toBe("PASS");
     expect(checkBudgets([sample(60, 50)], final([])).verdict).toBe("FAIL");
+  });
+  it("fails when acknowledged calls used more than the ledger recorded and still reserves", () => {
+    const call = (input: number) => req({ op: "rpc.call", status: 200, ack: { usage: { input, output: 1 } } });
+    const ended = (used: number, reserved: number): FinalState => ({
+      ...final([]),
+      budget: {
+        limits: { input: 100, output: 100 },
+        used: { input: used, output: 2 },
+        reserved: { input: reserved, output: 0 },
+      },
+    });
+    const calls = [call(20), call(15)];
+    expect(checkUsageRecorded(calls, ended(35, 0)).verdict).toBe("PASS");
+    // Over-counted (a lease charged at its estimate): allowed.
+    expect(checkUsageRecorded(calls, ended(50, 0)).verdict).toBe("PASS");
+    // A settle still pending at the end is in `reserved`: not lost.
+    expect(checkUsageRecorded(calls, ended(20, 20)).verdict).toBe("PASS");
+    // An acknowledged call whose usage the ledger lost.
+    expect(checkUsageRecorded(calls, ended(20, 0)).verdict).toBe("FAIL");
   });
 });

@@ -93,7 +93,7 @@ export function createGatewayModule(options: GatewayModuleOptions = {}): Service
         onSettleLost: (tenant, id, err) =>
           ctx.logger.error(
             { err, tenant, reservation: id },
-            "budget settle lost: the reservation lapses with its lease",
+            "budget settle not recorded: the reservation is charged at its estimate when its lease ends",
           ),
       });
       const audit = new AuditTrail(store, now);

@@ -19,7 +19,7 @@ export interface BudgetLedgerDeps {
   periodS: number;
   leaseMs: number;
   now: () => number;
-  /** Told when a settle could not be written even after retries (its reservation then lapses with the lease). */
+  /** Told when a settle could not be written for a whole lease (the reservation is then charged at its estimate). */
   onSettleLost?: (tenant: string, id: string, err: unknown) => void;
 }
 
@@ -36,8 +36,8 @@ const key = (tenant: string) => `usage.${tenant}`;
  * Budgets shared by every replica: reserve the estimate before a metered call
  * (atomically against recorded usage plus live reservations, by CAS on the
  * tenant's one value), settle after it. Reservations are leases: one left by
- * a replica that died mid-call is dropped by the first operation after its
- * lease, on any replica.
+ * a replica that died mid-call is charged at its estimate by the first
+ * operation after its lease, on any replica (budget-state.ts).
  */
 export class BudgetLedger {
   private readonly deps: BudgetLedgerDeps;
@@ -87,11 +87,12 @@ export class BudgetLedger {
   /**
    * Records what the call consumed and releases the rest. Idempotent by
    * reservation id, so it is retried — with backoff, for as long as the
-   * reservation's lease runs — because an unrecorded settle under-counts: once
-   * the lease lapses the estimate is released and the usage is lost. Under CAS
-   * contention a fixed 3 attempts lost ~4 % of settles on this machine (the
-   * shared-limits test caught it); only a store unavailable for a whole lease
-   * loses one now (reported through onSettleLost, and the result is false).
+   * reservation's lease runs — because once the lease ends the call is charged
+   * its whole estimate instead of what it used. Under CAS contention a fixed
+   * 3 attempts lost ~4 % of settles on this machine (the shared-limits test
+   * caught it); only a store unavailable for a whole lease misses one now
+   * (reported through onSettleLost, and the result is false): an over-count,
+   * never an under-count.
    */
   async settle(reservation: Reservation, actual: UnitPair): Promise<boolean> {
     const deadline = Date.now() + this.deps.leaseMs;

@@ -4,6 +4,7 @@ import {
   applyBudgetOps,
   type BudgetOp,
   type BudgetState,
+  currentState,
   MAX_LIVE_RESERVATIONS,
   reservedTotal,
   SETTLED_MEMORY,
@@ -66,14 +67,30 @@ describe("budget ledger state", () => {
     expect(retried.state?.used.input).toBe(SETTLED_MEMORY + 2);
   });
 
-  it("expired leases are reclaimed by any later operation; a late settle still records usage", () => {
-    const held = step(undefined, [reserve("dead", 90, 0, 1_000)], 1_000_000);
-    expect(step(held.state, [reserve("x", 20)], 1_000_500).results[0]).toMatchObject({ ok: false });
-    const later = step(held.state, [reserve("x", 20)], 1_001_000);
+  it("a lease that ends unsettled is charged at its estimate; a late settle changes nothing", () => {
+    const held = step(undefined, [reserve("dead", 60, 4, 1_000)], 1_000_000);
+    expect(step(held.state, [reserve("x", 50)], 1_000_500).results[0]).toMatchObject({ ok: false, total: 110 });
+    // The lease ended: its call may have run, so its estimate becomes usage — not free room.
+    const later = step(held.state, [reserve("x", 40)], 1_001_000);
     expect(later.results[0]).toEqual({ ok: true });
+    expect(later.state?.used).toEqual({ input: 60, output: 4 });
     expect(Object.keys(later.state?.reservations ?? {})).toEqual(["x"]);
+    expect(step(later.state, [reserve("y", 1)], 1_001_050).results[0]).toMatchObject({ ok: false, total: 101 });
+    // Its settle arriving after the charge is recognised: counted once, at the estimate.
     const late = step(later.state, [settle("dead", 5)], 1_001_100);
-    expect(late.state?.used.input).toBe(5);
+    expect(late.results[0]).toEqual({ ok: true, recorded: false });
+    expect(late.state?.used).toEqual({ input: 60, output: 4 });
+    // A read sees the charge without a write: the budget view never shows the lapsed lease as free room.
+    expect(currentState(held.state, 1_001_000, DAY).used).toEqual({ input: 60, output: 4 });
+  });
+
+  it("a lease that ended in an earlier period is not charged to the new one", () => {
+    const now = DAY * 1000 * 10 + 5;
+    const held = step(undefined, [reserve("dead", 60, 0, 1_000)], now);
+    const next = step(held.state, [reserve("y", 90)], now + DAY * 1000);
+    expect(next.results[0]).toEqual({ ok: true });
+    expect(next.state?.used).toEqual({ input: 0, output: 0 });
+    expect(next.state?.settled).toContain("dead");
   });
 
   it("a new period starts from zero usage and keeps the calls still in flight", () => {

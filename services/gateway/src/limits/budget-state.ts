@@ -57,8 +57,13 @@ export function reservedTotal(state: BudgetState): UnitPair {
 
 /**
  * The state as of `now`: a new period starts from zero usage (live
- * reservations carry over: their calls are still running), and expired
- * leases are dropped — this is how a crashed replica's reservations return.
+ * reservations carry over: their calls are still running), and a reservation
+ * whose lease has ended is charged at its estimate. Its call may have run
+ * without its usage being recorded (the replica died mid-call, or its settle
+ * never reached the store), and an unknown outcome costs the estimate, as a
+ * timed-out call does. Releasing it instead would let that spend go unseen:
+ * the budget could then be exceeded in fact while the ledger stayed under its
+ * limit. The id is remembered as settled, so a late settle changes nothing.
  */
 export function currentState(stored: BudgetState | undefined, now: number, periodS: number): BudgetState {
   const period = periodOf(now, periodS);
@@ -69,8 +74,23 @@ export function currentState(stored: BudgetState | undefined, now: number, perio
     base.period = period;
     base.used = { input: 0, output: 0 };
   }
-  for (const [id, r] of Object.entries(base.reservations)) if (r.expires <= now) delete base.reservations[id];
+  for (const [id, r] of Object.entries(base.reservations)) {
+    if (r.expires > now) continue;
+    delete base.reservations[id];
+    // A lease that ended in an earlier period is charged to that period, whose usage is gone.
+    if (periodOf(r.expires, periodS) === period) charge(base, { input: r.input, output: r.output });
+    rememberSettled(base, id);
+  }
   return base;
+}
+
+function charge(state: BudgetState, units: UnitPair): void {
+  state.used = { input: state.used.input + units.input, output: state.used.output + units.output };
+}
+
+function rememberSettled(state: BudgetState, id: string): void {
+  state.settled.push(id);
+  if (state.settled.length > SETTLED_MEMORY) state.settled.splice(0, state.settled.length - SETTLED_MEMORY);
 }
 
 /** Applies operations in order. `next` is undefined when nothing needs writing. */
@@ -102,9 +122,8 @@ export function applyBudgetOps(
     }
     if (state.settled.includes(op.id)) return { ok: true, recorded: false };
     delete state.reservations[op.id];
-    state.used = { input: state.used.input + op.actual.input, output: state.used.output + op.actual.output };
-    state.settled.push(op.id);
-    if (state.settled.length > SETTLED_MEMORY) state.settled.splice(0, state.settled.length - SETTLED_MEMORY);
+    charge(state, op.actual);
+    rememberSettled(state, op.id);
     changed = true;
     return { ok: true, recorded: true };
   });
