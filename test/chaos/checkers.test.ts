@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   checkAcknowledgedWrites,
   checkNonces,
+  checkPartitionMinority,
   checkQuorumLoss,
   checkRevocations,
   type FinalState,
@@ -127,6 +128,52 @@ describe("acknowledged-writes checker", () => {
     expect(checkAcknowledgedWrites([create, invite({ ...right, members: 3 })], final(events))[0]?.verdict).toBe("FAIL");
     const swapped = events.map((e) => ({ ...e, seq: 3 - e.seq }));
     expect(checkAcknowledgedWrites([create, invite(right)], final(swapped))[1]?.verdict).toBe("FAIL");
+  });
+});
+
+describe("partition checker", () => {
+  const at = (t: number, attached: Record<string, string>) => ({ ts: t, te: t + 5, attached });
+  const cut: FaultRecord = {
+    type: "fault",
+    t: 1_000,
+    episode: 2,
+    kind: "partition",
+    action: "inject",
+    target: ["n3"],
+    detail: { attached: { r1: "n3", r2: "n1" } },
+  };
+  // r1 sits on the isolated n3 until about 2.0 s, then its connection moves to n2.
+  const heal: FaultRecord = {
+    ...cut,
+    t: 9_000,
+    action: "restore",
+    detail: {
+      attached: { r1: "n2", r2: "n1" },
+      timeline: [
+        at(1_250, { r1: "n3", r2: "n1" }),
+        at(2_000, { r1: "n3", r2: "n1" }),
+        at(2_250, { r1: "n2", r2: "n1" }),
+      ],
+    },
+  };
+  const through = (replica: string, t0: number, t1: number, status: number) =>
+    req({ op: "room.get", replica, t0, t1, status });
+  it("fails when a replica still on the cut-off node accepts a request", () => {
+    const history = [cut, through("r1", 1_300, 1_900, 200), heal];
+    expect(checkPartitionMinority(history, OPTS).verdict).toBe("FAIL");
+  });
+  it("does not judge requests after the replica left the node, nor through replicas elsewhere", () => {
+    const history = [
+      cut,
+      through("r1", 1_300, 1_900, 503),
+      through("r1", 2_300, 2_400, 200),
+      through("r1", 1_900, 2_300, 200), // straddles the move
+      through("r2", 1_300, 1_900, 200),
+      heal,
+    ];
+    const verdict = checkPartitionMinority(history, OPTS);
+    expect(verdict.verdict).toBe("PASS");
+    expect(verdict.checked).toBe(1);
   });
 });
 

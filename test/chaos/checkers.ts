@@ -1,4 +1,4 @@
-import type { FaultKind, FaultRecord, HistoryRecord, RequestRecord } from "./history.ts";
+import type { AttachmentSample, FaultKind, FaultRecord, HistoryRecord, RequestRecord } from "./history.ts";
 
 /** What the runner reads back once the faults are repaired and the workload has stopped. */
 export interface FinalState {
@@ -416,7 +416,8 @@ interface Window {
   episode: number;
   from: number;
   to: number;
-  replicas?: string[];
+  /** Partition windows: whether a request went through a replica attached to the cut-off node all along. */
+  onMinority?: (r: RequestRecord) => boolean;
 }
 
 function windows(history: HistoryRecord[], kind: "quorum" | "partition", margin: number): Window[] {
@@ -429,16 +430,40 @@ function windows(history: HistoryRecord[], kind: "quorum" | "partition", margin:
     const restore = faults.find((f) => f.episode === inject.episode && f.action === "restore");
     if (!restore) continue;
     const w: Window = { episode: inject.episode, from: inject.t + margin, to: restore.t };
-    if (kind === "partition") {
-      // Replicas attached to the isolated (or muted) node when the cut began and when it was healed.
-      const node = inject.target[0];
-      const a = (inject.detail?.attached ?? {}) as Record<string, string>;
-      const b = (restore.detail?.attached ?? {}) as Record<string, string>;
-      w.replicas = Object.keys(a).filter((r) => a[r] === node && b[r] === node);
-    }
+    if (kind === "partition") w.onMinority = minorityJudge(inject, restore);
     out.push(w);
   }
   return out;
+}
+
+/**
+ * A request is judged as the minority side's when the sweeps around it — the
+ * last one that ended before it was sent, the first one that started after it
+ * was answered, and every one between — all show its replica on the cut-off
+ * node. Replicas leave that node by themselves about a second after the cut,
+ * so "attached at both ends of the window" alone would judge almost nothing.
+ * A move away and back between two sweeps 250 ms apart cannot happen: a
+ * connection stays at least a second on a node before it leaves it.
+ */
+function minorityJudge(inject: FaultRecord, restore: FaultRecord): (r: RequestRecord) => boolean {
+  const node = inject.target[0];
+  const attachedAt = (f: FaultRecord): AttachmentSample => ({
+    ts: f.t,
+    te: f.t,
+    attached: (f.detail?.attached ?? {}) as Record<string, string>,
+  });
+  const timeline = [
+    attachedAt(inject),
+    ...((restore.detail?.timeline ?? []) as AttachmentSample[]),
+    attachedAt(restore),
+  ];
+  return (r) => {
+    let before = -1;
+    for (let i = 0; i < timeline.length && (timeline[i] as AttachmentSample).te <= r.t0; i++) before = i;
+    const after = timeline.findIndex((sample) => sample.ts >= r.t1);
+    if (before < 0 || after < 0) return false;
+    return timeline.slice(before, after + 1).every((sample) => sample.attached[r.replica] === node);
+  };
 }
 
 function judgeWindows(name: string, history: HistoryRecord[], ws: Window[], what: string): CheckResult {
@@ -449,7 +474,7 @@ function judgeWindows(name: string, history: HistoryRecord[], ws: Window[], what
   for (const w of ws) {
     for (const r of reqs) {
       if (r.t0 < w.from || r.t1 > w.to) continue;
-      if (w.replicas && !w.replicas.includes(r.replica)) continue;
+      if (w.onMinority && !w.onMinority(r)) continue;
       checked++;
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       if (accepted(r.status)) bad.push(`episode ${w.episode}: ${describe(r)}`);
@@ -477,7 +502,7 @@ export function checkQuorumLoss(history: HistoryRecord[], opts: CheckOptions): C
 
 /** A replica attached to the isolated node serves no allow decision while the partition lasts. */
 export function checkPartitionMinority(history: HistoryRecord[], opts: CheckOptions): CheckResult {
-  const ws = windows(history, "partition", opts.windowMarginMs).filter((w) => (w.replicas ?? []).length > 0);
+  const ws = windows(history, "partition", opts.windowMarginMs);
   return judgeWindows(
     "partition: minority side accepts nothing",
     history,

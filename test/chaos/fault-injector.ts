@@ -1,7 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { BUCKETS } from "@conclave/store";
 import type { NatsCluster } from "@conclave/testkit";
-import { type FaultKind, type FaultSnapshot, type HistoryRecorder, noFaults } from "./history.ts";
+import {
+  type AttachmentSample,
+  type FaultKind,
+  type FaultSnapshot,
+  type HistoryRecorder,
+  noFaults,
+} from "./history.ts";
 import type { Prng } from "./prng.ts";
 import type { ServiceReplica } from "./replica-process.ts";
 import type { RouteProxies } from "./route-proxy.ts";
@@ -158,6 +164,23 @@ export class FaultInjector {
     return out;
   }
 
+  /**
+   * Holds a fault for `holdMs` while sampling `attachments()` every `everyMs`:
+   * replicas leave an isolated node by themselves (libs/store isolated-server.ts),
+   * so the minority-side check needs to know when each one was there.
+   */
+  private async sampleAttachments(holdMs: number, everyMs = 250): Promise<AttachmentSample[]> {
+    const until = Date.now() + holdMs;
+    const samples: AttachmentSample[] = [];
+    while (Date.now() < until) {
+      const ts = Date.now();
+      const attached = await this.attachments();
+      samples.push({ ts, te: Date.now(), attached });
+      await sleep(Math.min(everyMs, Math.max(0, until - Date.now())));
+    }
+    return samples;
+  }
+
   /** The node leading the users stream (every signed request reads it), from any node that answers. */
   async usersLeader(): Promise<string | undefined> {
     for (const node of this.deps.cluster.nodes.filter((n) => n.state === "running")) {
@@ -301,8 +324,8 @@ export class FaultInjector {
         proxies.muteOutbound(target[0] as string);
         s.linksCut = proxies.cutLinks();
         this.record(e, "inject", target, { attached: await this.attachments(), linksCut: s.linksCut });
-        await sleep(e.holdMs);
-        this.record(e, "restore", target, { attached: await this.attachments() });
+        const timeline = await this.sampleAttachments(e.holdMs);
+        this.record(e, "restore", target, { attached: await this.attachments(), timeline });
         proxies.healAll();
         s.linksCut = [];
         break;
@@ -339,9 +362,8 @@ export class FaultInjector {
         proxies.isolate(node);
         s.linksCut = proxies.cutLinks();
         this.record(e, "inject", target, { attached, linksCut: s.linksCut });
-        await sleep(e.holdMs);
-        const attachedAtEnd = await this.attachments();
-        this.record(e, "restore", target, { attached: attachedAtEnd });
+        const timeline = await this.sampleAttachments(e.holdMs);
+        this.record(e, "restore", target, { attached: await this.attachments(), timeline });
         proxies.healAll();
         s.linksCut = [];
         break;

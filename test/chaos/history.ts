@@ -71,6 +71,16 @@ export interface FaultRecord {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * Where each running replica's connection was, by one `/connz` sweep that
+ * started at `ts` and ended at `te` (partition and oneway holds record them).
+ */
+export interface AttachmentSample {
+  ts: number;
+  te: number;
+  attached: Record<string, string>;
+}
+
 /** A recovery probe after a fault: a raw store write or a signed read through one replica. */
 export interface ProbeRecord {
   type: "probe";

@@ -1,6 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ConnectionGate } from "./connection-gate.ts";
+import { IsolationWatch, peersIn } from "./isolated-server.ts";
 
 export interface ConnectionOptions {
   servers: string[];
@@ -14,8 +15,14 @@ export interface StoreConnection {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  /** Every store operation passes it; it holds them while the connection leaves a lame-duck server. */
+  /** Every store operation passes it; it holds them while the connection leaves a lame-duck or isolated server. */
   gate: ConnectionGate;
+  /**
+   * Moves the connection off a server that has lost every route (isolated-server.ts).
+   * Only with more than one configured URL: the peers a server gossiped leave the
+   * client's pool with its routes, so a single URL leaves nowhere to go.
+   */
+  isolation: IsolationWatch | undefined;
 }
 
 /**
@@ -38,7 +45,8 @@ export async function connectStore(opts: ConnectionOptions): Promise<StoreConnec
   const jsm = await jetstreamManager(nc, { timeout: opts.opTimeoutMs });
   const gate = new ConnectionGate();
   void leaveLameDucks(nc, gate, opts.opTimeoutMs);
-  return { nc, js, jsm, gate };
+  const isolation = opts.servers.length > 1 ? leaveIsolatedServers(nc, gate, opts.opTimeoutMs) : undefined;
+  return { nc, js, jsm, gate, isolation };
 }
 
 /**
@@ -55,8 +63,36 @@ async function leaveLameDucks(nc: NatsConnection, gate: ConnectionGate, opTimeou
   }
 }
 
+/** Feeds every INFO the server sends to the isolation watch; a move goes through the gate like a lame-duck move. */
+function leaveIsolatedServers(nc: NatsConnection, gate: ConnectionGate, opTimeoutMs: number): IsolationWatch {
+  const watch = new IsolationWatch(() => gate.move(opTimeoutMs, () => reconnectElsewhere(nc, opTimeoutMs)));
+  watch.observe(peersIn(nc.info));
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "update" || status.type === "reconnect") watch.observe(peersIn(nc.info));
+    }
+    watch.stop();
+  })();
+  return watch;
+}
+
+/**
+ * Reconnects until the client is on another server, within `timeoutMs`. The
+ * client's pool can hand back the server being left (it keeps the current
+ * server at the head when gossip reorders the pool: seen in the isolated-server
+ * test), so it goes round again, at most once per other server.
+ */
 async function reconnectElsewhere(nc: NatsConnection, timeoutMs: number): Promise<void> {
   const from = nc.getServer();
+  const deadline = Date.now() + timeoutMs;
+  for (let round = 0; round < 3 && Date.now() < deadline; round++) {
+    await reconnectOnce(nc, deadline - Date.now());
+    if (nc.getServer() !== from) return;
+  }
+  throw new Error(`still on ${from} after a move`);
+}
+
+async function reconnectOnce(nc: NatsConnection, timeoutMs: number): Promise<void> {
   const reconnected = (async () => {
     for await (const status of nc.status()) if (status.type === "reconnect") return;
   })();
@@ -64,5 +100,4 @@ async function reconnectElsewhere(nc: NatsConnection, timeoutMs: number): Promis
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([reconnected, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
   clearTimeout(timer);
-  if (nc.getServer() === from) throw new Error(`still on ${from} after a lame-duck move`);
 }

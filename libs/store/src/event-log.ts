@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, type JsMsg, type MsgRequest } from "@nats-io/jetstream";
 import { z } from "zod";
 import { STREAMS, SUBJECTS } from "./catalogue.ts";
 import type { StoreConnection } from "./connection.ts";
@@ -110,13 +110,44 @@ export class EventLog {
       return { ...envelope, seq: ack.seq };
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
-      // Our own earlier attempt may have landed (outcome-unknown write retried with the same id).
-      const last = await this.lastMessage(subject);
-      if (last?.header?.get("Nats-Msg-Id") === envelope.id) return this.parse(last.json(), last.seq);
+      // Our own attempt may have landed: an outcome-unknown write retried with the same id, or a
+      // false conflict (below). If it did, it is the aggregate's first event after expectedVersion.
+      const next = await this.firstEventAfter(subject, expectedVersion);
+      if (next.header?.get("Nats-Msg-Id") === envelope.id) return this.parse(next.json(), next.seq);
       throw new ConflictError(`${aggregate.type}/${aggregate.id} changed since version ${expectedVersion}`, {
         cause: err,
       });
     }
+  }
+
+  /**
+   * The aggregate's first event after `version`, read from the stream leader,
+   * after a conflict said there is one. A read that finds none contradicts the
+   * conflict: both came from a deposed leader that had not heard of the newer
+   * events yet. Seen in the chaos suite right after a partition healed: the
+   * stream's old leader, cut off with stale state, answered the append with
+   * 10071 (and the check with its stale last message) a few milliseconds
+   * before it stepped down, while the real leader stored the event; the room
+   * command answered 409 for a change it had made. Such a read is retried
+   * inside the deadline (the old leader steps down at its next heartbeat),
+   * and ends Unavailable — outcome unknown — never a wrong Conflict.
+   */
+  private firstEventAfter(subject: string, version: number) {
+    return withDeadline(
+      `conflict check ${subject}`,
+      this.opTimeoutMs,
+      async () => {
+        // The server's message-get takes `next_by_subj` with a start sequence; the client's type
+        // lists only `seq` and `last_by_subj`, and passes the query through as it is.
+        const next = await this.conn.jsm.streams.getMessage(this.stream, {
+          seq: version + 1,
+          next_by_subj: subject,
+        } as unknown as MsgRequest);
+        if (!next) throw new UnavailableError(`${subject}: a conflict at version ${version}, but no later event`);
+        return next;
+      },
+      { retry: true, gate: this.conn.gate },
+    );
   }
 
   private lastMessage(subject: string) {

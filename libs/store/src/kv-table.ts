@@ -177,10 +177,26 @@ export class KvTable<T> {
    * On a conflict, tells whether the key's last write is our own earlier
    * attempt (an outcome-unknown write that did apply). Clustered streams answer
    * a retried msg id as a duplicate; a single node checks the revision first.
+   * A read that shows the key still at `expected` contradicts the conflict:
+   * both came from a deposed leader with stale state (event-log.ts,
+   * `firstEventAfter`), so it is retried inside the deadline and ends
+   * Unavailable rather than a wrong Conflict.
    */
-  private async ownedRevision(key: string, msgId: string): Promise<number | undefined> {
-    const msg = await this.last(key);
-    return msg && msg.header?.get("Nats-Msg-Id") === msgId ? msg.seq : undefined;
+  private async ownedRevision(key: string, msgId: string, expected: number): Promise<number | undefined> {
+    const subject = this.subject(key);
+    const msg = await withDeadline(
+      `conflict check ${this.bucket}`,
+      this.deps.opTimeoutMs,
+      async () => {
+        const last = await this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+        if ((last?.seq ?? 0) <= expected) {
+          throw new UnavailableError(`${this.bucket}/${key}: a conflict at revision ${expected}, but no later write`);
+        }
+        return last;
+      },
+      this.idempotent,
+    );
+    return msg?.header?.get("Nats-Msg-Id") === msgId ? msg.seq : undefined;
   }
 
   /** Atomic create: Conflict when the key exists. Returns the revision. */
@@ -191,7 +207,7 @@ export class KvTable<T> {
       return await this.publish(key, data, 0, msgId);
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
-      const owned = await this.ownedRevision(key, msgId);
+      const owned = await this.ownedRevision(key, msgId, 0);
       if (owned !== undefined) return owned;
       // A deleted key may be created again: expect the tombstone's revision.
       const msg = await this.last(key);
@@ -207,7 +223,7 @@ export class KvTable<T> {
       return await this.publish(key, this.encode(value), revision, msgId);
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
-      const owned = await this.ownedRevision(key, msgId);
+      const owned = await this.ownedRevision(key, msgId, revision);
       if (owned !== undefined) return owned;
       throw err;
     }
