@@ -37,9 +37,14 @@ describe("appends racing a deposed events-stream leader after a partition heals"
   async function writerAgainst(stream: string): Promise<{ store: Store; leader: NatsNode }> {
     const c = cluster();
     const probe = await Store.connect({ servers: c.urls, name: "probe", replicas: 3 });
-    const name = (await probe.conn.jsm.streams.info(stream)).cluster?.leader;
+    // After an earlier heal the stream may still be electing (the rejoined node's higher term).
+    const leader = await eventually(async () => {
+      const name = (await probe.conn.jsm.streams.info(stream)).cluster?.leader;
+      const node = c.nodes.find((n) => n.name === name);
+      if (!node) throw new Error(`${stream} has no leader yet`);
+      return node;
+    }, 30_000);
     await probe.close();
-    const leader = c.nodes.find((n) => n.name === name) as NatsNode;
     // The old leader reaches this Store only through the healed routes.
     const majority = c.nodes.filter((n) => n !== leader).map((n) => n.url);
     const store = await Store.connect({ servers: majority, name: "writer", replicas: 3, opTimeoutMs: OP_TIMEOUT_MS });
