@@ -173,6 +173,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       count: opts.replicas,
       env,
       natsUrls: cluster.urls,
+      nodeNames: cluster.nodes.map((n) => n.name),
       outDir: opts.outDir,
     });
     deploymentRef = deployment;

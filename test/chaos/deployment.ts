@@ -51,15 +51,23 @@ export class Deployment {
     count: number;
     env: Record<string, string>;
     natsUrls: string[];
+    /** Node names in the order of `natsUrls`. */
+    nodeNames: string[];
     outDir: string;
   }): Promise<Deployment> {
     const d = new Deployment(opts.services);
     const gw = opts.services.includes("gateway") ? gatewayEnv() : {};
+    let pins = 0;
     for (const service of opts.services) {
       for (let i = 1; i <= opts.count; i++) {
         const name = `${PREFIX[service]}${i}`;
-        const env = service === "gateway" ? { ...opts.env, ...gw } : opts.env;
-        d.replicas.push(new ServiceReplica(name, service, env, join(opts.outDir, `${name}.log`)));
+        const base = service === "gateway" ? { ...opts.env, ...gw } : opts.env;
+        // Every second replica knows one NATS URL (a server per host), spread over the nodes;
+        // the others know all three and leave an isolated node (libs/store isolated-server.ts).
+        const pin = i % 2 === 0 ? pins++ % opts.natsUrls.length : undefined;
+        const env = pin === undefined ? base : { ...base, CONCLAVE_NATS_URLS: opts.natsUrls[pin] as string };
+        const pinnedTo = pin === undefined ? undefined : opts.nodeNames[pin];
+        d.replicas.push(new ServiceReplica(name, service, env, join(opts.outDir, `${name}.log`), pinnedTo));
       }
     }
     if (opts.services.includes("gateway")) {

@@ -353,9 +353,15 @@ export class FaultInjector {
         break;
       }
       case "partition": {
-        // Isolate the node a replica talks to, so the minority side has clients to mislead.
+        // Isolate the node most pinned replicas (which cannot leave it) talk to, else any
+        // replica's, so the minority side has clients to mislead.
         const attached = await this.attachments();
-        const victims = Object.values(attached);
+        const pinnedOn = this.deps.replicas
+          .filter((r) => r.running && r.pinnedTo && attached[r.name])
+          .map((r) => attached[r.name] as string);
+        const most = Math.max(0, ...pinnedOn.map((n) => pinnedOn.filter((m) => m === n).length));
+        const busiest = [...new Set(pinnedOn)].filter((n) => pinnedOn.filter((m) => m === n).length === most);
+        const victims = busiest.length > 0 ? busiest : Object.values(attached);
         const node =
           victims.length > 0 ? (victims[Math.floor(e.pick * victims.length)] as string) : this.nodeName(e.pick);
         target = [node];

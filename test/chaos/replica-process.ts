@@ -29,7 +29,15 @@ export class ServiceReplica {
   url?: string;
   starts = 0;
 
-  constructor(name: string, service: string, env: Record<string, string>, logFile: string) {
+  /**
+   * The node this replica is pinned to: configured with that one NATS URL (as
+   * with a NATS server per host), it cannot leave that node when a partition
+   * isolates it, so the minority side always has a client to mislead.
+   */
+  readonly pinnedTo: string | undefined;
+
+  constructor(name: string, service: string, env: Record<string, string>, logFile: string, pinnedTo?: string) {
+    this.pinnedTo = pinnedTo;
     this.name = name;
     this.service = service;
     this.entry = `services/${service}/src/main.ts`;
