@@ -15,16 +15,27 @@ import type { KvTable } from "./kv-table.ts";
  *
  * Writes are coalesced: every caller waits for the next write that STARTED
  * after its call, so N concurrent guarded reads cost about one write, not N.
+ * That next write starts when the one in flight ends, or once the one in
+ * flight has run for PATIENCE_MS, whichever is first: a write stuck for its
+ * whole deadline (sent during an election) must not hold every later request
+ * for that long once the store answers again. Seen in the chaos soak: a
+ * gateway replica served 1.9 s after raw NATS did, behind such a write.
  */
+/** How long a witness write may run before the next one starts beside it (an R3 write takes 2–5 ms here). */
+const PATIENCE_MS = 50;
+
 export class QuorumWitness {
   private readonly table: KvTable<{ at: number }>;
   private readonly key: string;
   private inflight?: Promise<void>;
+  private inflightSince = 0;
   private queued?: Promise<void>;
+  private readonly patienceMs: number;
 
-  constructor(table: KvTable<{ at: number }>, instance = randomUUID()) {
+  constructor(table: KvTable<{ at: number }>, instance: string = randomUUID(), patienceMs = PATIENCE_MS) {
     this.table = table;
     this.key = `w.${instance}`;
+    this.patienceMs = patienceMs;
   }
 
   static readonly schema = z.object({ at: z.number() });
@@ -33,7 +44,11 @@ export class QuorumWitness {
     if (!this.inflight) return this.start();
     // A write already in flight started before us: it proves nothing about our read.
     if (!this.queued) {
-      const after = this.inflight.catch(() => {});
+      let timer: NodeJS.Timeout | undefined;
+      const patience = new Promise<void>((r) => {
+        timer = setTimeout(r, Math.max(0, this.inflightSince + this.patienceMs - Date.now()));
+      });
+      const after = Promise.race([this.inflight.catch(() => {}), patience]).finally(() => clearTimeout(timer));
       this.queued = after.then(() => {
         this.queued = undefined;
         return this.start();
@@ -45,6 +60,7 @@ export class QuorumWitness {
   private start(): Promise<void> {
     const tracked: Promise<void> = this.table.put(this.key, { at: Date.now() }).then(() => {});
     this.inflight = tracked;
+    this.inflightSince = Date.now();
     const clear = () => {
       if (this.inflight === tracked) this.inflight = undefined;
     };
