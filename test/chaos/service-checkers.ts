@@ -52,6 +52,18 @@ export function checkTokenRevocations(records: RequestRecord[], opts: CheckOptio
   );
 }
 
+/** The acknowledged RPC calls and the usage their answers reported. */
+function acknowledgedUsage(records: RequestRecord[]) {
+  const calls = records.filter((r) => r.op === "rpc.call" && ok(r.status));
+  const usage = { input: 0, output: 0 };
+  for (const r of calls) {
+    const u = (r.ack as { usage?: { input: number; output: number } } | undefined)?.usage;
+    usage.input += u?.input ?? 0;
+    usage.output += u?.output ?? 0;
+  }
+  return { calls, usage };
+}
+
 const over = (b: BudgetSample, dim: "input" | "output") => b.used[dim] + b.reserved[dim] > b.limits[dim];
 
 /**
@@ -69,13 +81,7 @@ export function checkBudgets(records: RequestRecord[], final: FinalState): Check
   if (final.budget && (over(final.budget, "input") || over(final.budget, "output"))) {
     bad.push(`at the end: ${JSON.stringify(final.budget)}`);
   }
-  const calls = records.filter((r) => r.op === "rpc.call" && ok(r.status));
-  const usage = { input: 0, output: 0 };
-  for (const r of calls) {
-    const u = (r.ack as { usage?: { input: number; output: number } } | undefined)?.usage;
-    usage.input += u?.input ?? 0;
-    usage.output += u?.output ?? 0;
-  }
+  const { calls, usage } = acknowledgedUsage(records);
   const limits = final.budget?.limits;
   if (limits && (usage.input > limits.input || usage.output > limits.output)) {
     bad.push(`acknowledged calls used ${JSON.stringify(usage)}, above the final limits ${JSON.stringify(limits)}`);
@@ -98,13 +104,7 @@ export function checkBudgets(records: RequestRecord[], final: FinalState): Check
  * under-count; an under-count is spend the budget did not see.
  */
 export function checkUsageRecorded(records: RequestRecord[], final: FinalState): CheckResult {
-  const calls = records.filter((r) => r.op === "rpc.call" && ok(r.status));
-  const acked = { input: 0, output: 0 };
-  for (const r of calls) {
-    const u = (r.ack as { usage?: { input: number; output: number } } | undefined)?.usage;
-    acked.input += u?.input ?? 0;
-    acked.output += u?.output ?? 0;
-  }
+  const { calls, usage: acked } = acknowledgedUsage(records);
   const budget = final.budget;
   const seen = budget && {
     input: budget.used.input + budget.reserved.input,

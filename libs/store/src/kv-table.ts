@@ -80,13 +80,26 @@ export class KvTable<T> {
   }
 
   /** The raw last message of a key from the stream leader, tombstones included. */
-  private async last(key: string) {
+  /**
+   * The key's last message, from the stream leader. With `newerThan`, a read
+   * that shows nothing newer than that revision is treated as stale and
+   * retried inside the deadline, then Unavailable (see `ownedRevision`).
+   */
+  private async last(key: string, newerThan?: number) {
     const subject = this.subject(key);
     return observed(this.deps.observer, "get", this.bucket, () =>
       withDeadline(
         `get ${this.bucket}`,
         this.deps.opTimeoutMs,
-        () => this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+        async () => {
+          const msg = await this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+          if (newerThan !== undefined && (msg?.seq ?? 0) <= newerThan) {
+            throw new UnavailableError(
+              `${this.bucket}/${key}: a conflict at revision ${newerThan}, but no later write`,
+            );
+          }
+          return msg;
+        },
         this.idempotent,
       ),
     );
@@ -183,19 +196,7 @@ export class KvTable<T> {
    * Unavailable rather than a wrong Conflict.
    */
   private async ownedRevision(key: string, msgId: string, expected: number): Promise<number | undefined> {
-    const subject = this.subject(key);
-    const msg = await withDeadline(
-      `conflict check ${this.bucket}`,
-      this.deps.opTimeoutMs,
-      async () => {
-        const last = await this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
-        if ((last?.seq ?? 0) <= expected) {
-          throw new UnavailableError(`${this.bucket}/${key}: a conflict at revision ${expected}, but no later write`);
-        }
-        return last;
-      },
-      this.idempotent,
-    );
+    const msg = await this.last(key, expected);
     return msg?.header?.get("Nats-Msg-Id") === msgId ? msg.seq : undefined;
   }
 
