@@ -31,7 +31,11 @@ describe("room crypto", () => {
     expect(() => decryptMessage({ ...env, epoch: 3 }, key, alice.signPublicKey)).toThrow(/signature/);
     expect(() => decryptMessage(env, key, bob.signPublicKey)).toThrow(/sender/);
     expect(() => decryptMessage(env, newRoomKey(), alice.signPublicKey)).toThrow(/decrypt/);
-    const flipped = { ...env, ct: `${env.ct.slice(0, -2)}AA` };
+    // Always a different ciphertext (overwriting the tail with "AA" was a no-op when it already
+    // ended so, 1 run in 4,096: seen failing in CI).
+    const last = env.ct.at(-1) === "A" ? "B" : "A";
+    const flipped = { ...env, ct: `${env.ct.slice(0, -1)}${last}` };
+    expect(flipped.ct).not.toBe(env.ct);
     expect(() => decryptMessage(flipped, key, alice.signPublicKey)).toThrow();
   });
 });
