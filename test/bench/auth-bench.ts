@@ -5,15 +5,15 @@ import type { NatsCluster } from "@conclave/testkit";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
 import { spawnService } from "../support/service-process.ts";
-import { benchWorld } from "./bench-world.ts";
+import type { BenchWorld } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 
 /** Sections 2 and 3: signed requests end to end and nonce claims, each next to raw KV in the same run. */
-export async function authBench(cluster: NatsCluster, profile: string): Promise<Figure[]> {
-  const { env, host, bot } = await benchWorld(cluster);
+export async function authBench(cluster: NatsCluster, world: BenchWorld, profile: string): Promise<Figure[]> {
+  const { env, host, bot } = world;
   const service = await spawnService("services/membership/src/main.ts", env);
   const figures: Figure[] = [];
   const section = `2 e2e (${profile})`;
@@ -73,7 +73,6 @@ export async function authBench(cluster: NatsCluster, profile: string): Promise<
     });
   } finally {
     await service.stop();
-    await host.close();
   }
   return figures;
 }

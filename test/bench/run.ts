@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { NatsCluster, projectRoot, resolveNatsServer } from "@conclave/testkit";
 import { authBench } from "./auth-bench.ts";
+import { benchWorld } from "./bench-world.ts";
 import { type Figure, printTable } from "./measure.ts";
 import { scaleBench } from "./scale-bench.ts";
 import { verifyBench } from "./verify-bench.ts";
@@ -22,10 +23,13 @@ for (const nodes of [1, 3]) {
   const profile = nodes === 1 ? "1 node" : "3 nodes R3";
   log(`${profile}: starting cluster…`);
   const cluster = await NatsCluster.start({ nodes });
+  // One world per cluster: Conclave is bootstrapped once, and every section of this profile shares it.
+  const world = await benchWorld(cluster);
   try {
-    figures.push(...(await authBench(cluster, profile)));
-    if (nodes === 3) figures.push(...(await scaleBench(cluster)));
+    figures.push(...(await authBench(cluster, world, profile)));
+    if (nodes === 3) figures.push(...(await scaleBench(world)));
   } finally {
+    await world.host.close();
     await cluster.stop();
   }
 }

@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { ConclaveClient } from "@conclave/client";
 import { usersTable } from "@conclave/runtime";
-import type { NatsCluster } from "@conclave/testkit";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
-import { benchWorld } from "./bench-world.ts";
+import type { BenchWorld } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -16,8 +15,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
  * command path would take the serialized projection ~20 min); the read path
  * under test reads exactly those entries.
  */
-export async function scaleBench(cluster: NatsCluster): Promise<Figure[]> {
-  const { env, host, bot } = await benchWorld(cluster);
+export async function scaleBench(world: BenchWorld): Promise<Figure[]> {
+  const { env, host, bot } = world;
   const figures: Figure[] = [];
   const replicas: ServiceProcess[] = [];
   try {
@@ -64,7 +63,6 @@ export async function scaleBench(cluster: NatsCluster): Promise<Figure[]> {
     }
   } finally {
     await Promise.all(replicas.map((r) => r.stop()));
-    await host.close();
   }
   return figures;
 }
