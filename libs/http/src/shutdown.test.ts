@@ -39,10 +39,18 @@ describe("graceful shutdown", () => {
 
   it("cuts requests still running at the deadline", async () => {
     const edge = createEdge({ service: "shutdown-test", ready: async () => true });
-    edge.app.get("/v1/stuck", () => new Promise(() => {}));
+    let entered: () => void = () => {};
+    const handlerEntered = new Promise<void>((r) => {
+      entered = r;
+    });
+    edge.app.get("/v1/stuck", () => {
+      entered();
+      return new Promise(() => {});
+    });
     const port = await listen(edge);
     const stuck = fetch(`http://127.0.0.1:${port}/v1/stuck`).catch((err: Error) => err);
-    await new Promise((r) => setTimeout(r, 50));
+    // Still running at the deadline only if it has arrived (a fixed wait is not enough under load).
+    await handlerEntered;
     const started = Date.now();
     const report = await edge.shutdown({ deadlineMs: 200 });
     expect(report.forced).toBe(true);

@@ -116,16 +116,22 @@ describe("serveRpc and requestRpc against nats-server", () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    let entered: () => void = () => {};
+    const handlerEntered = new Promise<void>((r) => {
+      entered = r;
+    });
     const server = serveRpc(nc, {
       method: "work.drain",
       handler: async () => {
+        entered();
         await gate;
         return "finished";
       },
     });
     await nc.flush();
     const pending = requestRpc(nc, "work.drain", {}, caller, 2_000);
-    await new Promise((r) => setTimeout(r, 50));
+    // The call must be in progress when stop() runs (a fixed 50 ms wait is not enough under load).
+    await handlerEntered;
     const stopped = server.stop();
     release();
     expect(await pending).toMatchObject({ kind: "result", result: "finished" });
