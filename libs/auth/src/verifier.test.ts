@@ -38,6 +38,12 @@ describe("sign → verify round trip", () => {
     expect(verify(request).coveredComponents).toEqual(["@method", "@path", "@query", "content-digest"]);
   });
 
+  it("a received target with a fragment is refused: the signer drops it, a router may read it as the query", () => {
+    const signedEmpty = fx.signed({ method: "GET", url: "/v1/audit" });
+    rejects({ ...signedEmpty, url: "/v1/audit#tenant=x" }, "invalid_component_value");
+    rejects({ ...signedEmpty, url: "/v1/audit?#tenant=x" }, "invalid_component_value");
+  });
+
   it("the default nonce is 128 random bits in base64url", () => {
     const a = verify(fx.signed({})).nonce;
     expect(a).toMatch(/^[A-Za-z0-9_-]{22}$/);

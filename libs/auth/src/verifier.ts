@@ -69,6 +69,11 @@ export function verifyRequest(
   policy: VerificationPolicy,
   deps: VerifierDeps,
 ): VerifiedSignature {
+  // What is verified is what is routed: a fragment is never part of a request target,
+  // and a router may read what follows `#` as the query (issue 15, item 1).
+  if (request.url.includes("#")) {
+    throw new SignatureError("invalid_component_value", "the request target carries a fragment");
+  }
   // Raw values: the RFC 8941 parser, not the base builder, judges these headers' characters.
   const parsed = parseSignatureHeaders(
     rawFieldValue(request.headers, "signature-input"),

@@ -1,5 +1,5 @@
 import { type Authenticated, type AuthenticatorDeps, authenticate, type Principal } from "@conclave/auth";
-import { rawJsonBody } from "@conclave/http";
+import { HEALTH_ROUTES, rawJsonBody } from "@conclave/http";
 import { ApiError } from "@conclave/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 
@@ -20,7 +20,9 @@ declare module "fastify" {
   }
   interface FastifyContextConfig {
     /**
-     * "signed": the route requires an RFC 9421 signed request (default for /v1/*).
+     * "signed" (the default: a route without the setting is signed): the route
+     * requires an RFC 9421 signed request. "none" opts out by name (JWKS); the
+     * edge's health routes are exempt by name.
      * "signed-or-bearer": a signed request, or a bearer token the route verifies
      * itself (gateway sessions); the signature check is skipped only when the
      * request carries a bearer token and no signature headers at all.
@@ -46,7 +48,19 @@ function received(request: FastifyRequest) {
 }
 
 /**
- * Authenticates every route whose config says `auth: "signed"`, after the body
+ * What a route requires. Fail closed (issue 15, item 10): a route registered
+ * without the setting is signed, so forgetting it cannot open a route; only the
+ * edge's probes and routes that say `auth: "none"` are open. A request no route
+ * matched (404) has nothing to protect.
+ */
+export function routeAuthOf(request: FastifyRequest): RouteAuth {
+  const { url, config } = request.routeOptions;
+  if (config.auth !== undefined) return config.auth;
+  return url === undefined || HEALTH_ROUTES.has(url) ? "none" : "signed";
+}
+
+/**
+ * Authenticates every route that is not open (routeAuthOf), after the body
  * is parsed (the digest covers it) and before the handler. Modes: `enforce`
  * denies; `soft` logs the denial and lets the request through without a
  * principal (routes that need one still answer 401); `off` skips the check.
@@ -58,8 +72,8 @@ export function registerSignedRequestAuth(
   onOutcome?: (outcome: string) => void,
 ): void {
   app.addHook("preHandler", async (request, reply) => {
-    const auth = request.routeOptions.config.auth;
-    if (mode === "off" || (auth !== "signed" && auth !== "signed-or-bearer")) return;
+    const auth = routeAuthOf(request);
+    if (mode === "off" || auth === "none") return;
     if (auth === "signed-or-bearer" && isBearerOnly(request)) return;
     let result: Authenticated;
     try {
