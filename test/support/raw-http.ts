@@ -14,11 +14,16 @@ export function rawRequest(
   method: string,
   target: string,
   headers: Record<string, string>,
+  body?: Uint8Array,
 ): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const lines = [`${method} ${target} HTTP/1.1`, "Host: 127.0.0.1", "Connection: close"];
+    const lines = [`${method} ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, "Connection: close"];
+    if (body !== undefined) lines.push(`Content-Length: ${body.byteLength}`);
     for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-    const socket = connect(port, "127.0.0.1", () => socket.write(`${lines.join("\r\n")}\r\n\r\n`));
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+      if (body !== undefined) socket.write(body);
+    });
     let data = "";
     socket.setEncoding("latin1");
     socket.on("data", (chunk: string) => {

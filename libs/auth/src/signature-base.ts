@@ -1,5 +1,16 @@
-import { type BareItem, type Parameters, serializeInnerList, serializeString } from "structured-headers";
-import { normalizeAuthority, parseRequestTarget, type RequestTarget } from "./request-target.ts";
+import {
+  type BareItem,
+  type InnerList,
+  type Item,
+  isInnerList,
+  type Parameters,
+  parseDictionary,
+  serializeInnerList,
+  serializeItem,
+} from "structured-headers";
+import { componentId, splitComponentId } from "./component-id.ts";
+import { type DerivationContext, derivedValue, isDerived } from "./derived-components.ts";
+import { parseRequestTarget, type RequestTarget } from "./request-target.ts";
 import { SignatureError } from "./signature-error.ts";
 
 /** RFC 9421 §2.5 signature base, shared by the signer and the verifier so both build the same bytes. */
@@ -15,6 +26,8 @@ export interface SignableRequest {
   headers: HeaderMap;
   /** For `@scheme` and `@target-uri` when `url` is origin-form (the server knows if it is behind TLS). */
   scheme?: string | undefined;
+  /** For `@authority` and `@target-uri` when `url` is origin-form; the Host field when absent. */
+  authority?: string | undefined;
 }
 
 /** The signature parameters Conclave knows, in the order they are to be serialized. */
@@ -27,20 +40,8 @@ export interface SignatureParams {
   tag?: string | undefined;
 }
 
-export const DERIVED_COMPONENTS = [
-  "@method",
-  "@target-uri",
-  "@authority",
-  "@scheme",
-  "@request-target",
-  "@path",
-  "@query",
-] as const;
-
-const DERIVED = new Set<string>(DERIVED_COMPONENTS);
 // RFC 9110 token, lowercased: covered field names are always lowercase (§2.1).
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // A line feed in a value would let one component forge another line of the base;
 // non-ASCII would encode differently on each side. Both are refused.
 const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
@@ -54,18 +55,28 @@ export function buildSignatureBase(
   const lines: string[] = [];
   const seen = new Set<string>();
   let target: RequestTarget | undefined;
-  const lazyTarget = (): RequestTarget => {
-    target ??= parseRequestTarget(request.url);
-    return target;
+  const ctx: DerivationContext = {
+    method: request.method,
+    host: () => fieldValue(request.headers, "host"),
+    scheme: request.scheme,
+    authority: request.authority,
+    target: () => {
+      target ??= parseRequestTarget(request.url);
+      return target;
+    },
   };
-  for (const component of components) {
-    if (seen.has(component)) {
-      throw new SignatureError("malformed_signature_input", `component ${component} is covered twice`);
+  for (const id of components) {
+    const { name, params: componentParams } = splitComponentId(id);
+    const canonical = componentId(name, componentParams);
+    if (seen.has(canonical)) {
+      throw new SignatureError("malformed_signature_input", `component ${canonical} is covered twice`);
     }
-    seen.add(component);
-    // Value first: it validates the name that serializeString then quotes.
-    const value = componentValue(request, component, lazyTarget);
-    lines.push(`${serializeString(component)}: ${value}`);
+    seen.add(canonical);
+    // Value first: it validates the name that serializeItem then quotes.
+    const value = isDerived(name)
+      ? derivedValue(ctx, name, componentParams)
+      : coveredField(request, name, componentParams);
+    lines.push(`${serializeItem([name, componentParams])}: ${value}`);
   }
   lines.push(`"@signature-params": ${serializeSignatureParams(components, params)}`);
   return lines.join("\n");
@@ -74,7 +85,11 @@ export function buildSignatureBase(
 /** The `@signature-params` value, which is also the member value in `Signature-Input`. */
 export function serializeSignatureParams(components: readonly string[], params: SignatureParams | Parameters): string {
   try {
-    return serializeInnerList([components.map((name) => [name, new Map()]), toParameters(params)]);
+    const items: Item[] = components.map((id) => {
+      const { name, params: componentParams } = splitComponentId(id);
+      return [name, componentParams];
+    });
+    return serializeInnerList([items, toParameters(params)]);
   } catch (cause) {
     throw new SignatureError("malformed_signature_input", "signature parameters cannot be serialized", { cause });
   }
@@ -90,58 +105,35 @@ function toParameters(params: SignatureParams | Parameters): Parameters {
   return out;
 }
 
-function componentValue(request: SignableRequest, component: string, target: () => RequestTarget): string {
-  if (component === "@signature-params") {
-    throw new SignatureError("malformed_signature_input", "@signature-params cannot be a covered component");
-  }
-  if (component.startsWith("@")) {
-    if (!DERIVED.has(component)) throw new SignatureError("unsupported_component", `unsupported ${component}`);
-    return derivedValue(request, component, target);
-  }
-  if (!FIELD_NAME.test(component)) {
+/**
+ * A covered header field (§2.1). `;key=` picks one member of a dictionary field
+ * (Content-Digest's sha-256, say). `;sf` and `;bs` re-serialize the field
+ * (which needs its type, or its separate field lines, which this server does
+ * not keep), `;tr` names a trailer and `;req` a response's request: refused.
+ */
+function coveredField(request: SignableRequest, name: string, params: Parameters): string {
+  if (!FIELD_NAME.test(name)) {
     throw new SignatureError("malformed_signature_input", "covered field names are lowercase tokens");
   }
-  const value = fieldValue(request.headers, component);
-  if (value === undefined) throw new SignatureError("missing_component", `covered field ${component} is absent`);
-  return value;
-}
-
-function derivedValue(request: SignableRequest, component: string, target: () => RequestTarget): string {
-  switch (component) {
-    case "@method":
-      if (!METHOD.test(request.method)) throw new SignatureError("invalid_component_value", "method is not a token");
-      return request.method;
-    case "@path":
-      return target().path;
-    case "@query":
-      return target().query;
-    case "@request-target":
-      return target().requestTarget;
-    case "@authority":
-      return authority(request, target());
-    case "@scheme":
-      return scheme(request, target());
-    default: {
-      // @target-uri: the absolute form as received, or rebuilt from the origin-form pieces.
-      const t = target();
-      if (t.scheme !== undefined) return t.requestTarget;
-      return `${scheme(request, t)}://${authority(request, t)}${t.requestTarget}`;
-    }
+  const value = fieldValue(request.headers, name);
+  if (value === undefined) throw new SignatureError("missing_component", `covered field ${name} is absent`);
+  if (params.size === 0) return value;
+  const key = params.get("key");
+  if (typeof key !== "string" || params.size !== 1) {
+    throw new SignatureError("unsupported_component", `field ${name}: only the key parameter is supported`);
   }
+  return dictionaryMember(name, value, key);
 }
 
-function scheme(request: SignableRequest, target: RequestTarget): string {
-  const value = target.scheme ?? request.scheme?.toLowerCase();
-  if (value === undefined) throw new SignatureError("missing_component", "the request scheme is unknown");
-  if (!/^[a-z][a-z0-9+.-]*$/.test(value)) throw new SignatureError("invalid_component_value", "bad scheme");
-  return value;
-}
-
-function authority(request: SignableRequest, target: RequestTarget): string {
-  if (target.authority !== undefined) return target.authority;
-  const host = fieldValue(request.headers, "host");
-  if (host === undefined || host === "") throw new SignatureError("missing_component", "no authority: Host is absent");
-  return normalizeAuthority(host, target.scheme ?? request.scheme?.toLowerCase());
+function dictionaryMember(name: string, value: string, key: string): string {
+  let member: Item | InnerList | undefined;
+  try {
+    member = parseDictionary(value).get(key);
+  } catch (cause) {
+    throw new SignatureError("invalid_component_value", `field ${name} is not a dictionary`, { cause });
+  }
+  if (member === undefined) throw new SignatureError("missing_component", `field ${name} has no member ${key}`);
+  return isInnerList(member) ? serializeInnerList(member) : serializeItem(member);
 }
 
 /** §2.1: each value trimmed, several values joined with ", "; undefined when the field is absent. */

@@ -1,4 +1,11 @@
-import { type AuthenticatorDeps, conclavePolicy, PublicKeyCache } from "@conclave/auth";
+import {
+  type AuthenticatorDeps,
+  conclavePolicy,
+  generateEd25519KeyPair,
+  PublicKeyCache,
+  signRequest,
+  toBase64url,
+} from "@conclave/auth";
 import { createEdge, type Edge } from "@conclave/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerSignedRequestAuth } from "./signed-request-hook.ts";
@@ -22,7 +29,7 @@ describe("routes are signed by default", () => {
       lookupUser: async () => unreachable(),
       nonces: { create: async () => unreachable() },
     };
-    registerSignedRequestAuth(edge.app, deps, "enforce");
+    registerSignedRequestAuth(edge.app, deps, { mode: "enforce" });
     // A route a future change adds without thinking about auth at all.
     edge.app.get("/v1/new-thing", { config: { body: "none" } }, async () => ({ leaked: true }));
     edge.app.get("/elsewhere", { config: { body: "none" } }, async () => ({ leaked: true }));
@@ -46,5 +53,52 @@ describe("routes are signed by default", () => {
     expect((await edge.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
     expect((await edge.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(200);
     expect((await edge.app.inject({ method: "GET", url: "/v1/nothing-here" })).statusCode).toBe(404);
+  });
+});
+
+// @scheme, @authority and @target-uri as the hook derives them. The signer is
+// unknown to this allowlist, so "unknown_signer" means the signature verified
+// (that check comes first) and "bad_signature" that it did not.
+describe("the scheme and authority a signature over @target-uri is checked against", () => {
+  const keys = generateEd25519KeyPair();
+  const keyid = toBase64url(keys.publicKey);
+  const reasonFor = async (edge: Edge, signedUri: string, host: string) => {
+    const headers = signRequest({
+      method: "GET",
+      url: signedUri,
+      secretKey: keys.secretKey,
+      keyid,
+      components: ["@method", "@target-uri", "@authority", "@scheme"],
+    }) as unknown as Record<string, string>;
+    const res = await edge.app.inject({ method: "GET", url: "/v1/thing?x=1", headers: { ...headers, host } });
+    return (res.json() as { error: { reason: string } }).error.reason;
+  };
+  const edgeWith = async (publicOrigin?: { scheme: string; authority: string }) => {
+    const edge = createEdge({ service: "test", logger: false, ready: async () => true });
+    const deps: AuthenticatorDeps = {
+      policy: conclavePolicy(Date.now),
+      keyCache: new PublicKeyCache(),
+      lookupUser: async () => undefined,
+      nonces: { create: async () => unreachable() },
+    };
+    registerSignedRequestAuth(edge.app, deps, { mode: "enforce", publicOrigin });
+    edge.app.get("/v1/thing", { config: { body: "none" } }, async () => ({}));
+    await edge.app.ready();
+    return edge;
+  };
+
+  it("without a configured origin: the connection's scheme and the Host field", async () => {
+    const edge = await edgeWith();
+    expect(await reasonFor(edge, "http://api.local:7420/v1/thing?x=1", "api.local:7420")).toBe("unknown_signer");
+    expect(await reasonFor(edge, "https://api.local:7420/v1/thing?x=1", "api.local:7420")).toBe("bad_signature");
+    expect(await reasonFor(edge, "http://api.local:7420/v1/thing?x=2", "api.local:7420")).toBe("bad_signature");
+    await edge.app.close();
+  });
+
+  it("with CONCLAVE_PUBLIC_URL: its scheme and authority, whatever Host the proxy forwards", async () => {
+    const edge = await edgeWith({ scheme: "https", authority: "conclave.example" });
+    expect(await reasonFor(edge, "https://conclave.example/v1/thing?x=1", "internal:7420")).toBe("unknown_signer");
+    expect(await reasonFor(edge, "http://internal:7420/v1/thing?x=1", "internal:7420")).toBe("bad_signature");
+    await edge.app.close();
   });
 });

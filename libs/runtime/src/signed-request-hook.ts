@@ -31,7 +31,23 @@ declare module "fastify" {
   }
 }
 
-function received(request: FastifyRequest) {
+/**
+ * The origin clients address (CONCLAVE_PUBLIC_URL): @scheme, @authority and
+ * @target-uri are derived from it rather than from the connection, which
+ * behind a TLS-terminating proxy is plain http to an internal name.
+ */
+export interface PublicOrigin {
+  scheme: string;
+  authority: string;
+}
+
+export interface SignedRequestAuthOptions {
+  mode: AuthMode;
+  onOutcome?: (outcome: string) => void;
+  publicOrigin?: PublicOrigin | undefined;
+}
+
+function received(request: FastifyRequest, origin: PublicOrigin | undefined) {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (typeof value === "string") headers[name] = value;
@@ -44,6 +60,10 @@ function received(request: FastifyRequest) {
     headers,
     body: streamed ? undefined : rawJsonBody(request),
     streamedBody: streamed && (headers["content-length"] !== "0" || headers["transfer-encoding"] !== undefined),
+    // Without a configured origin: what this server was reached by (fastify reads
+    // X-Forwarded-Proto / -Host only from a proxy the edge trusts) — docs/auth.md.
+    scheme: origin?.scheme ?? request.protocol,
+    authority: origin?.authority ?? request.host,
   };
 }
 
@@ -68,8 +88,7 @@ export function routeAuthOf(request: FastifyRequest): RouteAuth {
 export function registerSignedRequestAuth(
   app: FastifyInstance,
   deps: AuthenticatorDeps,
-  mode: AuthMode,
-  onOutcome?: (outcome: string) => void,
+  { mode, onOutcome, publicOrigin }: SignedRequestAuthOptions,
 ): void {
   app.addHook("preHandler", async (request, reply) => {
     const auth = routeAuthOf(request);
@@ -77,7 +96,7 @@ export function registerSignedRequestAuth(
     if (auth === "signed-or-bearer" && isBearerOnly(request)) return;
     let result: Authenticated;
     try {
-      result = await authenticate(received(request), deps);
+      result = await authenticate(received(request, publicOrigin), deps);
     } catch (err) {
       const reason = err instanceof ApiError ? (err.reason ?? err.code) : "internal";
       onOutcome?.(reason);

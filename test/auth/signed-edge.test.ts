@@ -1,13 +1,17 @@
-import { fromBase64url, generateIdentity, signRequest } from "@conclave/auth";
+import { createHash } from "node:crypto";
+import { fromBase64url, generateIdentity, privateKeyObject, signRequest } from "@conclave/auth";
 import { membershipModule, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, type ServiceModule, startHost } from "@conclave/runtime";
 import { useCluster } from "@conclave/testkit";
 import fc from "fast-check";
 import { parse as parseQuery } from "fast-querystring";
+import { createSigner, httpbis } from "http-message-signatures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRequestTarget } from "../../libs/auth/src/request-target.ts";
 import { rawRequest } from "../support/raw-http.ts";
 
+// The signed-request pipeline on a real edge and cluster.
+//
 // What is verified is what is routed (issue 15, item 1). Hostile request
 // targets go to a real edge over a raw socket, each signed by a
 // registered key over the target as the signer reads it. Invariant: a request
@@ -27,6 +31,7 @@ const echoModule: ServiceModule = {
     });
     edge.app.get("/v1/echo", { config: { body: "none" } }, echo);
     edge.app.get("/v1/echo/:id", { config: { body: "none" } }, echo);
+    edge.app.post("/v1/echo/:id", { config: { body: "json" } }, echo);
   },
 };
 
@@ -124,5 +129,36 @@ describe("the path and query a handler sees are the ones the signature covers", 
       }),
       { numRuns: 300 },
     );
+  });
+
+  // Interop (issue 15, item 11): before, the edge passed no scheme and any
+  // signer covering @target-uri or @scheme got missing_component, and a sha-512
+  // digest got missing_digest. The server sees http and the Host it was sent.
+  it("a request signed by http-message-signatures over @target-uri, @authority and @scheme, with a sha-512 digest, is served", async () => {
+    const body = new TextEncoder().encode('{"hello":"world"}');
+    const target = "/v1/echo/x?y=1";
+    const signed = await httpbis.signMessage(
+      {
+        key: createSigner(privateKeyObject(secretKey), "ed25519", signer.signPublicKey),
+        fields: ["@method", "@target-uri", "@authority", "@scheme", "content-digest"],
+        params: ["created", "nonce", "keyid", "alg"],
+        paramValues: { nonce: "interop-edge" },
+      },
+      {
+        method: "POST",
+        url: `http://127.0.0.1:${port}${target}`,
+        headers: {
+          "content-type": "application/json",
+          "content-digest": `sha-512=:${createHash("sha512").update(body).digest("base64")}:`,
+        },
+      },
+    );
+    const headers = Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k, String(v)]));
+    const answer = await rawRequest(port, "POST", target, headers, body);
+    expect(answer.status, answer.body).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual(expectedView(target));
+    // The same signature cannot be moved to another target.
+    const moved = await rawRequest(port, "POST", "/v1/echo/x?y=2", headers, body);
+    expect(JSON.parse(moved.body)).toMatchObject({ error: { reason: "bad_signature" } });
   });
 });
