@@ -135,6 +135,18 @@ describe("derived components", () => {
     );
   });
 
+  it("a field's ;sf re-serializes a known structured field (RFC 9421 §2.1.1, with a registered field)", () => {
+    const headers = { "content-digest": "sha-256=:AAAA:,    md5=:BBBB:;x=1;y=2" };
+    expect(base({ headers }, ["content-digest;sf"])).toBe(`"content-digest";sf: sha-256=:AAAA:, md5=:BBBB:;x=1;y=2`);
+  });
+
+  it("a field's ;bs wraps each field line as a byte sequence (RFC 9421 §2.1.3)", () => {
+    const headers = { "example-header": ["value, with, lots", "of, commas"] };
+    expect(base({ headers }, ["example-header;bs"])).toBe(
+      `"example-header";bs: :dmFsdWUsIHdpdGgsIGxvdHM=:, :b2YsIGNvbW1hcw==:`,
+    );
+  });
+
   it("a field's ;key names one member of a dictionary field", () => {
     const headers = { "content-digest": "sha-512=:AAAA:, sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:" };
     expect(base({ headers }, ['content-digest;key="sha-256"'])).toBe(
@@ -192,8 +204,14 @@ describe("signature base refusals", () => {
       "invalid_component_value",
     ],
     ["a derived component with a parameter", {}, ["@method;req"], "unsupported_component"],
-    ["a field with ;sf", { headers: { x: "a=1" } }, ["x;sf"], "unsupported_component"],
-    ["a field with ;bs", { headers: { x: "a" } }, ["x;bs"], "unsupported_component"],
+    ["a field of unknown structured type with ;sf", { headers: { x: "a=1" } }, ["x;sf"], "unsupported_component"],
+    [
+      "a structured field that does not parse",
+      { headers: { priority: "u=" } },
+      ["priority;sf"],
+      "invalid_component_value",
+    ],
+    ["a field with two parameters", { headers: { x: "a" } }, ["x;bs;sf"], "unsupported_component"],
     ["a trailer (;tr)", { headers: { x: "a" } }, ["x;tr"], "unsupported_component"],
     ["a ;key member that is absent", { headers: { x: "a=1" } }, ['x;key="b"'], "missing_component"],
     ["a ;key of a field that is no dictionary", { headers: { x: "(" } }, ['x;key="b"'], "invalid_component_value"],

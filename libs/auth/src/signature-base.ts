@@ -1,23 +1,13 @@
-import {
-  type BareItem,
-  type InnerList,
-  type Item,
-  isInnerList,
-  type Parameters,
-  parseDictionary,
-  serializeInnerList,
-  serializeItem,
-} from "structured-headers";
+import { type BareItem, type Item, type Parameters, serializeInnerList, serializeItem } from "structured-headers";
 import { componentId, splitComponentId } from "./component-id.ts";
 import { type DerivationContext, derivedValue, isDerived } from "./derived-components.ts";
+import { coveredField, fieldValue, type HeaderMap } from "./field-components.ts";
 import { parseRequestTarget, type RequestTarget } from "./request-target.ts";
 import { SignatureError } from "./signature-error.ts";
 
-/** RFC 9421 §2.5 signature base, shared by the signer and the verifier so both build the same bytes. */
+export { fieldValue, type HeaderMap, type HeaderValue, rawFieldValue } from "./field-components.ts";
 
-export type HeaderValue = string | readonly string[] | undefined;
-/** Header fields by lowercased name. */
-export type HeaderMap = Readonly<Record<string, HeaderValue>>;
+/** RFC 9421 §2.5 signature base, shared by the signer and the verifier so both build the same bytes. */
 
 export interface SignableRequest {
   method: string;
@@ -39,12 +29,6 @@ export interface SignatureParams {
   keyid?: string | undefined;
   tag?: string | undefined;
 }
-
-// RFC 9110 token, lowercased: covered field names are always lowercase (§2.1).
-const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-// A line feed in a value would let one component forge another line of the base;
-// non-ASCII would encode differently on each side. Both are refused.
-const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 
 /** The exact bytes that are signed, as an ASCII string. */
 export function buildSignatureBase(
@@ -75,7 +59,7 @@ export function buildSignatureBase(
     // Value first: it validates the name that serializeItem then quotes.
     const value = isDerived(name)
       ? derivedValue(ctx, name, componentParams)
-      : coveredField(request, name, componentParams);
+      : coveredField(request.headers, name, componentParams);
     lines.push(`${serializeItem([name, componentParams])}: ${value}`);
   }
   lines.push(`"@signature-params": ${serializeSignatureParams(components, params)}`);
@@ -103,69 +87,4 @@ function toParameters(params: SignatureParams | Parameters): Parameters {
     if (value !== undefined) out.set(name, value);
   }
   return out;
-}
-
-/**
- * A covered header field (§2.1). `;key=` picks one member of a dictionary field
- * (Content-Digest's sha-256, say). `;sf` and `;bs` re-serialize the field
- * (which needs its type, or its separate field lines, which this server does
- * not keep), `;tr` names a trailer and `;req` a response's request: refused.
- */
-function coveredField(request: SignableRequest, name: string, params: Parameters): string {
-  if (!FIELD_NAME.test(name)) {
-    throw new SignatureError("malformed_signature_input", "covered field names are lowercase tokens");
-  }
-  const value = fieldValue(request.headers, name);
-  if (value === undefined) throw new SignatureError("missing_component", `covered field ${name} is absent`);
-  if (params.size === 0) return value;
-  const key = params.get("key");
-  if (typeof key !== "string" || params.size !== 1) {
-    throw new SignatureError("unsupported_component", `field ${name}: only the key parameter is supported`);
-  }
-  return dictionaryMember(name, value, key);
-}
-
-function dictionaryMember(name: string, value: string, key: string): string {
-  let member: Item | InnerList | undefined;
-  try {
-    member = parseDictionary(value).get(key);
-  } catch (cause) {
-    throw new SignatureError("invalid_component_value", `field ${name} is not a dictionary`, { cause });
-  }
-  if (member === undefined) throw new SignatureError("missing_component", `field ${name} has no member ${key}`);
-  return isInnerList(member) ? serializeInnerList(member) : serializeItem(member);
-}
-
-/** §2.1: each value trimmed, several values joined with ", "; undefined when the field is absent. */
-export function fieldValue(headers: HeaderMap, name: string): string | undefined {
-  const joined = rawFieldValue(headers, name);
-  if (joined !== undefined && !FIELD_VALUE.test(joined)) {
-    throw new SignatureError("invalid_component_value", `field ${name} has characters outside visible ASCII`);
-  }
-  return joined;
-}
-
-/** Like fieldValue, without the character check (for fields a stricter parser reads next). */
-export function rawFieldValue(headers: HeaderMap, name: string): string | undefined {
-  // Own properties only: a covered "constructor" must not find Object.prototype.constructor.
-  if (!Object.hasOwn(headers, name)) return undefined;
-  const raw = headers[name];
-  if (raw === undefined) return undefined;
-  const values = typeof raw === "string" ? [raw] : raw;
-  if (values.length === 0) return undefined;
-  return values.map(trimOws).join(", ");
-}
-
-// Only SP and HTAB are optional whitespace; String#trim would also eat \u00a0,
-// which Node yields for a raw 0xA0 byte. A loop, not a regex: no backtracking.
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
-}
-
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
 }
