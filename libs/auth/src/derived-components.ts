@@ -79,8 +79,9 @@ function authority(ctx: DerivationContext): string {
   const t = ctx.target();
   if (t.authority !== undefined) return t.authority;
   const given = ctx.authority ?? ctx.host();
-  if (given === undefined || given === "")
+  if (given === undefined || given === "") {
     throw new SignatureError("missing_component", "no authority: Host is absent");
+  }
   return normalizeAuthority(given, t.scheme ?? ctx.scheme?.toLowerCase());
 }
 
