@@ -1,5 +1,14 @@
-import { authenticate } from "@conclave/auth";
-import { BUCKETS, KvTable, MAX_CLOCK_SKEW_MS, Store } from "@conclave/store";
+import { authenticate, type NonceTable } from "@conclave/auth";
+import {
+  BUCKETS,
+  bucketName,
+  KvTable,
+  MAX_CLOCK_SKEW_MS,
+  NONCE_CLOCK_MARGIN_MS,
+  nonceTtlMs,
+  provisionBucket,
+  Store,
+} from "@conclave/store";
 import { eventually, useCluster } from "@conclave/testkit";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,33 +17,38 @@ import { NOW_MS, signingFixture } from "../../libs/auth/src/signed-request-fixtu
 
 // The nonce bucket's max age is a limit like any other: crossed here. A claim
 // is forgotten once its entry ages out, so a byte-identical replay would pass
-// the nonce check; what stops it is the clock window, which is why the TTL
-// equals the whole window (2 × skew, SPEC §2). A bucket with a 1 s max age
-// stands in for the real 60 s one so the test does not wait a minute.
+// the nonce check; what stops it then is the clock window of the replica that
+// sees it. Buckets with ages of seconds stand in for the real one (90 s) so
+// the tests do not wait minutes; the replicas' clocks are injected.
 
-const SHORT_TTL_MS = 1_000;
+const claim = z.object({ at: z.number() });
+const reasonOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "accepted",
+    (err: { reason?: string }) => err.reason ?? String(err),
+  );
 
 describe("nonce claims across the bucket's max age", () => {
   const cluster = useCluster({ nodes: 1 });
   let store: Store;
-  let nonces: KvTable<{ at: number }>;
+  const bucket = async (name: string, ttlMs: number): Promise<KvTable<{ at: number }>> => {
+    await new Kvm(store.conn.js).create(name, { history: 1, ttl: ttlMs });
+    return new KvTable(name, claim, { conn: store.conn, opTimeoutMs: 2_000 });
+  };
 
   beforeAll(async () => {
     store = await Store.connect({ servers: cluster().urls, name: "nonce-ttl", replicas: 1 });
-    await new Kvm(store.conn.js).create("test_nonces_short", { history: 1, ttl: SHORT_TTL_MS });
-    nonces = new KvTable("test_nonces_short", z.object({ at: z.number() }), {
-      conn: store.conn,
-      opTimeoutMs: 2_000,
-    });
   });
   afterAll(() => store?.close());
 
-  it("the real bucket keeps a claim for the whole acceptance window (2 × skew)", () => {
-    expect(BUCKETS.nonces.ttlMs).toBe(2 * MAX_CLOCK_SKEW_MS);
+  it("the real bucket keeps a claim for the whole acceptance window plus the clock margin", () => {
     expect(signingFixture().policy.maxSkewSeconds * 1000).toBe(MAX_CLOCK_SKEW_MS);
+    expect(BUCKETS.nonces.ttlMs).toBe(2 * MAX_CLOCK_SKEW_MS + NONCE_CLOCK_MARGIN_MS);
+    expect(BUCKETS.nonces.ttlMs).toBe(90_000);
   });
 
   it("a replay is refused while the claim lives, passes the nonce check once it aged out, and the clock window still refuses it", async () => {
+    const nonces = await bucket("test_nonces_short", 1_000);
     let now = NOW_MS;
     const f = signingFixture(NOW_MS);
     const principal = f.principal();
@@ -45,23 +59,59 @@ describe("nonce claims across the bucket's max age", () => {
       nonces,
     };
     const request = f.signed({ method: "GET", url: "/v1/me/rooms" });
-    const reasonOf = (p: Promise<unknown>) =>
-      p.then(
-        () => "accepted",
-        (err: { reason?: string }) => err.reason ?? String(err),
-      );
 
     expect(await reasonOf(authenticate(request, deps))).toBe("accepted");
     expect(await reasonOf(authenticate(request, deps))).toBe("replay");
 
     // Cross the max age: the entry goes, and with it the nonce check's memory.
     await eventually(async () => expect(await nonces.keys()).toEqual([]), 10_000, 100);
-    // Inside the clock window, a bucket whose TTL is shorter than the window lets the replay through:
-    // the failure the 2 × skew rule exists to prevent.
+    // Inside the clock window, a bucket whose TTL is shorter than the window lets the replay through.
     now = NOW_MS + 5_000;
     expect(await reasonOf(authenticate(request, deps))).toBe("accepted");
-    // With the real TTL the entry lives until the window has closed, and past it the clock refuses.
+    // Past the window the clock refuses it.
     now = NOW_MS + MAX_CLOCK_SKEW_MS + 1_000;
     expect(await reasonOf(authenticate(request, deps))).toMatch(/expired|created/);
+  });
+
+  it("a replica whose clock runs behind refuses a replay after a 2 × skew claim expired, thanks to the margin", async () => {
+    // Scaled down: skew 2 s, a replica B lagging 4 s, margin 5 s (≥ the lag).
+    const skewMs = 2_000;
+    const lagMs = 4_000;
+    const marginMs = 5_000;
+    const withoutMargin = await bucket("test_nonces_no_margin", 2 * skewMs);
+    const withMargin = await bucket("test_nonces_margin", nonceTtlMs(skewMs, marginMs));
+
+    const f = signingFixture(NOW_MS);
+    const principal = f.principal();
+    const replica = (clock: () => number, nonces: NonceTable) => ({
+      policy: { ...f.policy, maxSkewSeconds: skewMs / 1000, now: clock },
+      keyCache: f.deps.keyCache,
+      lookupUser: async (signPub: string) => (signPub === f.keyid ? principal : undefined),
+      nonces,
+    });
+    const clockA = () => Date.now();
+    const clockB = () => Date.now() - lagMs;
+    // Signed at the front edge of A's window: `created` as far ahead as A allows.
+    const created = Math.floor(Date.now() / 1000) + skewMs / 1000;
+    const request = f.signed({ method: "GET", url: "/v1/me/rooms", created });
+
+    expect(await reasonOf(authenticate(request, replica(clockA, withoutMargin)))).toBe("accepted");
+    expect(await reasonOf(authenticate(request, replica(clockA, withMargin)))).toBe("accepted");
+
+    // The 2 × skew claim ages out while `created` is still inside B's window (B sees it until created + skew + lag).
+    await eventually(async () => expect(await withoutMargin.keys()).toEqual([]), 10_000, 50);
+    expect(clockB()).toBeLessThanOrEqual(created * 1000 + skewMs);
+    // Without a margin B takes the replay: the defect.
+    expect(await reasonOf(authenticate(request, replica(clockB, withoutMargin)))).toBe("accepted");
+    // With one, the claim is still there: B refuses it.
+    expect(await reasonOf(authenticate(request, replica(clockB, withMargin)))).toBe("replay");
+  });
+
+  it("provisioning raises the max age of a nonce bucket made by an earlier version (60 s) to the new one", async () => {
+    const name = bucketName("nonces", "upgrade");
+    await new Kvm(store.conn.js).create(name, { history: 1, ttl: 2 * MAX_CLOCK_SKEW_MS });
+    await provisionBucket(store.conn, "nonces", 1, "upgrade");
+    const { config } = await store.conn.jsm.streams.info(`KV_${name}`);
+    expect(config.max_age).toBe(BUCKETS.nonces.ttlMs * 1_000_000);
   });
 });

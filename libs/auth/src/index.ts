@@ -1,5 +1,6 @@
 export { type Authenticated, type AuthenticatorDeps, authenticate, type Principal } from "./authenticate.ts";
 export { fromBase64url, toBase64url } from "./base64url.ts";
+export { componentId } from "./component-id.ts";
 export {
   type ContentDigestHasher,
   contentDigest,
@@ -9,6 +10,7 @@ export {
   sha256,
   verifyContentDigest,
 } from "./content-digest.ts";
+export { DERIVED_COMPONENTS } from "./derived-components.ts";
 export {
   decodeKeyId,
   type Ed25519KeyPair,
@@ -25,7 +27,6 @@ export { claimNonce, type NonceClaim, type NonceOutcome, type NonceTable, nonceK
 export { DEFAULT_KEY_CACHE_CAPACITY, PublicKeyCache } from "./public-key-cache.ts";
 export {
   buildSignatureBase,
-  DERIVED_COMPONENTS,
   type HeaderMap,
   type HeaderValue,
   type SignableRequest,

@@ -1,4 +1,4 @@
-import { webcrypto as nodeWebcrypto } from "node:crypto";
+import { createHash, webcrypto as nodeWebcrypto } from "node:crypto";
 import * as hmsig from "http-message-sig";
 import { createSigner, createVerifier, httpbis } from "http-message-signatures";
 import { describe, expect, it } from "vitest";
@@ -21,6 +21,18 @@ const URL_PATH = "/v1/rooms?limit=10";
 const REQUIRED = ["@method", "@path", "@query", "content-digest"];
 const body = new TextEncoder().encode('{"mode":"clear"}');
 const nowS = () => Math.floor(Date.now() / 1000);
+// What a signer that addresses the whole target (not @path + @query) covers.
+const BY_TARGET_URI = ["@method", "@target-uri", "@authority", "@scheme", "content-digest"];
+const sha512Digest = (bytes: Uint8Array) => `sha-512=:${createHash("sha512").update(bytes).digest("base64")}:`;
+/** The request as our edge hands it to the verifier: origin-form target, the scheme and authority it was reached by. */
+const received = (method: string, headers: Record<string, string>, bytes?: Uint8Array): ReceivedRequest => ({
+  method,
+  url: URL_PATH,
+  headers,
+  body: bytes,
+  scheme: "https",
+  authority: "api.local",
+});
 
 /** Lowercased names, string values only: the shape both libraries and our verifier read. */
 function plainHeaders(
@@ -63,6 +75,29 @@ describe("http-message-signatures@1.0.6 (dhensby)", () => {
     expect(verifyOurs(request)).toMatchObject({ keyid: fx.keyid, nonce: "hms-nonce", label: "sig1" });
     expect(() => verifyOurs({ ...request, url: "/v1/rooms?limit=11" })).toThrow(
       expect.objectContaining({ reason: "bad_signature" }),
+    );
+  });
+
+  it("a request it signs over @target-uri, @authority and a query parameter, with a sha-512 digest, is accepted", async () => {
+    const digest = sha512Digest(body);
+    const components = [...BY_TARGET_URI, '@query-param;name="limit"'];
+    const signed = await httpbis.signMessage(
+      {
+        key: createSigner(privateKeyObject(fx.keys.secretKey), "ed25519", fx.keyid),
+        fields: components,
+        params: ["created", "nonce", "keyid", "alg"],
+        paramValues: { nonce: "hms-target-uri" },
+      },
+      { method: "POST", url: `${ORIGIN}${URL_PATH}`, headers: { "content-digest": digest } },
+    );
+    const request = received("POST", plainHeaders(signed.headers), body);
+    expect(verifyOurs(request)).toMatchObject({ nonce: "hms-target-uri", coveredComponents: components });
+    // The server's own authority and scheme are what is checked: another name, or plain http, does not verify.
+    for (const other of [{ authority: "evil.example" }, { scheme: "http" }]) {
+      expect(() => verifyOurs({ ...request, ...other })).toThrow(expect.objectContaining({ reason: "bad_signature" }));
+    }
+    expect(() => verifyOurs({ ...request, body: new Uint8Array([1]) })).toThrow(
+      expect.objectContaining({ reason: "digest_mismatch" }),
     );
   });
 
@@ -119,6 +154,54 @@ describe("http-message-sig@0.3.0 (Cloudflare web-bot-auth)", () => {
     expect(() => verifyOurs({ ...request, body: new Uint8Array([1]) })).toThrow(
       expect.objectContaining({ reason: "digest_mismatch" }),
     );
+  });
+
+  it("a request it signs over @target-uri, @authority and @scheme, with a sha-512 digest, is accepted", async () => {
+    const { privateKey } = await webcryptoKeys(fx.keys.secretKey);
+    const digest = sha512Digest(body);
+    const fields = await hmsig.createSignature(
+      {
+        kind: "request",
+        method: "POST",
+        targetUri: `${ORIGIN}${URL_PATH}`,
+        fields: [{ name: "content-digest", value: digest }],
+      },
+      {
+        label: "bot",
+        components: BY_TARGET_URI,
+        parameters: { created: nowS(), nonce: "cf-target-uri", keyid: fx.keyid, alg: "ed25519" },
+        signer: hmsig.webcrypto.signer(privateKey),
+      },
+    );
+    const headers = { "content-digest": digest, "signature-input": fields.signatureInput, signature: fields.signature };
+    const request = received("POST", headers, body);
+    expect(verifyOurs(request)).toMatchObject({ nonce: "cf-target-uri", coveredComponents: BY_TARGET_URI });
+    expect(() => verifyOurs({ ...request, url: "/v1/rooms?limit=11" })).toThrow(
+      expect.objectContaining({ reason: "bad_signature" }),
+    );
+  });
+
+  it("verifies a request our signer signed over @target-uri and @authority", async () => {
+    const { publicKey } = await webcryptoKeys(fx.keys.secretKey);
+    const ours = fx.signed({
+      url: `${ORIGIN}${URL_PATH}`,
+      body,
+      created: nowS(),
+      components: BY_TARGET_URI,
+    });
+    const verified = await hmsig.verifySignature(
+      {
+        kind: "request",
+        method: ours.method,
+        targetUri: `${ORIGIN}${URL_PATH}`,
+        fields: Object.entries(plainHeaders(ours.headers)).map(([name, value]) => ({ name, value })),
+      },
+      {
+        policy: { algorithms: ["ed25519"], requiredComponents: BY_TARGET_URI, requiredParameters: ["created"] },
+        resolveVerifier: () => hmsig.webcrypto.verifier(publicKey),
+      },
+    );
+    expect(verified).toMatchObject({ label: "sig1" });
   });
 
   it("verifies a request our signer signed, under a strict policy", async () => {

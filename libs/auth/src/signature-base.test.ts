@@ -122,6 +122,49 @@ describe("derived components", () => {
     expect(base(request, ["@request-target"])).toBe(`"@request-target": /v1/x?y=1`);
   });
 
+  it("@query-param: the RFC 9421 §2.2.8 examples, decoded and re-encoded", () => {
+    const url = "/path?param=value&foo=bar&baz=batman&qux=";
+    expect(base({ url }, ['@query-param;name="baz"'])).toBe(`"@query-param";name="baz": batman`);
+    expect(base({ url }, ['@query-param;name="qux"'])).toBe(`"@query-param";name="qux": `);
+    const spaced = "/parameters?var=this%20is%20a%20big%0Aand%20long%20query&bar=with+plus+whitespace";
+    expect(base({ url: spaced }, ['@query-param;name="var"'])).toBe(
+      `"@query-param";name="var": this%20is%20a%20big%0Aand%20long%20query`,
+    );
+    expect(base({ url: spaced }, ['@query-param;name="bar"'])).toBe(
+      `"@query-param";name="bar": with%20plus%20whitespace`,
+    );
+  });
+
+  it("a field's ;sf re-serializes a known structured field (RFC 9421 §2.1.1, with a registered field)", () => {
+    const headers = { "content-digest": "sha-256=:AAAA:,    md5=:BBBB:;x=1;y=2" };
+    expect(base({ headers }, ["content-digest;sf"])).toBe(`"content-digest";sf: sha-256=:AAAA:, md5=:BBBB:;x=1;y=2`);
+  });
+
+  it("a field's ;bs wraps each field line as a byte sequence (RFC 9421 §2.1.3)", () => {
+    const headers = { "example-header": ["value, with, lots", "of, commas"] };
+    expect(base({ headers }, ["example-header;bs"])).toBe(
+      `"example-header";bs: :dmFsdWUsIHdpdGgsIGxvdHM=:, :b2YsIGNvbW1hcw==:`,
+    );
+  });
+
+  it("a field's ;key names one member of a dictionary field", () => {
+    const headers = { "content-digest": "sha-512=:AAAA:, sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:" };
+    expect(base({ headers }, ['content-digest;key="sha-256"'])).toBe(
+      `"content-digest";key="sha-256": :X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:`,
+    );
+  });
+
+  it("the server's own scheme and authority, when given, stand for an origin-form target's", () => {
+    const request = {
+      url: "/v1/x",
+      scheme: "https",
+      authority: "API.example.com:443",
+      headers: { host: "internal:7420" },
+    };
+    expect(base(request, ["@target-uri"])).toBe(`"@target-uri": https://api.example.com/v1/x`);
+    expect(base(request, ["@authority"])).toBe(`"@authority": api.example.com`);
+  });
+
   it("a field's several values are trimmed and joined with a comma and a space", () => {
     const headers = { "x-list": ["  a ", "\tb"], "x-empty": "" };
     expect(base({ headers }, ["x-list"])).toBe(`"x-list": a, b`);
@@ -150,7 +193,28 @@ describe("signature base refusals", () => {
     ["a component covered twice", {}, ["@method", "@method"], "malformed_signature_input"],
     ["@signature-params as a component", {}, ["@signature-params"], "malformed_signature_input"],
     ["an uppercase field name", { headers: { Host: "x" } }, ["Host"], "malformed_signature_input"],
-    ["an unknown derived component", {}, ["@query-param"], "unsupported_component"],
+    ["an unknown derived component", {}, ["@fragment"], "unsupported_component"],
+    ["@status, a response component", {}, ["@status"], "unsupported_component"],
+    ["@query-param without a name", { url: "/?a=1" }, ["@query-param"], "malformed_signature_input"],
+    ["@query-param naming an absent parameter", { url: "/?a=1" }, ['@query-param;name="b"'], "missing_component"],
+    [
+      "@query-param naming a repeated parameter",
+      { url: "/?a=1&a=2" },
+      ['@query-param;name="a"'],
+      "invalid_component_value",
+    ],
+    ["a derived component with a parameter", {}, ["@method;req"], "unsupported_component"],
+    ["a field of unknown structured type with ;sf", { headers: { x: "a=1" } }, ["x;sf"], "unsupported_component"],
+    [
+      "a structured field that does not parse",
+      { headers: { priority: "u=" } },
+      ["priority;sf"],
+      "invalid_component_value",
+    ],
+    ["a field with two parameters", { headers: { x: "a" } }, ["x;bs;sf"], "unsupported_component"],
+    ["a trailer (;tr)", { headers: { x: "a" } }, ["x;tr"], "unsupported_component"],
+    ["a ;key member that is absent", { headers: { x: "a=1" } }, ['x;key="b"'], "missing_component"],
+    ["a ;key of a field that is no dictionary", { headers: { x: "(" } }, ['x;key="b"'], "invalid_component_value"],
   ] as const)("%s is refused", (_name, request, components, reason) => {
     expect(build(request, [...components])).toThrow(expect.objectContaining({ reason }));
   });

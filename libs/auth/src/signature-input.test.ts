@@ -43,13 +43,20 @@ describe("parseSignatureInput", () => {
     ["an empty header", "", "malformed_signature_input"],
     ["a member that is not an inner list", `sig1="@method"`, "malformed_signature_input"],
     ["a component that is a token", "sig1=(method)", "malformed_signature_input"],
-    ["a component with parameters", `sig1=("@query-param";name="a")`, "unsupported_component"],
-    ["a structured-field component", `sig1=("x-dict";sf)`, "unsupported_component"],
+    ["a component with an RFC 9651 parameter", `sig1=("@query-param";name=%"a")`, "malformed_signature_input"],
+    ["a component name with a ';'", `sig1=("a;b")`, "malformed_signature_input"],
     ["an RFC 9651 date parameter", "sig1=();created=@1700000000", "malformed_signature_input"],
     ["an RFC 9651 display string parameter", `sig1=();nonce=%"x"`, "malformed_signature_input"],
     ["a syntax error", "sig1=(", "malformed_signature_input"],
   ])("%s is rejected", (_name, header, reason) => {
     expect(() => parseSignatureInput(header)).toThrow(expect.objectContaining({ reason }));
+  });
+});
+
+describe("component parameters", () => {
+  it("are kept with their component, serialized as in the header (judged by the base builder)", () => {
+    const [input] = parseSignatureInput(`sig1=("@query-param";name="a" "content-digest";key="sha-256" "x";sf)`);
+    expect(input?.components).toEqual(['@query-param;name="a"', 'content-digest;key="sha-256"', "x;sf"]);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   type Parameters,
   parseDictionary,
 } from "structured-headers";
+import { componentId } from "./component-id.ts";
 import { SignatureError, type SignatureErrorReason } from "./signature-error.ts";
 
 /**
@@ -23,7 +24,7 @@ export const MAX_COVERED_COMPONENTS = 32;
 
 export interface SignatureInput {
   label: string;
-  /** Covered component identifiers, in signed order. */
+  /** Covered component identifiers (component-id.ts: `name;params`), in signed order. */
   components: readonly string[];
   /** Signature parameters in received order: re-serialized into `@signature-params`. */
   params: Parameters;
@@ -101,10 +102,14 @@ function componentsOf(label: string, member: InnerList): string[] {
     if (typeof name !== "string") {
       throw new SignatureError("malformed_signature_input", `${label} has a component identifier that is not a string`);
     }
-    // ;sf ;key ;bs ;req ;tr and @query-param;name=... change how a value is
-    // derived; none is needed for Conclave and each widens the parsing surface.
-    if (params.size !== 0) throw new SignatureError("unsupported_component", `${label} uses component parameters`);
-    return name;
+    // Parameters (`;name=` of @query-param, `;key=` of a dictionary field) are
+    // judged by the base builder, which knows which component takes which.
+    for (const value of params.values()) {
+      if (!isRfc8941(value)) {
+        throw new SignatureError("malformed_signature_input", `${label} uses an RFC 9651-only parameter value`);
+      }
+    }
+    return componentId(name, params);
   });
 }
 

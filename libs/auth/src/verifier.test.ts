@@ -38,6 +38,12 @@ describe("sign → verify round trip", () => {
     expect(verify(request).coveredComponents).toEqual(["@method", "@path", "@query", "content-digest"]);
   });
 
+  it("a received target with a fragment is refused: the signer drops it, a router may read it as the query", () => {
+    const signedEmpty = fx.signed({ method: "GET", url: "/v1/audit" });
+    rejects({ ...signedEmpty, url: "/v1/audit#tenant=x" }, "invalid_component_value");
+    rejects({ ...signedEmpty, url: "/v1/audit?#tenant=x" }, "invalid_component_value");
+  });
+
   it("the default nonce is 128 random bits in base64url", () => {
     const a = verify(fx.signed({})).nonce;
     expect(a).toMatch(/^[A-Za-z0-9_-]{22}$/);
@@ -119,6 +125,17 @@ describe("tampering with a covered part is rejected", () => {
     ],
   ])("%s", (_part, request, reason) => rejects(request, reason));
 
+  it("@target-uri (or @request-target) stands in for @path and @query, with the server's scheme and authority", () => {
+    const signed = fx.signed({ url: "https://api.local/v1/rooms?x=1", components: ["@method", "@target-uri"] });
+    const asServed = { ...signed, url: "/v1/rooms?x=1", scheme: "https", authority: "api.local" };
+    expect(verify(asServed).coveredComponents).toEqual(["@method", "@target-uri"]);
+    rejects({ ...asServed, url: "/v1/rooms?x=2" }, "bad_signature");
+    rejects({ ...asServed, authority: "other.local" }, "bad_signature");
+    rejects({ ...asServed, scheme: undefined }, "missing_component");
+    const byTarget = fx.signed({ url: "/v1/rooms?x=1", components: ["@method", "@request-target"] });
+    expect(verify(byTarget).coveredComponents).toEqual(["@method", "@request-target"]);
+  });
+
   it("a query added to a request signed without one is rejected", () => {
     rejects({ ...fx.signed({ url: "/v1/rooms" }), url: "/v1/rooms?admin=1" }, "bad_signature");
   });
@@ -134,6 +151,16 @@ describe("policy rejections", () => {
     ["non-ASCII in Signature-Input", editInput(fx.signed({}), "sig1=", "sïg1="), "malformed_signature_input"],
     ["Signature-Input without Signature", withHeader(fx.signed({}), "signature", undefined), "malformed_signature"],
     ["a signature not covering @query", fx.signed({ components: ["@method", "@path"] }), "missing_component"],
+    [
+      "a signature covering @target-uri without @method",
+      fx.signed({ url: "https://api.local/v1/rooms", components: ["@target-uri"] }),
+      "missing_component",
+    ],
+    [
+      "a signature covering only some query parameters",
+      fx.signed({ url: "/v1/rooms?limit=1", components: ["@method", "@path", '@query-param;name="limit"'] }),
+      "missing_component",
+    ],
     ["created 31 s in the future", fx.signed({ created: NOW_S + 31 }), "bad_created"],
     ["created 31 s in the past", fx.signed({ created: NOW_S - 31 }), "expired"],
     [

@@ -25,13 +25,19 @@ export interface ReceivedRequest {
    * signature must cover content-digest, whose value the consumer checks.
    */
   streamedBody?: boolean;
-  /** Needed only if a signature covers @scheme or @target-uri. */
+  /** The scheme the server was reached by: needed only if a signature covers @scheme or @target-uri. */
   scheme?: string | undefined;
+  /** The authority the server was addressed by (docs/auth.md: behind a proxy); the Host field when absent. */
+  authority?: string | undefined;
 }
 
 export interface VerificationPolicy {
   maxSkewSeconds: number;
-  requiredComponents: readonly string[];
+  /**
+   * Alternatives: a signature is considered when it covers every component of
+   * at least one of them (RFC 9421 leaves the choice of coverage to the verifier).
+   */
+  acceptedCoverage: readonly (readonly string[])[];
   requireDigestWhenBody: boolean;
   maxNonceLength: number;
   /** Milliseconds since the epoch: the service's clock, a test clock in tests. */
@@ -52,11 +58,21 @@ export interface VerifiedSignature {
 
 const ED25519_SIGNATURE_BYTES = 64;
 
-/** SPEC §2: ±30 s, "@method" "@path" "@query", digest for bodies, nonces up to 64 chars. */
+/**
+ * SPEC §2: ±30 s; "@method" and the whole target, as "@path" "@query" or as
+ * "@target-uri" (or "@request-target", the same bytes for the origin-form
+ * targets the edge admits); digest for bodies; nonces up to 64 chars.
+ */
+export const CONCLAVE_COVERAGE: readonly (readonly string[])[] = [
+  ["@method", "@path", "@query"],
+  ["@method", "@target-uri"],
+  ["@method", "@request-target"],
+];
+
 export function conclavePolicy(now: () => number): VerificationPolicy {
   return {
     maxSkewSeconds: 30,
-    requiredComponents: ["@method", "@path", "@query"],
+    acceptedCoverage: CONCLAVE_COVERAGE,
     requireDigestWhenBody: true,
     maxNonceLength: 64,
     now,
@@ -69,12 +85,19 @@ export function verifyRequest(
   policy: VerificationPolicy,
   deps: VerifierDeps,
 ): VerifiedSignature {
+  // What is verified is what is routed: a fragment is never part of a request target,
+  // and a router may read what follows `#` as the query (issue 15, item 1).
+  if (request.url.includes("#")) {
+    throw new SignatureError("invalid_component_value", "the request target carries a fragment");
+  }
   // Raw values: the RFC 8941 parser, not the base builder, judges these headers' characters.
   const parsed = parseSignatureHeaders(
     rawFieldValue(request.headers, "signature-input"),
     rawFieldValue(request.headers, "signature"),
   );
-  const input = parsed.inputs.find((i) => policy.requiredComponents.every((c) => i.components.includes(c)));
+  const input = parsed.inputs.find((i) =>
+    policy.acceptedCoverage.some((coverage) => coverage.every((c) => i.components.includes(c))),
+  );
   if (input === undefined) {
     throw new SignatureError("missing_component", "no signature covers the required components");
   }

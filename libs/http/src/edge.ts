@@ -11,6 +11,7 @@ import { InflightLimiter, installInflightGuard } from "./inflight-limiter.ts";
 import { IpRateLimiter, installIpRateGuard } from "./ip-rate-limiter.ts";
 import { installJsonParser } from "./json-body.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
+import { installRequestTargetGuard } from "./request-target.ts";
 import { createDrainSwitch, type ShutdownOptions, type ShutdownReport, shutdownGracefully } from "./shutdown.ts";
 import { installStreamParser } from "./stream-body.ts";
 
@@ -76,6 +77,7 @@ export function createEdge(input: EdgeOptions): Edge {
   });
   const metrics = installMetrics(app, { registry, service: options.service, inflight });
   installIpRateGuard(app, ipRate, HEALTH_ROUTES);
+  installRequestTargetGuard(app);
   installBodyGuard(app, planOf);
   installInflightGuard(app, inflight, planOf);
   installExpectContinue(app);

@@ -6,8 +6,10 @@
  *   onRequest   1. x-request-id echoed (a sane incoming id, else a fresh UUID)
  *               2. metrics start (so shed requests are counted too)
  *               3. per-IP token bucket → 429 rate_limited      (health routes exempt)
- *               4. declared size: Content-Length vs the route's ceiling → 413, media type → 400
- *               5. in-flight reservation of the worst-case body size → 503 overloaded
+ *               4. request target: fragments, absolute-form, dot segments, // , ';', encoded
+ *                  delimiters → 400 (what the router reads must be what the signature covers)
+ *               5. declared size: Content-Length vs the route's ceiling → 413, media type → 400
+ *               6. in-flight reservation of the worst-case body size → 503 overloaded
  *               All before a single body byte is read. A refusal while the body is still
  *               unread closes the connection rather than draining a body of unknown size.
  *   preParsing  `100 Continue` is sent only now, to admitted requests
@@ -33,5 +35,6 @@ export { InflightLimiter, type InflightLimiterOptions, type Reservation } from "
 export { IpRateLimiter, type IpRateLimiterOptions, type RateDecision } from "./ip-rate-limiter.ts";
 export { rawJsonBody } from "./json-body.ts";
 export { REQUEST_ID_HEADER } from "./request-id.ts";
+export { requestTargetProblem } from "./request-target.ts";
 export type { ShutdownOptions, ShutdownReport } from "./shutdown.ts";
 export { streamBody } from "./stream-body.ts";

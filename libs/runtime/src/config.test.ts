@@ -18,6 +18,20 @@ describe("service configuration", () => {
     expect(() => loadServiceEnv({ CONCLAVE_NATS_URLS: "http://x" })).toThrow(/CONCLAVE_NATS_URLS/);
   });
 
+  it("CONCLAVE_PUBLIC_URL is an origin: its scheme and authority, the default port dropped", () => {
+    const base = { CONCLAVE_NATS_URLS: "nats://a" };
+    expect(loadServiceEnv(base).CONCLAVE_PUBLIC_URL).toBeUndefined();
+    expect(
+      loadServiceEnv({ ...base, CONCLAVE_PUBLIC_URL: "https://Conclave.example:443" }).CONCLAVE_PUBLIC_URL,
+    ).toEqual({
+      scheme: "https",
+      authority: "conclave.example",
+    });
+    for (const bad of ["ftp://x", "https://x/api", "https://x/?a=1", "not a url"]) {
+      expect(() => loadServiceEnv({ ...base, CONCLAVE_PUBLIC_URL: bad })).toThrow(/CONCLAVE_PUBLIC_URL/);
+    }
+  });
+
   it("knows loopback binds", () => {
     expect(isLoopbackHost("127.0.0.1")).toBe(true);
     expect(isLoopbackHost("::1")).toBe(true);

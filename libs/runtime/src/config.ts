@@ -20,6 +20,22 @@ export const serviceEnvSchema = z.object({
   CONCLAVE_REPLICAS: int(1, 5).default(3),
   CONCLAVE_OP_TIMEOUT_MS: int(100, 60_000).default(2_000),
   CONCLAVE_AUTH_MODE: z.enum(["off", "soft", "enforce"]).default("enforce"),
+  /**
+   * The origin clients address, e.g. https://conclave.example.com: what signed
+   * @scheme / @authority / @target-uri are checked against (docs/auth.md).
+   * Unset: the connection's scheme and the Host field.
+   */
+  CONCLAVE_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine(
+      (u) => URL.canParse(u) && new URL(u).pathname === "/" && !/[?#]/.test(u),
+      "must be an origin: scheme://host[:port]",
+    )
+    .transform((u) => {
+      const url = new URL(u);
+      return { scheme: url.protocol.slice(0, -1), authority: url.host };
+    })
+    .optional(),
   CONCLAVE_JSON_BODY_BYTES: int(1024, 64 * MiB).default(MiB),
   CONCLAVE_BLOB_BODY_BYTES: int(1024, 1024 * MiB).default(16 * MiB),
   CONCLAVE_INFLIGHT_BYTES: int(MiB, 64 * 1024 * MiB).default(128 * MiB),

@@ -101,9 +101,11 @@ export async function startHost(opts: {
     labelNames: ["service", "outcome"],
     registers: [registry],
   });
-  registerSignedRequestAuth(edge.app, authDeps, env.CONCLAVE_AUTH_MODE, (outcome) =>
-    authOutcomes.inc({ service, outcome }),
-  );
+  registerSignedRequestAuth(edge.app, authDeps, {
+    mode: env.CONCLAVE_AUTH_MODE,
+    onOutcome: (outcome) => authOutcomes.inc({ service, outcome }),
+    publicOrigin: env.CONCLAVE_PUBLIC_URL,
+  });
 
   const ctx: ServiceContext = { store, log, logger, env, projections, edge };
   for (const m of modules) await m.register(ctx);

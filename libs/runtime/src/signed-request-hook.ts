@@ -1,5 +1,5 @@
 import { type Authenticated, type AuthenticatorDeps, authenticate, type Principal } from "@conclave/auth";
-import { rawJsonBody } from "@conclave/http";
+import { HEALTH_ROUTES, rawJsonBody } from "@conclave/http";
 import { ApiError } from "@conclave/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 
@@ -20,7 +20,9 @@ declare module "fastify" {
   }
   interface FastifyContextConfig {
     /**
-     * "signed": the route requires an RFC 9421 signed request (default for /v1/*).
+     * "signed" (the default: a route without the setting is signed): the route
+     * requires an RFC 9421 signed request. "none" opts out by name (JWKS); the
+     * edge's health routes are exempt by name.
      * "signed-or-bearer": a signed request, or a bearer token the route verifies
      * itself (gateway sessions); the signature check is skipped only when the
      * request carries a bearer token and no signature headers at all.
@@ -29,7 +31,23 @@ declare module "fastify" {
   }
 }
 
-function received(request: FastifyRequest) {
+/**
+ * The origin clients address (CONCLAVE_PUBLIC_URL): @scheme, @authority and
+ * @target-uri are derived from it rather than from the connection, which
+ * behind a TLS-terminating proxy is plain http to an internal name.
+ */
+export interface PublicOrigin {
+  scheme: string;
+  authority: string;
+}
+
+export interface SignedRequestAuthOptions {
+  mode: AuthMode;
+  onOutcome?: (outcome: string) => void;
+  publicOrigin?: PublicOrigin | undefined;
+}
+
+function received(request: FastifyRequest, origin: PublicOrigin | undefined) {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (typeof value === "string") headers[name] = value;
@@ -42,11 +60,27 @@ function received(request: FastifyRequest) {
     headers,
     body: streamed ? undefined : rawJsonBody(request),
     streamedBody: streamed && (headers["content-length"] !== "0" || headers["transfer-encoding"] !== undefined),
+    // Without a configured origin: what this server was reached by (fastify reads
+    // X-Forwarded-Proto / -Host only from a proxy the edge trusts) — docs/auth.md.
+    scheme: origin?.scheme ?? request.protocol,
+    authority: origin?.authority ?? request.host,
   };
 }
 
 /**
- * Authenticates every route whose config says `auth: "signed"`, after the body
+ * What a route requires. Fail closed (issue 15, item 10): a route registered
+ * without the setting is signed, so forgetting it cannot open a route; only the
+ * edge's probes and routes that say `auth: "none"` are open. A request no route
+ * matched (404) has nothing to protect.
+ */
+export function routeAuthOf(request: FastifyRequest): RouteAuth {
+  const { url, config } = request.routeOptions;
+  if (config.auth !== undefined) return config.auth;
+  return url === undefined || HEALTH_ROUTES.has(url) ? "none" : "signed";
+}
+
+/**
+ * Authenticates every route that is not open (routeAuthOf), after the body
  * is parsed (the digest covers it) and before the handler. Modes: `enforce`
  * denies; `soft` logs the denial and lets the request through without a
  * principal (routes that need one still answer 401); `off` skips the check.
@@ -54,16 +88,15 @@ function received(request: FastifyRequest) {
 export function registerSignedRequestAuth(
   app: FastifyInstance,
   deps: AuthenticatorDeps,
-  mode: AuthMode,
-  onOutcome?: (outcome: string) => void,
+  { mode, onOutcome, publicOrigin }: SignedRequestAuthOptions,
 ): void {
   app.addHook("preHandler", async (request, reply) => {
-    const auth = request.routeOptions.config.auth;
-    if (mode === "off" || (auth !== "signed" && auth !== "signed-or-bearer")) return;
+    const auth = routeAuthOf(request);
+    if (mode === "off" || auth === "none") return;
     if (auth === "signed-or-bearer" && isBearerOnly(request)) return;
     let result: Authenticated;
     try {
-      result = await authenticate(received(request), deps);
+      result = await authenticate(received(request, publicOrigin), deps);
     } catch (err) {
       const reason = err instanceof ApiError ? (err.reason ?? err.code) : "internal";
       onOutcome?.(reason);

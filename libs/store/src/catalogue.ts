@@ -29,8 +29,25 @@ export interface StreamSpec {
   purpose: string;
 }
 
-/** Replay window of signed requests: ±30 s of clock skew → nonces live 60 s. */
+/** Replay window of signed requests: ±30 s of clock skew around the verifying replica's clock. */
 export const MAX_CLOCK_SKEW_MS = 30_000;
+/**
+ * How far a replica's clock may run behind the one that claimed a nonce (or
+ * the stream leader's, which ages the claim out) before a replay gets through.
+ * NTP keeps real clocks within milliseconds; 30 s covers a broken one.
+ */
+export const NONCE_CLOCK_MARGIN_MS = 30_000;
+
+/**
+ * A claim must outlive the last moment any replica accepts its `created`: the
+ * claim is written as early as created − skew (real time) and a replica whose
+ * clock lags by d accepts until created + skew + d. So 2 × skew + the lag
+ * tolerated; 2 × skew alone let a lagging replica accept a replay once the
+ * claim had aged out (issue 15, item 12).
+ */
+export function nonceTtlMs(skewMs: number, marginMs: number): number {
+  return 2 * skewMs + marginMs;
+}
 /** Longest session token lifetime (SPEC §5): revocations must outlive it. */
 export const MAX_TOKEN_LIFETIME_MS = 24 * HOUR;
 
@@ -73,7 +90,7 @@ export const BUCKETS = {
   nonces: {
     name: "conclave_nonces",
     history: 1,
-    ttlMs: 2 * MAX_CLOCK_SKEW_MS,
+    ttlMs: nonceTtlMs(MAX_CLOCK_SKEW_MS, NONCE_CLOCK_MARGIN_MS),
     maxValueBytes: 1024,
     security: true,
     purpose: "anti-replay claims, created atomically",

@@ -5,6 +5,8 @@ export {
   bucketName,
   MAX_CLOCK_SKEW_MS,
   MAX_TOKEN_LIFETIME_MS,
+  NONCE_CLOCK_MARGIN_MS,
+  nonceTtlMs,
   OBJECT_STORES,
   STREAMS,
   type StreamSpec,

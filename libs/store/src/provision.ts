@@ -32,12 +32,24 @@ export async function provisionBucket(
   variant?: string,
 ): Promise<void> {
   const spec = BUCKETS[key];
-  await new Kvm(conn.js).create(bucketName(key, variant), {
+  const name = bucketName(key, variant);
+  await new Kvm(conn.js).create(name, {
     history: spec.history,
     replicas,
     maxValueSize: spec.maxValueBytes,
     ...("ttlMs" in spec ? { ttl: spec.ttlMs } : {}),
   });
+  if ("ttlMs" in spec) await raiseMaxAge(conn, `KV_${name}`, spec.ttlMs);
+}
+
+// create() leaves an existing bucket as it was: one made by an earlier version
+// keeps a max age that may now be too short (the nonce bucket's grew a clock
+// margin). Raised, never lowered: a longer age only keeps claims longer.
+async function raiseMaxAge(conn: StoreConnection, stream: string, ttlMs: number): Promise<void> {
+  const { config } = await conn.jsm.streams.info(stream);
+  if (config.max_age !== 0 && config.max_age < ms(ttlMs)) {
+    await conn.jsm.streams.update(stream, { max_age: ms(ttlMs) });
+  }
 }
 
 /**
