@@ -51,7 +51,7 @@ if (!existsSync(keyPath)) {
     sign_pub: admin.signPublicKey,
     kex_pub: admin.kexPublicKey,
     tenant: admin.tenant,
-    role: "admin",
+    role: "operator",
     scopes: [],
     name: admin.name,
   });

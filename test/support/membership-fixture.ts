@@ -13,10 +13,10 @@ export function fakeSealedKey(): string {
   return randomBytes(48).toString("base64url");
 }
 
-/** Registers identities directly through the users commands of an in-process host. */
+/** Registers identities directly through the users commands of an in-process host (`admin`: the operator). */
 export async function register(host: Host, admin: KeyFile, users: KeyFile[], bootstrap = false): Promise<void> {
   const commands = userCommands(host.ctx);
-  const record = (k: KeyFile, role: "admin" | "member") => ({
+  const record = (k: KeyFile, role: "operator" | "admin" | "member") => ({
     sign_pub: k.signPublicKey,
     kex_pub: k.kexPublicKey,
     tenant: k.tenant,
@@ -24,7 +24,7 @@ export async function register(host: Host, admin: KeyFile, users: KeyFile[], boo
     scopes: [] as string[],
     name: k.name,
   });
-  if (bootstrap) await commands.bootstrap(record(admin, "admin"));
-  const actor = { signPub: admin.signPublicKey, role: "admin" as const };
+  if (bootstrap) await commands.bootstrap(record(admin, "operator"));
+  const actor = { signPub: admin.signPublicKey, role: "operator" as const, tenant: admin.tenant };
   for (const u of users) await commands.add(actor, record(u, "member"));
 }

@@ -8,7 +8,16 @@ import {
   type ProjectionRunner,
   type StoredEvent,
 } from "@conclave/store";
-import { type Actor, type AddUserInput, decideAddUser, decideRevokeUser, evolveUser } from "./user-decider.ts";
+import {
+  type Actor,
+  type AddUserInput,
+  type Decision,
+  decideAddUser,
+  decideBootstrapUpgrade,
+  decideRevokeUser,
+  evolveUser,
+  managesTenant,
+} from "./user-decider.ts";
 import { BOOTSTRAP_AGGREGATE, USER_AGGREGATE, type UserRecord } from "./user-events.ts";
 
 export interface UserCommandDeps {
@@ -38,13 +47,12 @@ export class UserCommands {
     };
   }
 
-  private async commit(
-    signPub: string,
-    actor: string,
-    decide: (s: UserRecord | undefined) => { type: string; data: unknown },
-  ) {
+  private async commit(signPub: string, actor: string, decide: (s: UserRecord | undefined) => Decision | undefined) {
     const { state, version } = await this.load(signPub);
     const decision = decide(state);
+    // Nothing to change (an idempotent upgrade already done).
+    if (!decision && state) return state;
+    if (!decision) throw new Error("a user command decided nothing about no user");
     let event: StoredEvent;
     try {
       event = await this.deps.log.append(userRef(signPub), { ...decision, actor }, version);
@@ -68,16 +76,18 @@ export class UserCommands {
   }
 
   /**
-   * Creates the first admin. Refuses once any bootstrap happened: the claim is
-   * the first event of a singleton aggregate, so two racing bootstraps (two
+   * Creates the first operator. Refuses once any bootstrap happened: the claim
+   * is the first event of a singleton aggregate, so two racing bootstraps (two
    * replicas, or a CLI and a replica) cannot both win. A bootstrap interrupted
-   * between its two appends is completed by retrying with the same key.
+   * between its two appends is completed by retrying with the same key, and a
+   * bootstrap identity created before the operator role existed (an admin) is
+   * upgraded to operator by it (`user.role_changed`; docs/runbook.md).
    */
   async bootstrap(input: AddUserInput): Promise<UserRecord> {
-    if (input.role !== "admin") throw new ApiError("bad_request", "the bootstrap user must be an admin");
+    if (input.role !== "operator") throw new ApiError("bad_request", "role: the bootstrap user is an operator");
     const marker = (await this.deps.log.read(BOOTSTRAP_AGGREGATE))[0];
     if (marker && (marker.data as { admin: string }).admin !== input.sign_pub) {
-      throw new ApiError("conflict", "Conclave is already bootstrapped: an admin exists");
+      throw new ApiError("conflict", "Conclave is already bootstrapped with another identity");
     }
     if (!marker) {
       try {
@@ -88,25 +98,28 @@ export class UserCommands {
         );
       } catch (err) {
         if (err instanceof ConflictError)
-          throw new ApiError("conflict", "Conclave is already bootstrapped: an admin exists");
+          throw new ApiError("conflict", "Conclave is already bootstrapped with another identity");
         throw err;
       }
     }
-    const { state } = await this.load(input.sign_pub);
-    if (state) return state;
-    return this.commit(input.sign_pub, "bootstrap", () => ({ type: "user.added", data: input }));
+    return this.commit(input.sign_pub, "bootstrap", (state) =>
+      state ? decideBootstrapUpgrade(state) : { type: "user.added", data: input },
+    );
   }
 
   async get(signPub: string): Promise<UserRecord | undefined> {
     return (await this.deps.users.get(signPub))?.value.data;
   }
 
-  async list(): Promise<UserRecord[]> {
+  /** The users of the tenants the actor manages (`tenant`: only that one). */
+  async list(actor: Actor, tenant?: string): Promise<UserRecord[]> {
     const keys = await this.deps.users.keys();
     const out: UserRecord[] = [];
     for (let i = 0; i < keys.length; i += 32) {
       const batch = await Promise.all(keys.slice(i, i + 32).map((k) => this.get(k)));
-      for (const u of batch) if (u) out.push(u);
+      for (const u of batch) {
+        if (u && managesTenant(actor, u.tenant) && (tenant === undefined || u.tenant === tenant)) out.push(u);
+      }
     }
     return out;
   }
