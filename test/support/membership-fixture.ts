@@ -3,6 +3,9 @@ import { generateIdentity, type KeyFile } from "@conclave/auth";
 import { userCommands } from "@conclave/membership";
 import type { Host } from "@conclave/runtime";
 
+/** What the fixture's members may do with rooms. */
+export const ROOM_SCOPES = ["rooms:read", "rooms:write"];
+
 /** A fresh identity for tests (tenant acme unless said otherwise). */
 export function identity(name: string, tenant = "acme"): KeyFile {
   return generateIdentity({ name, tenant, url: "http://127.0.0.1" });
@@ -21,7 +24,7 @@ export async function register(host: Host, admin: KeyFile, users: KeyFile[], boo
     kex_pub: k.kexPublicKey,
     tenant: k.tenant,
     role,
-    scopes: [] as string[],
+    scopes: role === "member" ? ROOM_SCOPES : ([] as string[]),
     name: k.name,
   });
   if (bootstrap) await commands.bootstrap(record(admin, "operator"));
