@@ -1,10 +1,10 @@
 import type { EventLog, KvTable, Projected, Projection, ProjectionRunner, StoredEvent } from "@conclave/store";
 import type { z } from "zod";
-import { evolveUser } from "../users/user-decider.ts";
+import { userFromLog } from "../users/user-commands.ts";
 import { USER_AGGREGATE } from "../users/user-events.ts";
 import type { RoomCommands } from "./room-commands.ts";
 import { type memberInvited, type memberRoomEntry, ROOM_AGGREGATE } from "./room-events.ts";
-import { memberRoomsFilter, parseRoomAggregate } from "./room-identity.ts";
+import { memberRoomsFilter, parseRoomAggregate, roomOfMemberRoomKey } from "./room-identity.ts";
 
 export interface RevocationSweepDeps {
   log: EventLog;
@@ -29,10 +29,9 @@ export interface RevocationSweepDeps {
  */
 export function revocationSweep(deps: RevocationSweepDeps): Projection {
   const isRevoked = async (signPub: string) => {
-    // Folded from the log, not the users table: authoritative even if that projection lags.
-    const events = await deps.log.read({ type: USER_AGGREGATE, id: signPub });
-    const user = events.reduce<ReturnType<typeof evolveUser>>(evolveUser, undefined);
-    return user?.status === "revoked" ? user : undefined;
+    // From the log, not the users table: authoritative even if that projection lags.
+    const { state } = await userFromLog(deps.log, signPub);
+    return state?.status === "revoked" ? state : undefined;
   };
   return {
     name: "room_revocations",
@@ -44,9 +43,9 @@ export function revocationSweep(deps: RevocationSweepDeps): Projection {
         if (!user) return;
         await deps.rooms.caughtUp();
         const keys = await deps.memberRooms.keys(memberRoomsFilter(user.sign_pub, user.tenant));
-        const prefix = `${user.sign_pub}.${user.tenant}.`;
-        for (const k of keys)
-          await deps.commands.removeRevoked({ tenant: user.tenant, id: k.slice(prefix.length) }, user.sign_pub);
+        for (const k of keys) {
+          await deps.commands.removeRevoked(roomOfMemberRoomKey(user.sign_pub, user.tenant, k), user.sign_pub);
+        }
         return;
       }
       if (event.type === "room.member_invited") {

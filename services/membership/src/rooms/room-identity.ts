@@ -19,6 +19,11 @@ export const memberKey = (r: RoomRef, member: string) => `${roomKey(r)}.${member
 export const memberRoomKey = (member: string, r: RoomRef) => `${member}.${roomKey(r)}`;
 /** The discovery filter of one member's rooms. */
 export const memberRoomsFilter = (member: string, tenant: string) => `${member}.${tenant}.*`;
+/** The room a key found with `memberRoomsFilter(member, tenant)` names. */
+export const roomOfMemberRoomKey = (member: string, tenant: string, key: string): RoomRef => ({
+  tenant,
+  id: key.slice(`${member}.${tenant}.`.length),
+});
 /** room_keys table: `<tenant>.<room>.<epoch>.<member>`. */
 export const roomKeyKey = (r: RoomRef, epoch: number, member: string) => `${roomKey(r)}.${epoch}.${member}`;
 

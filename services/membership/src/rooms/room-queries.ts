@@ -4,7 +4,7 @@ import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
 import type { z } from "zod";
 import { requireMember } from "./room-decider.ts";
 import type { memberRoomEntry, RoomState, roomKeyEntry } from "./room-events.ts";
-import { memberRoomsFilter, type RoomRef, roomKey, roomKeyKey } from "./room-identity.ts";
+import { memberRoomsFilter, type RoomRef, roomKey, roomKeyKey, roomOfMemberRoomKey } from "./room-identity.ts";
 
 export interface RoomQueryDeps {
   rooms: KvTable<Projected<RoomState>>;
@@ -77,12 +77,12 @@ export class RoomQueries {
 
   /** Discovery: the caller's rooms with what a bot needs to join them. */
   async myRooms(actor: Principal) {
-    const prefix = `${actor.signPub}.${actor.tenant}.`;
     const keys = await this.deps.memberRooms.keys(memberRoomsFilter(actor.signPub, actor.tenant));
     const rooms = await Promise.all(
       keys.map(async (k) => {
-        const id = k.slice(prefix.length);
-        const room = (await this.deps.rooms.get(roomKey({ tenant: actor.tenant, id })))?.value.data;
+        const ref = roomOfMemberRoomKey(actor.signPub, actor.tenant, k);
+        const id = ref.id;
+        const room = (await this.deps.rooms.get(roomKey(ref)))?.value.data;
         const role = room?.members[actor.signPub]?.role;
         return room && role
           ? { id, subject: room.subject, epoch: room.epoch, keyed_epoch: room.keyed_epoch, mode: room.mode, role }

@@ -30,6 +30,18 @@ export interface UserCommandDeps {
 
 const userRef = (signPub: string): AggregateRef => ({ type: USER_AGGREGATE, id: signPub });
 
+/** A user as its events on the log say (authoritative, whatever the projection's lag), with its version. */
+export async function userFromLog(
+  log: EventLog,
+  signPub: string,
+): Promise<{ state: UserRecord | undefined; version: number }> {
+  const events = await log.read(userRef(signPub));
+  return {
+    state: events.reduce<UserRecord | undefined>(evolveUser, undefined),
+    version: events.at(-1)?.seq ?? 0,
+  };
+}
+
 /** The users allowlist: commands go through the log, reads come from the projection. */
 export class UserCommands {
   private readonly deps: UserCommandDeps;
@@ -39,12 +51,8 @@ export class UserCommands {
   }
 
   /** Current state decided on: folded from the log (authoritative), with its version. */
-  private async load(signPub: string): Promise<{ state: UserRecord | undefined; version: number }> {
-    const events = await this.deps.log.read(userRef(signPub));
-    return {
-      state: events.reduce<UserRecord | undefined>(evolveUser, undefined),
-      version: events.at(-1)?.seq ?? 0,
-    };
+  private load(signPub: string) {
+    return userFromLog(this.deps.log, signPub);
   }
 
   private async commit(signPub: string, actor: string, decide: (s: UserRecord | undefined) => Decision | undefined) {
