@@ -113,6 +113,21 @@ describe("rooms: tenancy, scopes and revocation", () => {
     expect((await signedFetch(host.url, writer, "GET", "/v1/me/rooms")).status).toBe(403);
   });
 
+  it("a weak key is refused where a room takes one: the invitee, the keys of a rekey (400 naming the field)", async () => {
+    expect((await create(alice, { id: "weak" })).status).toBe(201);
+    const identityPoint = Buffer.from([1, ...new Array(31).fill(0)]).toString("base64url");
+    const weakInvite = await signedFetch(host.url, alice, "POST", "/v1/rooms/weak/members", {
+      member: identityPoint,
+      sealed_key: fakeSealedKey(),
+    });
+    expect([weakInvite.status, errorOf(weakInvite.body)?.message]).toEqual([400, expect.stringContaining("member")]);
+    const weakRekey = await signedFetch(host.url, alice, "POST", "/v1/rooms/weak/keys", {
+      epoch: 2,
+      sealed_keys: { [alice.signPublicKey]: fakeSealedKey(), [identityPoint]: fakeSealedKey() },
+    });
+    expect([weakRekey.status, errorOf(weakRekey.body)?.message]).toEqual([400, expect.stringContaining("sealed_keys")]);
+  });
+
   it("revoking a user removes it from every room: not listed, no key, rekey pending; even the owner", async () => {
     for (const id of ["rv1", "rv2"]) {
       expect((await create(alice, { id })).status).toBe(201);
