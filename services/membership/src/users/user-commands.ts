@@ -13,7 +13,7 @@ import {
   type AddUserInput,
   type Decision,
   decideAddUser,
-  decideBootstrapUpgrade,
+  decideBootstrap,
   decideRevokeUser,
   evolveUser,
   managesTenant,
@@ -110,9 +110,7 @@ export class UserCommands {
         throw err;
       }
     }
-    return this.commit(input.sign_pub, "bootstrap", (state) =>
-      state ? decideBootstrapUpgrade(state) : { type: "user.added", data: input },
-    );
+    return this.commit(input.sign_pub, "bootstrap", (state) => decideBootstrap(state, input));
   }
 
   async get(signPub: string): Promise<UserRecord | undefined> {

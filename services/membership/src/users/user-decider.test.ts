@@ -2,7 +2,14 @@ import { generateKeyPairSync } from "node:crypto";
 import { ApiError } from "@conclave/protocol";
 import type { StoredEvent } from "@conclave/store";
 import { describe, expect, it } from "vitest";
-import { decideAddUser, decideBootstrapUpgrade, decideRevokeUser, evolveUser, mayReadUser } from "./user-decider.ts";
+import {
+  decideAddUser,
+  decideBootstrap,
+  decideBootstrapUpgrade,
+  decideRevokeUser,
+  evolveUser,
+  mayReadUser,
+} from "./user-decider.ts";
 
 const key = (kind: "ed25519" | "x25519") =>
   generateKeyPairSync(kind as "ed25519").publicKey.export({ format: "jwk" }).x as string;
@@ -88,6 +95,11 @@ describe("users decider", () => {
     expect(mayReadUser(admin, user)).toBe(true);
     expect(mayReadUser(otherAdmin, user)).toBe(false);
     expect(mayReadUser(operator, user)).toBe(true);
+  });
+  it("the bootstrap identity's keys are checked like any other", () => {
+    const zeros = Buffer.alloc(32).toString("base64url");
+    expect(code(() => decideBootstrap(undefined, { ...input, role: "operator", kex_pub: zeros }))).toBe("ZodError");
+    expect(decideBootstrap(undefined, { ...input, role: "operator" })?.type).toBe("user.added");
   });
   it("the bootstrap upgrade turns an admin into the operator, once", () => {
     const old = evolveUser(undefined, event("user.added", { ...input, role: "admin" }, 1));

@@ -59,6 +59,11 @@ export function decideBootstrapUpgrade(existing: UserRecord): Decision | undefin
   return { type: "user.role_changed", data: { role: "operator" } };
 }
 
+/** The bootstrap identity: added once (its keys checked like any other), else upgraded if need be. */
+export function decideBootstrap(existing: UserRecord | undefined, input: AddUserInput): Decision | undefined {
+  return existing ? decideBootstrapUpgrade(existing) : { type: "user.added", data: newUser.parse(input) };
+}
+
 /** A user may read itself; admins read their tenant's users; operators everyone. Others: 404. */
 export function mayReadUser(actor: Actor, user: Pick<UserRecord, "sign_pub" | "tenant">): boolean {
   return actor.signPub === user.sign_pub || managesTenant(actor, user.tenant);
