@@ -1,7 +1,15 @@
 import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signedFetch } from "../support/signed-client.ts";
-import { addUsers, errorOf, type GatewayA, gatewayEnv, identity, startReplicaA } from "./gateway-fixture.ts";
+import {
+  addUsers,
+  errorOf,
+  type GatewayA,
+  gatewayEnv,
+  identity,
+  openSession,
+  startReplicaA,
+} from "./gateway-fixture.ts";
 
 // Issue 15, item 7: an admin of tenant A read tenant B's audit and could set B's budget.
 // An admin manages its own tenant's budget and audit only; the operator every tenant's.
@@ -51,5 +59,15 @@ describe("budgets and audit: admins confined to their tenant, the operator every
     expect(trail.status).toBe(200);
     expect((trail.body as { events: unknown[] }).events.length).toBeGreaterThan(0);
     expect((await signedFetch(a.host.url, operator, "GET", "/v1/audit?tenant=_unattributed")).status).toBe(200);
+  });
+
+  it("an admin of A cannot revoke a session token of B (404, as for no token); the operator can", async () => {
+    const session = await openSession(a.host.url, memberB);
+    const path = `/v1/tokens/${session.jti}/revoke`;
+    const denied = await signedFetch(a.host.url, adminA, "POST", path, {});
+    const none = await signedFetch(a.host.url, adminA, "POST", "/v1/tokens/AAAAAAAAAAAAAAAAAAAAAA/revoke", {});
+    expect([denied.status, denied.body]).toEqual([none.status, none.body]);
+    expect(denied.status).toBe(404);
+    expect((await signedFetch(a.host.url, operator, "POST", path, {})).status).toBe(200);
   });
 });
