@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { ed25519KeyProblem } from "@conclave/protocol";
+import { ed25519EncodingProblem } from "@conclave/protocol";
 import { fromBase64url, toBase64url } from "./base64url.ts";
 import { SignatureError } from "./signature-error.ts";
 
@@ -74,8 +74,8 @@ export function decodeKeyId(keyid: string): Uint8Array {
     throw new SignatureError("bad_keyid", "keyid is not a 32-byte base64url Ed25519 public key");
   }
   // A small-order key verifies forgeries (the identity point: any message); one registered
-  // before registration refused them must not authenticate either.
-  if (ed25519KeyProblem(bytes)) throw new SignatureError("bad_keyid", "keyid is a refused (weak) Ed25519 key");
+  // before registration refused them must not authenticate either. Runs per request: the cheap check.
+  if (ed25519EncodingProblem(bytes)) throw new SignatureError("bad_keyid", "keyid is a refused (weak) Ed25519 key");
   return bytes;
 }
 

@@ -1,7 +1,7 @@
 import { createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject, verify } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ed25519KeyProblem, isLowOrderX25519 } from "./weak-keys.ts";
+import { ed25519EncodingProblem, ed25519KeyProblem, isLowOrderX25519 } from "./weak-keys.ts";
 
 const hex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
@@ -76,7 +76,11 @@ describe("weak Ed25519 keys", () => {
         const alt = plusP(e);
         if (alt) encodings.push(alt);
       }
-      for (const e of encodings) expect([b64(e), ed25519KeyProblem(e)]).not.toEqual([b64(e), undefined]);
+      for (const e of encodings) {
+        expect([b64(e), ed25519KeyProblem(e)]).not.toEqual([b64(e), undefined]);
+        // The per-request check (keyid) refuses them too.
+        expect([b64(e), ed25519EncodingProblem(e)]).not.toEqual([b64(e), undefined]);
+      }
     }
     // p and p + 1 are the non-canonical names of 0 and 1 (order 4 and the identity).
     expect(ed25519KeyProblem(hex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"))).toBe(

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { ApiError, publicKey32, signPublicKey } from "@conclave/protocol";
+import { ApiError, publicKey32, signPublicKeyRef } from "@conclave/protocol";
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -22,13 +22,13 @@ const createBody = z
 // so a member registered before that check can still be removed.
 const inviteBody = z
   .object({
-    member: signPublicKey,
+    member: signPublicKeyRef,
     role: z.enum(["admin", "member"]).default("member"),
     sealed_key: sealedKey.optional(),
   })
   .strict();
 const rekeyBody = z
-  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(signPublicKey, sealedKey) })
+  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(signPublicKeyRef, sealedKey) })
   .strict();
 const idParams = z.object({ id: roomId }).strict();
 const memberParams = z.object({ id: roomId, member: publicKey32 }).strict();
