@@ -65,7 +65,7 @@ natsOptions(
       "create the first operator (talks to NATS directly; refuses once another identity bootstrapped); " +
         "run again with the key file of a bootstrap admin of an earlier version, it upgrades it to operator",
     )
-    .option("--tenant <tenant>", "tenant of a new admin key", "local")
+    .option("--tenant <tenant>", "tenant of a new operator key", "local")
     .option("--url-in-key <url>", "Conclave URL stored in a new key file", "http://127.0.0.1:7420"),
 ).action(async (o: { tenant: string; urlInKey: string; nats: string; replicas: number }) => {
   const path = globals().keyFile;
