@@ -45,21 +45,23 @@ try {
 const host = await startHost({ env, modules: [membershipModule, blobModule, gatewayModule] });
 
 const keyPath = join(dataDir, "admin.key.json");
-if (!existsSync(keyPath)) {
-  const admin = generateIdentity({ name: "admin", tenant: "local", url: host.url });
-  await userCommands(host.ctx).bootstrap({
-    sign_pub: admin.signPublicKey,
-    kex_pub: admin.kexPublicKey,
-    tenant: admin.tenant,
-    role: "admin",
-    scopes: [],
-    name: admin.name,
-  });
+const fresh = !existsSync(keyPath);
+const admin = fresh ? generateIdentity({ name: "admin", tenant: "local", url: host.url }) : await readKeyFile(keyPath);
+// Idempotent: on a later start it completes an interrupted bootstrap, or upgrades a
+// bootstrap admin of an earlier version to operator (docs/runbook.md).
+await userCommands(host.ctx).bootstrap({
+  sign_pub: admin.signPublicKey,
+  kex_pub: admin.kexPublicKey,
+  tenant: admin.tenant,
+  role: "operator",
+  scopes: [],
+  name: admin.name,
+});
+if (fresh) {
   await writeKeyFile(keyPath, admin);
-  console.log(`bootstrapped the first admin; its key file (mode 0600): ${keyPath}`);
+  console.log(`bootstrapped the first operator; its key file (mode 0600): ${keyPath}`);
 } else {
-  const admin = await readKeyFile(keyPath);
-  console.log(`admin key file: ${keyPath} (${admin.signPublicKey})`);
+  console.log(`operator key file: ${keyPath} (${admin.signPublicKey})`);
 }
 
 console.log(`Conclave is up at ${host.url} (NATS ${nats.urls[0]}, data in ${dataDir})`);

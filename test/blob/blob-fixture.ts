@@ -49,13 +49,13 @@ export async function startBlobWorld(
     roomsOnly: id("rooms-only", "acme"),
     stranger: id("stranger", "globex"),
   };
-  const user = (k: KeyFile, role: "admin" | "member") => ({
+  const user = (k: KeyFile, role: "operator" | "admin" | "member") => ({
     sign_pub: k.signPublicKey,
     kex_pub: k.kexPublicKey,
     tenant: k.tenant,
     role,
   });
-  await userCommands(host.ctx).bootstrap({ ...user(world.admin, "admin"), scopes: [] });
+  await userCommands(host.ctx).bootstrap({ ...user(world.admin, "operator"), scopes: [] });
   for (const [k, scopes] of [
     [world.bot, undefined],
     [world.roomsOnly, ["rooms:read"]],

@@ -117,7 +117,7 @@ async function bootstrap(env: Record<string, string>): Promise<{ admin: Bot; own
     modules: [membershipModule],
   });
   try {
-    const record = (k: KeyFile, role: "admin" | "member") => ({
+    const record = (k: KeyFile, role: "operator" | "member") => ({
       sign_pub: k.signPublicKey,
       kex_pub: k.kexPublicKey,
       tenant: TENANT,
@@ -126,9 +126,9 @@ async function bootstrap(env: Record<string, string>): Promise<{ admin: Bot; own
       name: k.name,
     });
     const users = userCommands(host.ctx);
-    await users.bootstrap(record(admin.key, "admin"));
+    await users.bootstrap(record(admin.key, "operator"));
     for (const b of [...owners, ...members]) {
-      await users.add({ signPub: admin.key.signPublicKey, role: "admin" }, record(b.key, "member"));
+      await users.add({ signPub: admin.key.signPublicKey, role: "operator", tenant: TENANT }, record(b.key, "member"));
     }
   } finally {
     await host.close();

@@ -87,7 +87,9 @@ export async function collectFinalState(deps: {
         events.push({
           seq: e.seq,
           type: e.type,
-          aggregate: e.aggregate.id,
+          // Rooms are `<tenant>.<id>` on the log; the checkers name them by id (one tenant here).
+          aggregate:
+            e.aggregate.type === "room" ? e.aggregate.id.slice(e.aggregate.id.indexOf(".") + 1) : e.aggregate.id,
           actor: e.actor,
           data: e.data as Record<string, unknown>,
         });

@@ -70,7 +70,7 @@ export function identity(name: string, tenant = "acme"): KeyFile {
 
 export const MEMBER_SCOPES = ["rpc:call", "rpc:read"];
 
-/** Bootstraps `admin` (when asked) and adds users with the given scopes through A's users commands. */
+/** Bootstraps `admin` as the operator (when asked) and adds users with the given scopes through A's users commands. */
 export async function addUsers(
   a: GatewayA,
   admin: KeyFile,
@@ -84,14 +84,14 @@ export async function addUsers(
       sign_pub: admin.signPublicKey,
       kex_pub: admin.kexPublicKey,
       tenant: admin.tenant,
-      role: "admin",
+      role: "operator",
       scopes: adminScopes,
       name: admin.name,
     });
   }
   for (const u of users) {
     await commands.add(
-      { signPub: admin.signPublicKey, role: "admin" },
+      { signPub: admin.signPublicKey, role: "operator", tenant: admin.tenant },
       {
         sign_pub: u.key.signPublicKey,
         kex_pub: u.key.kexPublicKey,

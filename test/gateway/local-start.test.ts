@@ -24,7 +24,7 @@ describe("the gateway mounted beside membership with no configuration (local sta
       sign_pub: admin.signPublicKey,
       kex_pub: admin.kexPublicKey,
       tenant: "local",
-      role: "admin",
+      role: "operator",
       scopes: [],
       name: "admin",
     });

@@ -189,7 +189,10 @@ describe("gateway sessions: issuing, JWKS and the strict token policy (EdDSA)", 
     await addUsers(a, admin, [{ key: leaving }]);
     const session = await openSession(a.host.url, leaving);
     expect((await budget(session.token)).status).toBe(200);
-    await userCommands(a.host.ctx).revoke({ signPub: admin.signPublicKey, role: "admin" }, leaving.signPublicKey);
+    await userCommands(a.host.ctx).revoke(
+      { signPub: admin.signPublicKey, role: "operator", tenant: admin.tenant },
+      leaving.signPublicKey,
+    );
     const after = await budget(session.token);
     expect([after.status, errorOf(after.body).reason]).toEqual([401, "revoked_subject"]);
   });

@@ -49,7 +49,13 @@ describe("rooms across two membership replicas", () => {
       sealed_key: fakeSealedKey(),
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: "r1", subject: "conclave.room.r1", epoch: 1, role: "owner", mode: "e2e" });
+    expect(created.body).toMatchObject({
+      id: "r1",
+      subject: "conclave.room.acme.r1",
+      epoch: 1,
+      role: "owner",
+      mode: "e2e",
+    });
 
     for (const path of ["/v1/rooms/r1", "/v1/rooms/r1/members", "/v1/rooms/r1/key", "/v1/rooms/nope"]) {
       const res = await signedFetch(b.url, bob, "GET", path);
@@ -65,7 +71,7 @@ describe("rooms across two membership replicas", () => {
     expect(key.body).toMatchObject({ epoch: 1, sealed_key: bobKey });
     const mine = await signedFetch(b.url, bob, "GET", "/v1/me/rooms");
     expect(mine.body).toEqual({
-      rooms: [{ id: "r1", subject: "conclave.room.r1", epoch: 1, keyed_epoch: 1, mode: "e2e", role: "member" }],
+      rooms: [{ id: "r1", subject: "conclave.room.acme.r1", epoch: 1, keyed_epoch: 1, mode: "e2e", role: "member" }],
     });
     const members = await signedFetch(a.url, bob, "GET", "/v1/rooms/r1/members");
     expect((members.body as { members: { member: string }[] }).members.map((m) => m.member).sort()).toEqual(
@@ -103,7 +109,7 @@ describe("rooms across two membership replicas", () => {
     expect(dup.status).toBe(409);
     const badSubject = await signedFetch(b.url, carol, "POST", "/v1/rooms", {
       mode: "e2e",
-      subject: "conclave.room.r1",
+      subject: "conclave.room.acme.r1",
       sealed_key: fakeSealedKey(),
     });
     expect(badSubject.status).toBe(400);
@@ -188,11 +194,11 @@ describe("rooms across two membership replicas", () => {
 
   it("a redelivered room event (applied again after a crash before its ack) changes nothing", async () => {
     const rooms = projectionTables(a.ctx.store)("rooms", z.unknown());
-    const before = await rooms.get("r1");
-    for (const event of (await a.ctx.log.read({ type: "room", id: "r1" })).slice(-2)) {
+    const before = await rooms.get("acme.r1");
+    for (const event of (await a.ctx.log.read({ type: "room", id: "acme.r1" })).slice(-2)) {
       await roomsProjection.apply(event, new ProjectionWriter(event, projectionTables(a.ctx.store)));
     }
-    expect((await rooms.get("r1"))?.value).toEqual(before?.value);
+    expect((await rooms.get("acme.r1"))?.value).toEqual(before?.value);
     await rebuildProjection(a.ctx.store, a.ctx.log, roomsProjection);
     expect(await compareProjection(a.ctx.store, roomsProjection)).toEqual([]);
   });
@@ -221,7 +227,7 @@ describe("rooms across two membership replicas", () => {
         kex_pub: k.kexPublicKey,
         tenant: "acme",
         role: "member",
-        scopes: [],
+        scopes: ["rooms:read", "rooms:write"],
         status: "active",
         created_at: new Date().toISOString(),
       }),
@@ -243,7 +249,7 @@ describe("rooms across two membership replicas", () => {
               return commands.create(actor, {
                 id: o.room,
                 mode: "e2e",
-                subject: `conclave.room.${o.room}`,
+                subject: `conclave.room.acme.${o.room}`,
                 sealed_key: fakeSealedKey(),
               });
             if (o.kind === "invite")
@@ -253,7 +259,7 @@ describe("rooms across two membership replicas", () => {
                 sealed_key: fakeSealedKey(),
               });
             if (o.kind === "remove") return commands.remove(actor, o.room, target.signPub);
-            const room = (await a.ctx.store.table("rooms", z.any()).get(o.room))?.value?.data as
+            const room = (await a.ctx.store.table("rooms", z.any()).get(`acme.${o.room}`))?.value?.data as
               | { epoch: number; keyed_epoch: number; members: Record<string, unknown> }
               | undefined;
             if (!room) return;

@@ -11,7 +11,7 @@ import { signedFetch } from "../support/signed-client.ts";
 // replicas: one in this process (A), one as a separate OS process (B).
 
 const reasonOf = (body: unknown) => (body as { error?: { reason?: string } }).error?.reason;
-const asUser = (k: KeyFile, role: "admin" | "member", tenant = "acme") => ({
+const asUser = (k: KeyFile, role: "operator" | "admin" | "member", tenant = "acme") => ({
   sign_pub: k.signPublicKey,
   kex_pub: k.kexPublicKey,
   tenant,
@@ -37,7 +37,7 @@ describe("signed requests across two membership replicas", () => {
       CONCLAVE_IP_BURST: "100000",
     };
     a = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
-    await userCommands(a.ctx).bootstrap(asUser(admin, "admin"));
+    await userCommands(a.ctx).bootstrap(asUser(admin, "operator"));
     b = await spawnService("services/membership/src/main.ts", { ...env, CONCLAVE_LOG_LEVEL: "info" });
   });
   afterAll(async () => {

@@ -3,6 +3,9 @@ import { generateIdentity, type KeyFile } from "@conclave/auth";
 import { userCommands } from "@conclave/membership";
 import type { Host } from "@conclave/runtime";
 
+/** What the fixture's members may do with rooms. */
+export const ROOM_SCOPES = ["rooms:read", "rooms:write"];
+
 /** A fresh identity for tests (tenant acme unless said otherwise). */
 export function identity(name: string, tenant = "acme"): KeyFile {
   return generateIdentity({ name, tenant, url: "http://127.0.0.1" });
@@ -13,18 +16,18 @@ export function fakeSealedKey(): string {
   return randomBytes(48).toString("base64url");
 }
 
-/** Registers identities directly through the users commands of an in-process host. */
+/** Registers identities directly through the users commands of an in-process host (`admin`: the operator). */
 export async function register(host: Host, admin: KeyFile, users: KeyFile[], bootstrap = false): Promise<void> {
   const commands = userCommands(host.ctx);
-  const record = (k: KeyFile, role: "admin" | "member") => ({
+  const record = (k: KeyFile, role: "operator" | "admin" | "member") => ({
     sign_pub: k.signPublicKey,
     kex_pub: k.kexPublicKey,
     tenant: k.tenant,
     role,
-    scopes: [] as string[],
+    scopes: role === "member" ? ROOM_SCOPES : ([] as string[]),
     name: k.name,
   });
-  if (bootstrap) await commands.bootstrap(record(admin, "admin"));
-  const actor = { signPub: admin.signPublicKey, role: "admin" as const };
+  if (bootstrap) await commands.bootstrap(record(admin, "operator"));
+  const actor = { signPub: admin.signPublicKey, role: "operator" as const, tenant: admin.tenant };
   for (const u of users) await commands.add(actor, record(u, "member"));
 }

@@ -1,4 +1,4 @@
-import { ApiError } from "@conclave/protocol";
+import { ApiError, type Role } from "@conclave/protocol";
 import { claimNonce, type NonceTable } from "./nonce-guard.ts";
 import type { PublicKeyCache } from "./public-key-cache.ts";
 import { isSignatureError } from "./signature-error.ts";
@@ -9,7 +9,7 @@ export interface Principal {
   signPub: string;
   kexPub: string;
   tenant: string;
-  role: "admin" | "member";
+  role: Role;
   scopes: string[];
   status: "active" | "revoked";
   name?: string | undefined;

@@ -116,4 +116,13 @@ describe("PublicKeyCache", () => {
     expect(() => cache.get("nope")).toThrow(expect.objectContaining({ reason: "bad_keyid" }));
     expect(cache.size).toBe(0);
   });
+
+  it("a keyid naming a weak key is refused before any signature is checked: a forgery under the identity point", () => {
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const forged = new Uint8Array(64);
+    forged[0] = 1; // R = identity, S = 0
+    expect(verify(null, Buffer.from("any message"), publicKeyObject(identity), forged)).toBe(true);
+    expect(() => decodeKeyId(toBase64url(identity))).toThrow(expect.objectContaining({ reason: "bad_keyid" }));
+  });
 });

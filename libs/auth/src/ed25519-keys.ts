@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { ed25519EncodingProblem } from "@conclave/protocol";
 import { fromBase64url, toBase64url } from "./base64url.ts";
 import { SignatureError } from "./signature-error.ts";
 
@@ -72,6 +73,9 @@ export function decodeKeyId(keyid: string): Uint8Array {
   if (bytes === undefined || bytes.byteLength !== PUBLIC_KEY_BYTES) {
     throw new SignatureError("bad_keyid", "keyid is not a 32-byte base64url Ed25519 public key");
   }
+  // A small-order key verifies forgeries (the identity point: any message); one registered
+  // before registration refused them must not authenticate either. Runs per request: the cheap check.
+  if (ed25519EncodingProblem(bytes)) throw new SignatureError("bad_keyid", "keyid is a refused (weak) Ed25519 key");
   return bytes;
 }
 

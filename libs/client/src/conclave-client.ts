@@ -27,7 +27,7 @@ export class ConclaveClient {
     sign_pub: string;
     kex_pub: string;
     tenant: string;
-    role: "admin" | "member";
+    role: "operator" | "admin" | "member";
     scopes?: string[];
     name?: string;
   }) {

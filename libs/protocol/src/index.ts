@@ -1,5 +1,16 @@
-export { publicKey32, role, scope, TENANT_PATTERN, tenantId } from "./identity.ts";
-export { type NewUser, newUser, type UserRecord, userRecord } from "./users.ts";
+export {
+  kexPublicKey,
+  publicKey32,
+  type Role,
+  role,
+  scope,
+  signPublicKey,
+  signPublicKeyRef,
+  TENANT_PATTERN,
+  tenantId,
+} from "./identity.ts";
+export { type NewUser, newUser, storedUser, type UserRecord, userRecord } from "./users.ts";
+export { type Ed25519KeyProblem, ed25519EncodingProblem, ed25519KeyProblem, isLowOrderX25519 } from "./weak-keys.ts";
 export { ApiError, isApiError, WIRE_STATUS, type WireCode, type WireErrorBody } from "./wire-errors.ts";
 export {
   AUDIT_OUTCOMES,

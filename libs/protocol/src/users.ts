@@ -1,8 +1,11 @@
 import { z } from "zod";
-import { publicKey32, role, scope, tenantId } from "./identity.ts";
+import { kexPublicKey, publicKey32, role, scope, signPublicKey, tenantId } from "./identity.ts";
 
-/** `POST /v1/users` body and the data of a `user.added` event. */
-export const newUser = z
+/**
+ * A user as stored (the data of a `user.added` event): keys checked for shape
+ * only, so events stored before the weak-key rule still replay.
+ */
+export const storedUser = z
   .object({
     sign_pub: publicKey32,
     kex_pub: publicKey32,
@@ -13,10 +16,13 @@ export const newUser = z
   })
   .strict();
 
+/** `POST /v1/users` body: what may be registered now (weak keys refused, 400 naming the field). */
+export const newUser = storedUser.extend({ sign_pub: signPublicKey, kex_pub: kexPublicKey }).strict();
+
 export type NewUser = z.infer<typeof newUser>;
 
 /** A user as the allowlist holds it and as the users routes return it. */
-export const userRecord = newUser.extend({
+export const userRecord = storedUser.extend({
   status: z.enum(["active", "revoked"]),
   created_at: z.iso.datetime(),
   revoked_at: z.iso.datetime().optional(),

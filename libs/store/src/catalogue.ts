@@ -163,11 +163,17 @@ export function subjectToken(value: string, what: string): string {
 }
 
 export const SUBJECTS = {
-  /** The event subject of one aggregate: its stream version is the last sequence on it. */
+  /**
+   * The event subject of one aggregate: its stream version is the last sequence on it.
+   * An id may be scoped in dot-separated tokens (rooms: `<tenant>.<id>`).
+   */
   aggregate: (type: string, id: string) =>
-    `conclave.ev.${subjectToken(type, "aggregate type")}.${subjectToken(id, "aggregate id")}`,
-  /** Every aggregate of one type (a projection's filter). */
-  aggregateType: (type: string) => `conclave.ev.${subjectToken(type, "aggregate type")}.*`,
+    `conclave.ev.${subjectToken(type, "aggregate type")}.${id
+      .split(".")
+      .map((t) => subjectToken(t, "aggregate id"))
+      .join(".")}`,
+  /** Every aggregate of one type, scoped ids included (a projection's filter). */
+  aggregateType: (type: string) => `conclave.ev.${subjectToken(type, "aggregate type")}.>`,
   audit: (tenant: string) => `conclave.audit.${subjectToken(tenant, "tenant")}`,
 };
 

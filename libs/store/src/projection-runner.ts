@@ -66,10 +66,14 @@ export class ProjectionRunner {
       const jsm = this.store.conn.jsm;
       const existing = await jsm.consumers.info(STREAMS.events.name, this.durable).catch(() => undefined);
       if (existing) {
-        // Created by an earlier version with another ack wait: converge.
-        if (existing.config.ack_wait !== PROJECTION_ACK_WAIT_MS * 1_000_000) {
+        // Created by an earlier version with another ack wait or filter (`.*` before scoped ids): converge.
+        const filters = existing.config.filter_subjects ?? [existing.config.filter_subject ?? ""];
+        const sameFilters =
+          filters.length === filter_subjects.length && filters.every((f, i) => f === filter_subjects[i]);
+        if (existing.config.ack_wait !== PROJECTION_ACK_WAIT_MS * 1_000_000 || !sameFilters) {
           await jsm.consumers.update(STREAMS.events.name, this.durable, {
             ack_wait: PROJECTION_ACK_WAIT_MS * 1_000_000,
+            filter_subjects,
           });
         }
         return;

@@ -61,8 +61,11 @@ program
 natsOptions(
   program
     .command("bootstrap")
-    .description("create the first admin (talks to NATS directly; refuses once an admin exists)")
-    .option("--tenant <tenant>", "tenant of a new admin key", "local")
+    .description(
+      "create the first operator (talks to NATS directly; refuses once another identity bootstrapped); " +
+        "run again with the key file of a bootstrap admin of an earlier version, it upgrades it to operator",
+    )
+    .option("--tenant <tenant>", "tenant of a new operator key", "local")
     .option("--url-in-key <url>", "Conclave URL stored in a new key file", "http://127.0.0.1:7420"),
 ).action(async (o: { tenant: string; urlInKey: string; nats: string; replicas: number }) => {
   const path = globals().keyFile;
@@ -77,7 +80,7 @@ natsOptions(
   out().print(user, userColumns);
 });
 
-const users = program.command("users").description("the users allowlist (admin)");
+const users = program.command("users").description("the users allowlist (operators; admins within their tenant)");
 users
   .command("add")
   .description("register a bot")
@@ -86,7 +89,7 @@ users
   .option("--kex-pub <b64url>")
   .option("--tenant <tenant>")
   .option("--name <name>")
-  .option("--role <role>", "admin | member", "member")
+  .option("--role <role>", "operator | admin | member (operator: by an operator only)", "member")
   .option("--scopes <list>", "comma-separated scopes (default: all but admin)")
   .action(
     async (o: {
@@ -104,7 +107,8 @@ users
       const tenant = o.tenant ?? file?.tenant;
       if (!sign_pub || !kex_pub || !tenant)
         throw new InvalidArgumentError("give --from-key-file, or --sign-pub, --kex-pub and --tenant");
-      if (o.role !== "admin" && o.role !== "member") throw new InvalidArgumentError("--role must be admin or member");
+      if (o.role !== "operator" && o.role !== "admin" && o.role !== "member")
+        throw new InvalidArgumentError("--role must be operator, admin or member");
       const name = o.name ?? file?.name;
       const user = await (await client()).addUser({
         sign_pub,
@@ -179,7 +183,7 @@ natsOptions(
         store,
         {
           ...(o.from ? { from: o.from } : {}),
-          ...(o.type ? { subject: `conclave.ev.${o.type}.*` } : {}),
+          ...(o.type ? { subject: `conclave.ev.${o.type}.>` } : {}),
           follow: o.follow,
           limit: o.limit,
         },

@@ -42,7 +42,7 @@ export async function bootstrap(store: Store, log: EventLog, admin: KeyFile) {
       sign_pub: admin.signPublicKey,
       kex_pub: admin.kexPublicKey,
       tenant: admin.tenant,
-      role: "admin",
+      role: "operator",
       scopes: [],
       name: admin.name,
     });

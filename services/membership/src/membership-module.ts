@@ -5,7 +5,8 @@ import {
   type ServiceModule,
   usersTable,
 } from "@conclave/runtime";
-import { projected } from "@conclave/store";
+import { ProjectionRunner, projected } from "@conclave/store";
+import { revocationSweep } from "./rooms/revocation-sweep.ts";
 import { RoomCommands } from "./rooms/room-commands.ts";
 import { memberRoomEntry, ROOM_EVENT_SCHEMAS, roomKeyEntry, roomState } from "./rooms/room-events.ts";
 import { RoomQueries } from "./rooms/room-queries.ts";
@@ -50,6 +51,22 @@ export function roomQueries(ctx: ServiceContext): RoomQueries {
   });
 }
 
+/**
+ * Starts the revocation sweep (rooms/revocation-sweep.ts) next to the projections: it needs the
+ * room commands, so it is built here; the host stops it with the other runners.
+ */
+function startRevocationSweep(ctx: ServiceContext): void {
+  const sweep = revocationSweep({
+    log: ctx.log,
+    commands: roomCommands(ctx),
+    memberRooms: ctx.store.table("memberRooms", projected(memberRoomEntry)),
+    rooms: runner(ctx, roomsProjection.name),
+  });
+  const sweeper = new ProjectionRunner(ctx.store, ctx.log, sweep, ctx.logger);
+  sweeper.start();
+  ctx.projections.set(sweep.name, sweeper);
+}
+
 /** The membership service: the users allowlist, rooms, members, sealed keys and discovery. */
 export const membershipModule: ServiceModule = {
   name: "membership",
@@ -58,5 +75,6 @@ export const membershipModule: ServiceModule = {
   register(ctx) {
     registerUserRoutes(ctx.edge.app, userCommands(ctx));
     registerRoomRoutes(ctx.edge.app, roomCommands(ctx), roomQueries(ctx));
+    startRevocationSweep(ctx);
   },
 };

@@ -1,9 +1,16 @@
 import type { Principal } from "@conclave/auth";
 import { describe, expect, it } from "vitest";
 import type { Caller } from "./caller.ts";
-import { isAdmin, mayCallMethod, mayReadTenant, mayRevoke, missingScopes } from "./scope-policy.ts";
+import {
+  mayCallMethod,
+  mayManageTenant,
+  mayReadTenant,
+  mayReadUnattributed,
+  mayRevoke,
+  missingScopes,
+} from "./scope-policy.ts";
 
-const principal = (role: "admin" | "member", scopes: string[], tenant = "acme"): Principal => ({
+const principal = (role: Principal["role"], scopes: string[], tenant = "acme"): Principal => ({
   signPub: `${role}-${scopes.join("+")}`,
   kexPub: "k",
   tenant,
@@ -24,19 +31,33 @@ describe("scope policy", () => {
   });
 
   it("admin powers: an admin's signature, or an admin's token that carries the admin scope", () => {
-    expect(isAdmin(signed(principal("admin", [])))).toBe(true);
-    expect(isAdmin(bearer(principal("admin", ["rpc:call"])))).toBe(false);
-    expect(isAdmin(bearer(principal("admin", ["admin"])))).toBe(true);
-    expect(isAdmin(bearer(principal("member", ["admin"])))).toBe(false);
+    expect(mayManageTenant(signed(principal("admin", [])), "acme")).toBe(true);
+    expect(mayManageTenant(bearer(principal("admin", ["rpc:call"])), "acme")).toBe(false);
+    expect(mayManageTenant(bearer(principal("admin", ["admin"])), "acme")).toBe(true);
+    expect(mayManageTenant(bearer(principal("member", ["admin"])), "acme")).toBe(false);
+  });
+
+  it("an admin manages its own tenant only; an operator every tenant and the unattributed records", () => {
+    const admin = signed(principal("admin", []));
+    const operator = signed(principal("operator", [], "local"));
+    expect(mayManageTenant(admin, "other")).toBe(false);
+    expect(mayReadTenant(admin, "other")).toBe(false);
+    expect(mayReadUnattributed(admin)).toBe(false);
+    expect(mayManageTenant(operator, "other")).toBe(true);
+    expect(mayReadTenant(operator, "other")).toBe(true);
+    expect(mayReadUnattributed(operator)).toBe(true);
+    expect(mayManageTenant(bearer(principal("operator", ["rpc:call"], "local")), "other")).toBe(false);
+    expect(mayRevoke(admin, { sub: "x", tenant: "acme" })).toBe(true);
+    expect(mayRevoke(admin, { sub: "x", tenant: "other" })).toBe(false);
   });
 
   it("tenants read their own; tokens are revoked by their subject or an admin; sessions narrow scopes", () => {
     const member = signed(principal("member", ["rpc:call"]));
     expect(mayReadTenant(member, "acme")).toBe(true);
     expect(mayReadTenant(member, "other")).toBe(false);
-    expect(mayReadTenant(signed(principal("admin", [], "ops")), "other")).toBe(true);
-    expect(mayRevoke(member, member.principal.signPub)).toBe(true);
-    expect(mayRevoke(member, "someone-else")).toBe(false);
+    expect(mayReadTenant(signed(principal("operator", [], "ops")), "other")).toBe(true);
+    expect(mayRevoke(member, { sub: member.principal.signPub, tenant: "acme" })).toBe(true);
+    expect(mayRevoke(member, { sub: "someone-else", tenant: "acme" })).toBe(false);
     expect(missingScopes(["rpc:read", "admin"], ["rpc:read", "rpc:call"])).toEqual(["admin"]);
   });
 });

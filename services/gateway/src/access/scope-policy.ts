@@ -17,22 +17,33 @@ export function mayCallMethod(caller: Caller, kind: MethodKind): boolean {
 }
 
 /**
- * Admin powers (budgets, other tenants' audit, others' tokens): the admin's
- * own signature, or a session token that was explicitly given the `admin`
- * scope. A narrower token of an admin is just that: narrower.
+ * Administrative powers (budgets, audit, others' tokens) are held by an
+ * operator or an admin through its own signature, or through a session token
+ * explicitly given the `admin` scope. A narrower token is just that: narrower.
  */
-export function isAdmin(caller: Caller): boolean {
-  if (caller.principal.role !== "admin") return false;
+function actsAsAdmin(caller: Caller): boolean {
+  if (caller.principal.role !== "operator" && caller.principal.role !== "admin") return false;
   return caller.credential === "signed" || caller.principal.scopes.includes(ADMIN_SCOPE);
 }
 
-export function mayReadTenant(caller: Caller, tenant: string): boolean {
-  return isAdmin(caller) || caller.principal.tenant === tenant;
+/** Operators manage every tenant; an admin only its own (issue 15: an admin of A ruled B). */
+export function mayManageTenant(caller: Caller, tenant: string): boolean {
+  if (!actsAsAdmin(caller)) return false;
+  return caller.principal.role === "operator" || caller.principal.tenant === tenant;
 }
 
-/** A token may be revoked by an admin or by the user it was issued to (with any of their credentials). */
-export function mayRevoke(caller: Caller, tokenSubject: string): boolean {
-  return isAdmin(caller) || caller.principal.signPub === tokenSubject;
+/** Records no tenant owns (refused before authentication): operators only. */
+export function mayReadUnattributed(caller: Caller): boolean {
+  return actsAsAdmin(caller) && caller.principal.role === "operator";
+}
+
+export function mayReadTenant(caller: Caller, tenant: string): boolean {
+  return caller.principal.tenant === tenant || mayManageTenant(caller, tenant);
+}
+
+/** A token may be revoked by the user it was issued to (any of its credentials) or by who manages its tenant. */
+export function mayRevoke(caller: Caller, token: { sub: string; tenant: string }): boolean {
+  return caller.principal.signPub === token.sub || mayManageTenant(caller, token.tenant);
 }
 
 /** Scopes a session may carry: a subset of the signer's own. Returns the ones the signer lacks. */

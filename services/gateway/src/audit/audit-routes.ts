@@ -2,7 +2,7 @@ import { ApiError, tenantId } from "@conclave/protocol";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { callerOf } from "../access/gateway-gate.ts";
-import { isAdmin, mayReadTenant } from "../access/scope-policy.ts";
+import { mayReadTenant, mayReadUnattributed } from "../access/scope-policy.ts";
 import { type AuditTrail, MAX_AUDIT_PAGE, UNATTRIBUTED } from "./audit-trail.ts";
 
 const auditQuery = z
@@ -13,13 +13,16 @@ const auditQuery = z
   })
   .strict();
 
-/** `GET /v1/audit?tenant=&after=&limit=`: a tenant's own records; admins read any (and the unattributed ones). */
+/**
+ * `GET /v1/audit?tenant=&after=&limit=`: a tenant's own records; an admin reads its tenant's, an
+ * operator any tenant's and the unattributed ones. Another tenant looks like no tenant (404).
+ */
 export function registerAuditRoutes(scope: FastifyInstance, audit: AuditTrail): void {
   scope.get("/v1/audit", { config: { body: "none", auth: "signed-or-bearer" } }, async (request) => {
     const caller = callerOf(request);
     const q = auditQuery.parse(request.query ?? {});
     const tenant = q.tenant ?? caller.principal.tenant;
-    const allowed = tenant === UNATTRIBUTED ? isAdmin(caller) : mayReadTenant(caller, tenant);
+    const allowed = tenant === UNATTRIBUTED ? mayReadUnattributed(caller) : mayReadTenant(caller, tenant);
     if (!allowed) throw new ApiError("not_found", "no such tenant");
     try {
       return await audit.page(tenant, q.after, q.limit);

@@ -2,7 +2,7 @@ import { ApiError, tenantId, tenantPlanRequest } from "@conclave/protocol";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { callerOf, planOf } from "../access/gateway-gate.ts";
-import { isAdmin, mayReadTenant } from "../access/scope-policy.ts";
+import { mayManageTenant, mayReadTenant } from "../access/scope-policy.ts";
 import type { GatewayConfig } from "../gateway-config.ts";
 import type { BudgetLedger } from "./budget-ledger.ts";
 import type { TenantPlans } from "./tenant-plans.ts";
@@ -17,7 +17,10 @@ export interface BudgetRouteDeps {
   now: () => number;
 }
 
-/** `GET /v1/budget` (own tenant; admins may name another) and `PUT /v1/tenants/{tenant}/budget` (admins). */
+/**
+ * `GET /v1/budget` (own tenant; operators may name any) and `PUT /v1/tenants/{tenant}/budget`
+ * (the tenant's admins, operators). Another tenant looks like no tenant (404) to an admin.
+ */
 export function registerBudgetRoutes(scope: FastifyInstance, deps: BudgetRouteDeps): void {
   scope.get("/v1/budget", { config: { body: "none", auth: "signed-or-bearer" } }, async (request) => {
     const caller = callerOf(request);
@@ -29,8 +32,12 @@ export function registerBudgetRoutes(scope: FastifyInstance, deps: BudgetRouteDe
 
   scope.put("/v1/tenants/:tenant/budget", { config: { body: "json", auth: "signed-or-bearer" } }, async (request) => {
     const caller = callerOf(request);
-    if (!isAdmin(caller)) throw new ApiError("forbidden", "only admins set budgets");
     const { tenant } = tenantParams.parse(request.params);
+    if (!mayManageTenant(caller, tenant)) {
+      // Members are told what they lack; an admin of another tenant learns nothing about this one.
+      if (caller.principal.tenant === tenant) throw new ApiError("forbidden", "only admins set budgets");
+      throw new ApiError("not_found", "no such tenant");
+    }
     const body = tenantPlanRequest.parse(request.body);
     if (body.tier !== undefined && !(body.tier in deps.config.rate.tiers)) {
       throw new ApiError("bad_request", `invalid tier: one of ${Object.keys(deps.config.rate.tiers).join(", ")}`);

@@ -68,7 +68,7 @@ export async function revokeToken(
   for (let attempt = 0; attempt < 3; attempt++) {
     const state = fold(await deps.log.read(sessionRef(jti)));
     const issued = state.issued;
-    if (!issued || (by.kind === "caller" && !mayRevoke(by.caller, issued.sub))) {
+    if (!issued || (by.kind === "caller" && !mayRevoke(by.caller, issued))) {
       throw new ApiError("not_found", "no such token");
     }
     const result: RevocationResult = { jti, revoked: true, expires_at: isoSeconds(issued.exp) };

@@ -1,7 +1,15 @@
 import type { ApiError } from "@conclave/protocol";
 import type { StoredEvent } from "@conclave/store";
 import { describe, expect, it } from "vitest";
-import { type Decision, decideCreate, decideInvite, decideRekey, decideRemove, evolveRoom } from "./room-decider.ts";
+import {
+  type Decision,
+  decideCreate,
+  decideInvite,
+  decideRekey,
+  decideRemove,
+  decideRevokedRemoval,
+  evolveRoom,
+} from "./room-decider.ts";
 import type { RoomState } from "./room-events.ts";
 
 const key = (c: string) => c.repeat(43);
@@ -159,5 +167,17 @@ describe("room decider", () => {
     // A rotation without removal moves to epoch + 1.
     room = apply(room, decideRekey(admin, room, { epoch: 3, sealed_keys: keys }));
     expect(room.epoch).toBe(3);
+  });
+
+  it("a revoked user is removed whatever its role, the owner included; a non-member is a no-op", () => {
+    const room = e2eRoom();
+    expect(decideRevokedRemoval(room, owner.signPub)).toEqual({
+      type: "room.member_removed",
+      data: { member: owner.signPub, reason: "revoked" },
+    });
+    const gone = apply(room, decideRevokedRemoval(room, member.signPub) as Decision);
+    expect([gone.epoch, gone.keyed_epoch, gone.members[member.signPub]]).toEqual([2, 1, undefined]);
+    expect(decideRevokedRemoval(gone, member.signPub)).toBeUndefined();
+    expect(decideRevokedRemoval(undefined, member.signPub)).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import { ApiError } from "@conclave/protocol";
 import type { StoredEvent } from "@conclave/store";
 import type { z } from "zod";
 import type { memberInvited, RoomRole, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
+import { parseRoomAggregate } from "./room-identity.ts";
 
 // Who may do what in a room, in one place. Pure: no I/O, no clock.
 
@@ -121,13 +122,24 @@ export function decideRekey(
   return { type: "room.rekeyed", data };
 }
 
+/**
+ * A revoked user leaves every room, whatever its role (the owner included: a
+ * revoked key must not keep the room key). Nothing to do when it is not a member.
+ */
+export function decideRevokedRemoval(room: RoomState | undefined, member: string): Decision | undefined {
+  if (!room || !roleOf(room, member)) return undefined;
+  return { type: "room.member_removed", data: { member, reason: "revoked" } };
+}
+
 /** The room after an event (the same function feeds commands and projections). */
 export function evolveRoom(room: RoomState | undefined, event: StoredEvent): RoomState | undefined {
   switch (event.type) {
     case "room.created": {
       const d = event.data as z.infer<typeof roomCreated>;
+      const ref = parseRoomAggregate(event.aggregate.id);
       return {
-        id: event.aggregate.id,
+        id: "legacy" in ref ? ref.legacy : ref.id,
+        aggregate_id: event.aggregate.id,
         subject: d.subject,
         mode: d.mode,
         tenant: d.tenant,

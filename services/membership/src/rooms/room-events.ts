@@ -1,7 +1,7 @@
 import { publicKey32 } from "@conclave/protocol";
 import { z } from "zod";
 
-/** Aggregate type of a room: one event subject per room id. */
+/** Aggregate type of a room: one event subject per room, `conclave.ev.room.<tenant>.<id>` (room-identity.ts). */
 export const ROOM_AGGREGATE = "room";
 
 export const roomId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "room ids are 1-64 characters of [A-Za-z0-9_-]");
@@ -29,8 +29,11 @@ export const memberInvited = z
   .object({ member: publicKey32, kex_pub: publicKey32, role: roomRole, sealed_key: sealedKey.optional() })
   .strict();
 
-/** Removing a member (or a member leaving) opens a new key epoch that has no keys until a rekey. */
-export const memberRemoved = z.object({ member: publicKey32 }).strict();
+/**
+ * Removing a member (or a member leaving) opens a new key epoch that has no keys until a rekey.
+ * `reason: "revoked"`: removed by the revocation sweep because the user was revoked.
+ */
+export const memberRemoved = z.object({ member: publicKey32, reason: z.literal("revoked").optional() }).strict();
 
 export const roomRekeyed = z
   .object({ epoch: z.number().int().positive(), sealed_keys: z.record(publicKey32, sealedKey) })
@@ -46,6 +49,8 @@ export const ROOM_EVENT_SCHEMAS = {
 /** The room as the decider sees it and as the rooms table stores it. */
 export const roomState = z.object({
   id: roomId,
+  /** Its aggregate on the log: `<tenant>.<id>`, or the bare id of a room created before ids were per tenant. */
+  aggregate_id: z.string(),
   subject: z.string(),
   mode: roomMode,
   tenant: z.string(),
@@ -59,9 +64,17 @@ export const roomState = z.object({
 });
 export type RoomState = z.infer<typeof roomState>;
 
-/** members table entry: key `<room>.<member>`. */
-export const memberEntry = z.object({ room: roomId, member: publicKey32, role: roomRole, kex_pub: publicKey32 });
-/** member_rooms table entry: key `<member>.<room>` (discovery). */
+/** members table entry: key `<tenant>.<room>.<member>`. */
+export const memberEntry = z.object({
+  tenant: z.string(),
+  room: roomId,
+  member: publicKey32,
+  role: roomRole,
+  kex_pub: publicKey32,
+});
+/** member_rooms table entry: key `<member>.<tenant>.<room>` (discovery). */
 export const memberRoomEntry = z.object({ room: roomId, role: roomRole });
-/** room_keys table entry: key `<room>.<epoch>.<member>`. */
+/** room_keys table entry: key `<tenant>.<room>.<epoch>.<member>`. */
 export const roomKeyEntry = z.object({ sealed_key: sealedKey });
+/** rooms table entry under a pre-tenant room's bare id: which tenant's room its later events are about. */
+export const legacyRoomAlias = z.object({ tenant: z.string() });

@@ -4,7 +4,7 @@ import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
 import type { z } from "zod";
 import { requireMember } from "./room-decider.ts";
 import type { memberRoomEntry, RoomState, roomKeyEntry } from "./room-events.ts";
-import { roomKeyKey } from "./rooms-projection.ts";
+import { memberRoomsFilter, type RoomRef, roomKey, roomKeyKey, roomOfMemberRoomKey } from "./room-identity.ts";
 
 export interface RoomQueryDeps {
   rooms: KvTable<Projected<RoomState>>;
@@ -31,7 +31,11 @@ export function roomView(room: RoomState, viewer: string) {
   };
 }
 
-/** Room reads, authorized by membership: non-members get 404 for everything. */
+/**
+ * Room reads, authorized by membership: non-members get 404 for everything. A
+ * room is looked up as (the caller's tenant, id): another tenant's room of the
+ * same id is never even read.
+ */
 export class RoomQueries {
   private readonly deps: RoomQueryDeps;
 
@@ -39,19 +43,19 @@ export class RoomQueries {
     this.deps = deps;
   }
 
-  private async memberRoom(actor: Principal, id: string): Promise<RoomState> {
-    const room = (await this.deps.rooms.get(id))?.value.data;
+  private async memberRoom(actor: Principal, ref: RoomRef): Promise<RoomState> {
+    const room = (await this.deps.rooms.get(roomKey(ref)))?.value.data;
     requireMember(room, actor.signPub);
     await this.deps.witness.confirm();
     return room;
   }
 
   async room(actor: Principal, id: string) {
-    return roomView(await this.memberRoom(actor, id), actor.signPub);
+    return roomView(await this.memberRoom(actor, { tenant: actor.tenant, id }), actor.signPub);
   }
 
   async members(actor: Principal, id: string) {
-    const room = await this.memberRoom(actor, id);
+    const room = await this.memberRoom(actor, { tenant: actor.tenant, id });
     return Object.entries(room.members)
       .map(([member, m]) => ({ member, role: m.role, kex_pub: m.kex_pub }))
       .sort((a, b) => a.member.localeCompare(b.member));
@@ -59,9 +63,10 @@ export class RoomQueries {
 
   /** The caller's own sealed key at the newest keyed epoch; nobody else's, ever. */
   async myKey(actor: Principal, id: string) {
-    const room = await this.memberRoom(actor, id);
+    const ref = { tenant: actor.tenant, id };
+    const room = await this.memberRoom(actor, ref);
     if (room.mode !== "e2e") throw new ApiError("not_found", "clear rooms have no key");
-    const key = await this.deps.roomKeys.get(roomKeyKey(id, room.keyed_epoch, actor.signPub));
+    const key = await this.deps.roomKeys.get(roomKeyKey(ref, room.keyed_epoch, actor.signPub));
     if (!key) throw new ApiError("not_found", "no sealed key for you at the current epoch");
     return {
       epoch: room.keyed_epoch,
@@ -72,11 +77,12 @@ export class RoomQueries {
 
   /** Discovery: the caller's rooms with what a bot needs to join them. */
   async myRooms(actor: Principal) {
-    const keys = await this.deps.memberRooms.keys(`${actor.signPub}.*`);
+    const keys = await this.deps.memberRooms.keys(memberRoomsFilter(actor.signPub, actor.tenant));
     const rooms = await Promise.all(
       keys.map(async (k) => {
-        const id = k.slice(actor.signPub.length + 1);
-        const room = (await this.deps.rooms.get(id))?.value.data;
+        const ref = roomOfMemberRoomKey(actor.signPub, actor.tenant, k);
+        const id = ref.id;
+        const room = (await this.deps.rooms.get(roomKey(ref)))?.value.data;
         const role = room?.members[actor.signPub]?.role;
         return room && role
           ? { id, subject: room.subject, epoch: room.epoch, keyed_epoch: room.keyed_epoch, mode: room.mode, role }

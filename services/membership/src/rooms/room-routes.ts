@@ -1,14 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { publicKey32 } from "@conclave/protocol";
+import { ApiError, publicKey32, signPublicKeyRef } from "@conclave/protocol";
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { RoomCommands } from "./room-commands.ts";
 import { roomId, roomMode, sealedKey } from "./room-events.ts";
+import { roomSubject } from "./room-identity.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";
-
-/** A room's default subject; custom subjects must stay under it, so rooms never share traffic. */
-export const roomSubject = (id: string) => `conclave.room.${id}`;
 
 const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
 
@@ -20,32 +18,58 @@ const createBody = z
     sealed_key: sealedKey.optional(),
   })
   .strict();
+// Keys arriving here go through the weak-key check; a removal names any member (shape only),
+// so a member registered before that check can still be removed.
 const inviteBody = z
   .object({
-    member: publicKey32,
+    member: signPublicKeyRef,
     role: z.enum(["admin", "member"]).default("member"),
     sealed_key: sealedKey.optional(),
   })
   .strict();
 const rekeyBody = z
-  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(publicKey32, sealedKey) })
+  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(signPublicKeyRef, sealedKey) })
   .strict();
 const idParams = z.object({ id: roomId }).strict();
 const memberParams = z.object({ id: roomId, member: publicKey32 }).strict();
 
+/** Room scopes (SPEC §3), decided here for every room route: reads need rooms:read, changes rooms:write. */
+export const ROOM_SCOPES = { read: "rooms:read", write: "rooms:write" } as const;
+
+/** The scope a room request needs: by method, so no route can be registered without one. */
+function neededScope(method: string): string {
+  return method === "GET" || method === "HEAD" ? ROOM_SCOPES.read : ROOM_SCOPES.write;
+}
+
 const signed = (body: "json" | "none") => ({ config: { body, auth: "signed" as const } });
 
-/** SPEC §9 room routes. Authorization by membership happens in the queries and deciders. */
-export function registerRoomRoutes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
+/**
+ * SPEC §9 room routes, in one plugin scope whose hook checks the room scope
+ * of every request after the signature (issue 15: a `rooms:read` user created
+ * a room); authorization by membership happens in the queries and deciders.
+ */
+export function registerRoomRoutes(root: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
+  root.register(async (app) => {
+    app.addHook("preHandler", async (request) => {
+      const needed = neededScope(request.method);
+      if (!principalOf(request).scopes.includes(needed)) {
+        throw new ApiError("forbidden", `this needs the ${needed} scope`, { reason: "insufficient_scope" });
+      }
+    });
+    routes(app, commands, queries);
+  });
+}
+
+function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
   app.post("/v1/rooms", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
     const body = createBody.parse(request.body);
     const id = body.id ?? randomBytes(12).toString("base64url");
-    const subject = body.subject ?? roomSubject(id);
-    if (!subjectTokens.test(subject) || !(subject === roomSubject(id) || subject.startsWith(`${roomSubject(id)}.`))) {
-      return reply.code(400).send({
-        error: { code: "bad_request", message: `subject: must be ${roomSubject(id)} or a subject below it` },
-      });
+    // The subject lives under the tenant's prefix: nobody squats another tenant's subjects.
+    const own = roomSubject({ tenant: actor.tenant, id });
+    const subject = body.subject ?? own;
+    if (!subjectTokens.test(subject) || !(subject === own || subject.startsWith(`${own}.`))) {
+      throw new ApiError("bad_request", `subject: must be ${own} or a subject below it`);
     }
     const room = await commands.create(actor, { id, mode: body.mode, subject, sealed_key: body.sealed_key });
     return reply.code(201).send(roomView(room, actor.signPub));

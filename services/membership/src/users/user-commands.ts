@@ -8,7 +8,16 @@ import {
   type ProjectionRunner,
   type StoredEvent,
 } from "@conclave/store";
-import { type Actor, type AddUserInput, decideAddUser, decideRevokeUser, evolveUser } from "./user-decider.ts";
+import {
+  type Actor,
+  type AddUserInput,
+  type Decision,
+  decideAddUser,
+  decideBootstrap,
+  decideRevokeUser,
+  evolveUser,
+  managesTenant,
+} from "./user-decider.ts";
 import { BOOTSTRAP_AGGREGATE, USER_AGGREGATE, type UserRecord } from "./user-events.ts";
 
 export interface UserCommandDeps {
@@ -21,6 +30,18 @@ export interface UserCommandDeps {
 
 const userRef = (signPub: string): AggregateRef => ({ type: USER_AGGREGATE, id: signPub });
 
+/** A user as its events on the log say (authoritative, whatever the projection's lag), with its version. */
+export async function userFromLog(
+  log: EventLog,
+  signPub: string,
+): Promise<{ state: UserRecord | undefined; version: number }> {
+  const events = await log.read(userRef(signPub));
+  return {
+    state: events.reduce<UserRecord | undefined>(evolveUser, undefined),
+    version: events.at(-1)?.seq ?? 0,
+  };
+}
+
 /** The users allowlist: commands go through the log, reads come from the projection. */
 export class UserCommands {
   private readonly deps: UserCommandDeps;
@@ -30,21 +51,16 @@ export class UserCommands {
   }
 
   /** Current state decided on: folded from the log (authoritative), with its version. */
-  private async load(signPub: string): Promise<{ state: UserRecord | undefined; version: number }> {
-    const events = await this.deps.log.read(userRef(signPub));
-    return {
-      state: events.reduce<UserRecord | undefined>(evolveUser, undefined),
-      version: events.at(-1)?.seq ?? 0,
-    };
+  private load(signPub: string) {
+    return userFromLog(this.deps.log, signPub);
   }
 
-  private async commit(
-    signPub: string,
-    actor: string,
-    decide: (s: UserRecord | undefined) => { type: string; data: unknown },
-  ) {
+  private async commit(signPub: string, actor: string, decide: (s: UserRecord | undefined) => Decision | undefined) {
     const { state, version } = await this.load(signPub);
     const decision = decide(state);
+    // Nothing to change (an idempotent upgrade already done).
+    if (!decision && state) return state;
+    if (!decision) throw new Error("a user command decided nothing about no user");
     let event: StoredEvent;
     try {
       event = await this.deps.log.append(userRef(signPub), { ...decision, actor }, version);
@@ -68,16 +84,18 @@ export class UserCommands {
   }
 
   /**
-   * Creates the first admin. Refuses once any bootstrap happened: the claim is
-   * the first event of a singleton aggregate, so two racing bootstraps (two
+   * Creates the first operator. Refuses once any bootstrap happened: the claim
+   * is the first event of a singleton aggregate, so two racing bootstraps (two
    * replicas, or a CLI and a replica) cannot both win. A bootstrap interrupted
-   * between its two appends is completed by retrying with the same key.
+   * between its two appends is completed by retrying with the same key, and a
+   * bootstrap identity created before the operator role existed (an admin) is
+   * upgraded to operator by it (`user.role_changed`; docs/runbook.md).
    */
   async bootstrap(input: AddUserInput): Promise<UserRecord> {
-    if (input.role !== "admin") throw new ApiError("bad_request", "the bootstrap user must be an admin");
+    if (input.role !== "operator") throw new ApiError("bad_request", "role: the bootstrap user is an operator");
     const marker = (await this.deps.log.read(BOOTSTRAP_AGGREGATE))[0];
     if (marker && (marker.data as { admin: string }).admin !== input.sign_pub) {
-      throw new ApiError("conflict", "Conclave is already bootstrapped: an admin exists");
+      throw new ApiError("conflict", "Conclave is already bootstrapped with another identity");
     }
     if (!marker) {
       try {
@@ -88,25 +106,26 @@ export class UserCommands {
         );
       } catch (err) {
         if (err instanceof ConflictError)
-          throw new ApiError("conflict", "Conclave is already bootstrapped: an admin exists");
+          throw new ApiError("conflict", "Conclave is already bootstrapped with another identity");
         throw err;
       }
     }
-    const { state } = await this.load(input.sign_pub);
-    if (state) return state;
-    return this.commit(input.sign_pub, "bootstrap", () => ({ type: "user.added", data: input }));
+    return this.commit(input.sign_pub, "bootstrap", (state) => decideBootstrap(state, input));
   }
 
   async get(signPub: string): Promise<UserRecord | undefined> {
     return (await this.deps.users.get(signPub))?.value.data;
   }
 
-  async list(): Promise<UserRecord[]> {
+  /** The users of the tenants the actor manages (`tenant`: only that one). */
+  async list(actor: Actor, tenant?: string): Promise<UserRecord[]> {
     const keys = await this.deps.users.keys();
     const out: UserRecord[] = [];
     for (let i = 0; i < keys.length; i += 32) {
       const batch = await Promise.all(keys.slice(i, i + 32).map((k) => this.get(k)));
-      for (const u of batch) if (u) out.push(u);
+      for (const u of batch) {
+        if (u && managesTenant(actor, u.tenant) && (tenant === undefined || u.tenant === tenant)) out.push(u);
+      }
     }
     return out;
   }

@@ -1,15 +1,18 @@
-import { ApiError } from "@conclave/protocol";
+import { ApiError, newUser, type Role } from "@conclave/protocol";
 import type { StoredEvent } from "@conclave/store";
 import type { z } from "zod";
 import type { UserRecord, userAdded } from "./user-events.ts";
 
 // Who may do what with users, in one place. Pure: no I/O, no clock.
+// Operators manage every tenant; an admin manages its own tenant only and
+// learns nothing about the others (issue 15: an admin of A created an admin in B).
 
 export type AddUserInput = z.infer<typeof userAdded>;
 
 export interface Actor {
   signPub: string;
-  role: "admin" | "member";
+  role: Role;
+  tenant: string;
 }
 
 export interface Decision {
@@ -17,24 +20,53 @@ export interface Decision {
   data: unknown;
 }
 
-/** Only admins add users; a key registers once. */
-export function decideAddUser(actor: Actor, existing: UserRecord | undefined, input: AddUserInput): Decision {
-  if (actor.role !== "admin") throw new ApiError("forbidden", "only admins add users");
-  if (existing) throw new ApiError("conflict", "a user with this sign_pub already exists");
-  return { type: "user.added", data: input };
+/** May this actor manage the users of `tenant`? */
+export function managesTenant(actor: Actor, tenant: string): boolean {
+  return actor.role === "operator" || (actor.role === "admin" && actor.tenant === tenant);
 }
 
-/** Only admins revoke; revoking twice is a conflict, not a silent success. */
+/** Operators add anyone anywhere; an admin adds admins and members to its own tenant; a key registers once. */
+export function decideAddUser(actor: Actor, existing: UserRecord | undefined, input: AddUserInput): Decision {
+  if (actor.role === "member") throw new ApiError("forbidden", "only admins add users");
+  if (!managesTenant(actor, input.tenant))
+    throw new ApiError("forbidden", "tenant: admins add users to their own tenant only");
+  if (input.role === "operator" && actor.role !== "operator")
+    throw new ApiError("forbidden", "role: only an operator creates operators");
+  // Every way in goes through the one key check (weak keys: 400 naming the field).
+  const data = newUser.parse(input);
+  if (existing) throw new ApiError("conflict", "a user with this sign_pub already exists");
+  return { type: "user.added", data };
+}
+
+/** The tenant's admins and operators revoke; admins never revoke an operator; revoking twice is a conflict. */
 export function decideRevokeUser(actor: Actor, existing: UserRecord | undefined, reason?: string): Decision {
-  if (actor.role !== "admin") throw new ApiError("forbidden", "only admins revoke users");
-  if (!existing) throw new ApiError("not_found", "no such user");
+  if (actor.role === "member") throw new ApiError("forbidden", "only admins revoke users");
+  if (!existing || !managesTenant(actor, existing.tenant)) throw new ApiError("not_found", "no such user");
+  if (existing.role === "operator" && actor.role !== "operator")
+    throw new ApiError("forbidden", "only an operator revokes an operator");
   if (existing.status === "revoked") throw new ApiError("conflict", "the user is already revoked");
   return { type: "user.revoked", data: reason ? { reason } : {} };
 }
 
-/** A user may read itself; admins read everyone. */
-export function mayReadUser(actor: Actor, signPub: string): boolean {
-  return actor.role === "admin" || actor.signPub === signPub;
+/**
+ * The upgrade of a bootstrap identity created before the operator role (as an
+ * admin): it becomes the operator. Decided only for the user the bootstrap
+ * marker names (the caller checks); idempotent: an operator stays as it is.
+ */
+export function decideBootstrapUpgrade(existing: UserRecord): Decision | undefined {
+  if (existing.status !== "active") throw new ApiError("conflict", "the bootstrap identity is revoked");
+  if (existing.role === "operator") return undefined;
+  return { type: "user.role_changed", data: { role: "operator" } };
+}
+
+/** The bootstrap identity: added once (its keys checked like any other), else upgraded if need be. */
+export function decideBootstrap(existing: UserRecord | undefined, input: AddUserInput): Decision | undefined {
+  return existing ? decideBootstrapUpgrade(existing) : { type: "user.added", data: newUser.parse(input) };
+}
+
+/** A user may read itself; admins read their tenant's users; operators everyone. Others: 404. */
+export function mayReadUser(actor: Actor, user: Pick<UserRecord, "sign_pub" | "tenant">): boolean {
+  return actor.signPub === user.sign_pub || managesTenant(actor, user.tenant);
 }
 
 /** The allowlist entry after an event. */
@@ -44,6 +76,8 @@ export function evolveUser(state: UserRecord | undefined, event: StoredEvent): U
       return { ...(event.data as AddUserInput), status: "active", created_at: event.at };
     case "user.revoked":
       return state ? { ...state, status: "revoked", revoked_at: event.at } : state;
+    case "user.role_changed":
+      return state ? { ...state, role: (event.data as { role: Role }).role } : state;
     default:
       return state;
   }

@@ -1,22 +1,23 @@
-import { ApiError, publicKey32, role, scope } from "@conclave/protocol";
+import { ApiError, newUser, publicKey32, scope, tenantId } from "@conclave/protocol";
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { UserCommands } from "./user-commands.ts";
-import { mayReadUser } from "./user-decider.ts";
-import { userAdded } from "./user-events.ts";
+import { managesTenant, mayReadUser } from "./user-decider.ts";
 
 /** Scopes a user gets when none are given: everything but administration. */
 export const DEFAULT_MEMBER_SCOPES = ["rooms:read", "rooms:write", "blobs:read", "blobs:write", "rpc:call"];
 
-const addUserBody = userAdded.extend({ scopes: z.array(scope).max(32).optional(), role }).strict();
+const addUserBody = newUser.extend({ scopes: z.array(scope).max(32).optional() }).strict();
+// Shape only: a user registered before weak keys were refused must stay readable and revocable.
 const signPubParams = z.object({ sign_pub: publicKey32 }).strict();
+const listQuery = z.object({ tenant: tenantId.optional() }).strict();
 const revokeBody = z
   .object({ reason: z.string().max(256).optional() })
   .strict()
   .optional();
 
-/** SPEC §9 users routes: admin-only, except that a user may read itself. */
+/** SPEC §9 users routes: operators everywhere, admins within their tenant; a user may read itself. */
 export function registerUserRoutes(app: FastifyInstance, users: UserCommands): void {
   app.post("/v1/users", { config: { body: "json", auth: "signed" } }, async (request, reply) => {
     const actor = principalOf(request);
@@ -27,17 +28,19 @@ export function registerUserRoutes(app: FastifyInstance, users: UserCommands): v
 
   app.get("/v1/users", { config: { body: "none", auth: "signed" } }, async (request) => {
     const actor = principalOf(request);
-    if (actor.role !== "admin") throw new ApiError("forbidden", "only admins list users");
-    return { users: await users.list() };
+    const { tenant } = listQuery.parse(request.query ?? {});
+    if (actor.role === "member") throw new ApiError("forbidden", "only admins list users");
+    // Another tenant is no tenant to an admin.
+    if (tenant !== undefined && !managesTenant(actor, tenant)) throw new ApiError("not_found", "no such tenant");
+    return { users: await users.list(actor, tenant) };
   });
 
   app.get("/v1/users/:sign_pub", { config: { body: "none", auth: "signed" } }, async (request) => {
     const actor = principalOf(request);
     const { sign_pub } = signPubParams.parse(request.params);
-    // Non-admins learn nothing about others, not even whether they exist.
-    if (!mayReadUser(actor, sign_pub)) throw new ApiError("not_found", "no such user");
     const user = await users.get(sign_pub);
-    if (!user) throw new ApiError("not_found", "no such user");
+    // Whoever may not read a user learns nothing, not even whether it exists.
+    if (!user || !mayReadUser(actor, user)) throw new ApiError("not_found", "no such user");
     return user;
   });
 
