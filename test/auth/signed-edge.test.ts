@@ -103,7 +103,7 @@ describe("the path and query a handler sees are the ones the signature covers", 
       sign_pub: signer.signPublicKey,
       kex_pub: signer.kexPublicKey,
       tenant: "acme",
-      role: "admin",
+      role: "operator",
       scopes: [],
     });
     port = Number(new URL(host.url).port);
