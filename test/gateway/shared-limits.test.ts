@@ -100,6 +100,18 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
       tier: "platinum",
     });
     expect(badTier.status).toBe(400);
+    // Issue 15: "constructor" was found on Object.prototype; the tenant then got 429 with
+    // x-ratelimit-limit "function Object() { [native code] }" and Retry-After NaN.
+    const prototypeTier = await signedFetch(a.host.url, admin, "PUT", "/v1/tenants/shared/budget", {
+      input: 100,
+      output: 100,
+      tier: "constructor",
+    });
+    expect(prototypeTier.status).toBe(400);
+    expect(errorOf(prototypeTier.body).message).toMatch(/tier/);
+    const after = await signedFetch(b.url, users.shared, "GET", "/v1/budget");
+    expect(after.status).toBe(200);
+    expect(after.headers.get("x-ratelimit-limit")).toMatch(/^\d+$/);
     const view = await budgetOf(b.url, users.shared);
     expect(view).toMatchObject({
       tenant: "shared",

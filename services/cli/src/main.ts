@@ -201,10 +201,10 @@ natsOptions(
     .description("read models")
     .command("rebuild [name]")
     .description(
-      `replay the log into twin buckets and compare with the live read models (${Object.keys(PROJECTIONS).join(", ")}; default all)`,
+      `replay the log into twin buckets and compare with the live read models (${[...PROJECTIONS.keys()].join(", ")}; default all)`,
     ),
 ).action(async (name: string | undefined, o: { nats: string; replicas: number }) => {
-  const names = name ? [name] : Object.keys(PROJECTIONS);
+  const names = name ? [name] : [...PROJECTIONS.keys()];
   const results = await withStore(natsOf(o), async (store, log) => {
     const all = [];
     for (const n of names) all.push({ projection: n, ...(await rebuild(store, log, n)) });

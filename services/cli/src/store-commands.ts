@@ -16,7 +16,11 @@ import { DeliverPolicy } from "@nats-io/jetstream";
 // Operator commands that talk to NATS directly (no admin exists yet, or they
 // work below the HTTP API): bootstrap, events tail, projections rebuild.
 
-export const PROJECTIONS: Record<string, Projection> = { users: usersProjection, rooms: roomsProjection };
+/** Looked up by a command-line argument: a Map, so `rebuild constructor` names nothing (issue 15). */
+export const PROJECTIONS: ReadonlyMap<string, Projection> = new Map([
+  ["users", usersProjection],
+  ["rooms", roomsProjection],
+]);
 
 export async function withStore<T>(
   opts: { nats: string[]; replicas: number },
@@ -57,8 +61,8 @@ export async function rebuild(
   log: EventLog,
   name: string,
 ): Promise<{ applied: number; differences: TableDifference[] }> {
-  const projection = PROJECTIONS[name];
-  if (!projection) throw new Error(`unknown projection ${name} (known: ${Object.keys(PROJECTIONS).join(", ")})`);
+  const projection = PROJECTIONS.get(name);
+  if (!projection) throw new Error(`unknown projection ${name} (known: ${[...PROJECTIONS.keys()].join(", ")})`);
   const applied = await rebuildProjection(store, log, projection);
   return { applied, differences: await compareProjection(store, projection) };
 }

@@ -1,11 +1,11 @@
-import { ApiError, tenantId, tenantPlanRequest } from "@conclave/protocol";
+import { ApiError, tenantId } from "@conclave/protocol";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { callerOf, planOf } from "../access/gateway-gate.ts";
 import { isAdmin, mayReadTenant } from "../access/scope-policy.ts";
 import type { GatewayConfig } from "../gateway-config.ts";
 import type { BudgetLedger } from "./budget-ledger.ts";
-import type { TenantPlans } from "./tenant-plans.ts";
+import { planRequestSchema, type TenantPlans } from "./tenant-plans.ts";
 
 const budgetQuery = z.object({ tenant: tenantId.optional() }).strict();
 const tenantParams = z.object({ tenant: tenantId }).strict();
@@ -19,6 +19,7 @@ export interface BudgetRouteDeps {
 
 /** `GET /v1/budget` (own tenant; admins may name another) and `PUT /v1/tenants/{tenant}/budget` (admins). */
 export function registerBudgetRoutes(scope: FastifyInstance, deps: BudgetRouteDeps): void {
+  const planRequest = planRequestSchema(deps.config);
   scope.get("/v1/budget", { config: { body: "none", auth: "signed-or-bearer" } }, async (request) => {
     const caller = callerOf(request);
     const { tenant = caller.principal.tenant } = budgetQuery.parse(request.query ?? {});
@@ -31,10 +32,7 @@ export function registerBudgetRoutes(scope: FastifyInstance, deps: BudgetRouteDe
     const caller = callerOf(request);
     if (!isAdmin(caller)) throw new ApiError("forbidden", "only admins set budgets");
     const { tenant } = tenantParams.parse(request.params);
-    const body = tenantPlanRequest.parse(request.body);
-    if (body.tier !== undefined && !(body.tier in deps.config.rate.tiers)) {
-      throw new ApiError("bad_request", `invalid tier: one of ${Object.keys(deps.config.rate.tiers).join(", ")}`);
-    }
+    const body = planRequest.parse(request.body);
     await deps.plans.set(tenant, body, caller.principal.signPub, deps.now());
     return deps.ledger.view(tenant, await deps.plans.effective(tenant));
   });

@@ -68,8 +68,8 @@ export function reservedTotal(state: BudgetState): UnitPair {
 export function currentState(stored: BudgetState | undefined, now: number, periodS: number): BudgetState {
   const period = periodOf(now, periodS);
   const base: BudgetState = stored
-    ? { ...stored, reservations: { ...stored.reservations }, settled: [...stored.settled] }
-    : { period, used: { input: 0, output: 0 }, reservations: {}, settled: [] };
+    ? { ...stored, reservations: reservationTable(stored.reservations), settled: [...stored.settled] }
+    : { period, used: { input: 0, output: 0 }, reservations: reservationTable({}), settled: [] };
   if (base.period < period) {
     base.period = period;
     base.used = { input: 0, output: 0 };
@@ -82,6 +82,11 @@ export function currentState(stored: BudgetState | undefined, now: number, perio
     rememberSettled(base, id);
   }
   return base;
+}
+
+/** A null-prototype copy: reservation ids are keys, and no id may reach Object.prototype (issue 15). */
+function reservationTable(from: BudgetState["reservations"]): BudgetState["reservations"] {
+  return Object.assign(Object.create(null) as BudgetState["reservations"], from);
 }
 
 function charge(state: BudgetState, units: UnitPair): void {
@@ -107,7 +112,7 @@ export function applyBudgetOps(
     Object.keys(stored.reservations).length !== Object.keys(state.reservations).length;
   const results = ops.map((op): BudgetResult => {
     if (op.kind === "reserve") {
-      if (op.id in state.reservations || state.settled.includes(op.id)) return { ok: true };
+      if (Object.hasOwn(state.reservations, op.id) || state.settled.includes(op.id)) return { ok: true };
       if (Object.keys(state.reservations).length >= MAX_LIVE_RESERVATIONS)
         return { ok: false, why: "too_many_in_flight" };
       const reserved = reservedTotal(state);

@@ -73,8 +73,8 @@ export interface RoutedResult {
 }
 
 /** Methods the caller may call, for listings: a caller never sees what it cannot use. */
-export function visibleMethods(methods: Record<string, MethodSpec>, caller: Caller) {
-  return Object.entries(methods)
+export function visibleMethods(methods: ReadonlyMap<string, MethodSpec>, caller: Caller) {
+  return [...methods]
     .filter(([, m]) => mayCallMethod(caller, m.kind))
     .map(([name, m]) => ({
       name,
@@ -94,7 +94,7 @@ export function visibleMethods(methods: Record<string, MethodSpec>, caller: Call
  * may have (timeout, unreadable reply, lost connection).
  */
 export async function routeCall(call: RoutedCall, deps: RpcRouterDeps): Promise<RoutedResult> {
-  const spec = deps.methods[call.method];
+  const spec = deps.methods.get(call.method);
   if (!spec) throw new RpcFailure("method_not_found", `no such method: ${call.method}`, "method_not_found");
   if (!mayCallMethod(call.caller, spec.kind)) {
     throw new RpcFailure(
