@@ -1,0 +1,85 @@
+import {
+  ASSET_STREAMS,
+  ASSETS,
+  BUCKETS,
+  MAX_CLOCK_SKEW_MS,
+  NONCE_CLAIM_BYTES,
+  NONCE_CLAIMS_PER_S,
+  STREAMS,
+  Store,
+} from "@conclave/store";
+import { useCluster } from "@conclave/testkit";
+import { DiscardPolicy } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+
+const MiB = 1024 * 1024;
+
+describe("every stream, bucket and object store is bounded in bytes (issue 15)", () => {
+  const cluster = useCluster({ nodes: 1 });
+  let store: Store;
+
+  beforeAll(async () => {
+    store = await Store.connect({
+      servers: cluster().urls,
+      name: "bounds",
+      replicas: 1,
+      maxBytes: new Map([["audit", 3 * MiB]]),
+    });
+    await store.provision();
+  });
+  afterAll(() => store?.close());
+
+  it("provision gives each asset its limit and policy: nothing unbounded, audit discards old, the rest refuse new", async () => {
+    expect(ASSET_STREAMS.size).toBe(Object.keys(ASSETS).length);
+    for (const [asset, stream] of ASSET_STREAMS) {
+      const info = await store.conn.jsm.streams.info(stream);
+      const spec = ASSETS[asset];
+      expect([asset, info.config.max_bytes]).toEqual([asset, asset === "audit" ? 3 * MiB : spec.maxBytes]);
+      expect(info.config.max_bytes).toBeGreaterThan(0);
+      expect([asset, info.config.discard]).toEqual([
+        asset,
+        spec.whenFull === "discard_old" ? DiscardPolicy.Old : DiscardPolicy.New,
+      ]);
+    }
+    expect(STREAMS.audit.whenFull).toBe("discard_old");
+    for (const key of ["users", "nonces"] as const) expect(BUCKETS[key].whenFull).toBe("refuse_new");
+    expect(STREAMS.events.whenFull).toBe("refuse_new");
+  });
+
+  it("an asset provisioned before it had a limit gets one; one holding more than its limit is not shrunk", async () => {
+    const stream = ASSET_STREAMS.get("witness") as string;
+    const info = await store.conn.jsm.streams.info(stream);
+    await store.conn.jsm.streams.update(stream, { ...info.config, max_bytes: -1 });
+    const table = store.table("witness", z.object({ pad: z.string() }));
+    for (let i = 0; i < 8; i++) await table.put(`k${i}`, { pad: "x".repeat(100) });
+    const held = (await store.conn.jsm.streams.info(stream)).state.bytes;
+    const provisionWith = async (bytes: number) => {
+      const other = await Store.connect({
+        servers: cluster().urls,
+        name: "bounds-2",
+        replicas: 1,
+        maxBytes: new Map([["witness", bytes]]),
+      });
+      try {
+        await other.provision();
+      } finally {
+        await other.close();
+      }
+      return store.conn.jsm.streams.info(stream);
+    };
+    // Below what it holds: kept at its size (JetStream would drop the oldest messages to fit).
+    expect(held).toBeGreaterThan(1024);
+    const kept = await provisionWith(1024);
+    expect(kept.config.max_bytes).toBe(held);
+    expect(kept.state.messages).toBe(8);
+    const raised = await provisionWith(MiB);
+    expect(raised.config.max_bytes).toBe(MiB);
+    expect(raised.state.messages).toBe(8);
+  });
+
+  it("the nonce bucket holds a whole TTL of claims at the design rate", () => {
+    const ttlS = (BUCKETS.nonces.ttlMs ?? 2 * MAX_CLOCK_SKEW_MS) / 1000;
+    expect(BUCKETS.nonces.maxBytes).toBeGreaterThanOrEqual(NONCE_CLAIMS_PER_S * ttlS * NONCE_CLAIM_BYTES);
+  });
+});
