@@ -1,3 +1,4 @@
+import { storageGauges } from "@conclave/runtime";
 import {
   ASSET_STREAMS,
   ASSETS,
@@ -10,6 +11,7 @@ import {
 } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
 import { DiscardPolicy } from "@nats-io/jetstream";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 
@@ -78,7 +80,29 @@ describe("every stream, bucket and object store is bounded in bytes (issue 15)",
     expect(raised.state.messages).toBe(8);
   });
 
-  it("the nonce bucket holds a whole TTL of claims at the design rate", () => {
+  it("gauges report each asset's bytes and limit, so an alert can fire before it is full", async () => {
+    const registry = new Registry();
+    const gauges = storageGauges(registry, store);
+    try {
+      await gauges.refresh();
+      const read = async (name: string) =>
+        new Map(
+          (await registry.getSingleMetric(name)?.get())?.values.map((v) => [v.labels.asset as string, v.value]) ?? [],
+        );
+      const limits = await read("conclave_store_limit_bytes");
+      const used = await read("conclave_store_bytes");
+      expect(limits.size).toBe(ASSET_STREAMS.size);
+      expect(limits.get("nonces")).toBe(BUCKETS.nonces.maxBytes);
+      expect(used.get("witness")).toBeGreaterThan(0);
+    } finally {
+      gauges.stop();
+    }
+  });
+
+  it("the nonce bucket holds a whole TTL of claims at the design rate, and its max age empties it", async () => {
+    const info = await store.conn.jsm.streams.info(ASSET_STREAMS.get("nonces") as string);
+    expect(info.config.max_age).toBe((BUCKETS.nonces.ttlMs ?? 0) * 1_000_000);
+    expect(info.config.max_age).toBeGreaterThan(0);
     const ttlS = (BUCKETS.nonces.ttlMs ?? 2 * MAX_CLOCK_SKEW_MS) / 1000;
     expect(BUCKETS.nonces.maxBytes).toBeGreaterThanOrEqual(NONCE_CLAIMS_PER_S * ttlS * NONCE_CLAIM_BYTES);
   });
