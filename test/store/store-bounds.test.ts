@@ -3,11 +3,15 @@ import {
   ASSET_STREAMS,
   ASSETS,
   BUCKETS,
+  bucketName,
+  ConflictError,
   MAX_CLOCK_SKEW_MS,
   NONCE_CLAIM_BYTES,
   NONCE_CLAIMS_PER_S,
+  provisionBucket,
   STREAMS,
   Store,
+  UnavailableError,
 } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
 import { DiscardPolicy } from "@nats-io/jetstream";
@@ -78,6 +82,28 @@ describe("every stream, bucket and object store is bounded in bytes (issue 15)",
     const raised = await provisionWith(MiB);
     expect(raised.config.max_bytes).toBe(MiB);
     expect(raised.state.messages).toBe(8);
+  });
+
+  it("a full nonce bucket refuses new claims as Unavailable (deny, never a replay verdict), keeping the live ones", async () => {
+    // A twin of the nonce bucket (same TTL and policy) with room for a few claims only.
+    await provisionBucket(store.conn, "nonces", 1, "full", 2_048);
+    const claims = store.table("nonces", z.object({ at: z.number() }), "full");
+    let stored = 0;
+    let refusal: unknown;
+    for (let i = 0; i < 100 && refusal === undefined; i++) {
+      try {
+        await claims.create(`k${i.toString().padStart(3, "0")}`, { at: i });
+        stored++;
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    expect(stored).toBeGreaterThan(0);
+    expect(refusal).toBeInstanceOf(UnavailableError);
+    // Nothing live was dropped to make room: a replay of the first claim is still caught.
+    await expect(claims.create("k000", { at: 0 })).rejects.toBeInstanceOf(ConflictError);
+    const info = await store.conn.jsm.streams.info(`KV_${bucketName("nonces", "full")}`);
+    expect(info.state.messages).toBe(stored);
   });
 
   it("gauges report each asset's bytes and limit, so an alert can fire before it is full", async () => {
