@@ -185,3 +185,32 @@ describe("the audit trail: every decision, outcomes kept apart, paged per tenant
     expect(unattributed.page.events.at(-1)).toMatchObject({ outcome: "auth_denied", status: 401, count: 300 });
   });
 });
+
+describe("pre-auth refusals are tallied too", () => {
+  const cluster = useCluster({ nodes: 1 });
+  let a: GatewayA;
+
+  beforeAll(async () => {
+    a = await startReplicaA(cluster(), gatewayEnv(), { CONCLAVE_IP_RATE_PER_S: "1", CONCLAVE_IP_BURST: "5" });
+  });
+  afterAll(async () => {
+    await a?.host.close();
+  });
+
+  it("a flood shed by the per-IP limiter (429) adds one record per kind, not one per request", async () => {
+    const subject = SUBJECTS.audit(UNATTRIBUTED);
+    const records = async () =>
+      (await a.host.ctx.store.conn.jsm.streams.info(STREAMS.audit.name, { subjects_filter: subject })).state.subjects?.[
+        subject
+      ] ?? 0;
+    const before = await records();
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push((await fetch(`${a.host.url}/v1/budget`)).status);
+    const shed = statuses.filter((s) => s === 429).length;
+    expect(shed).toBeGreaterThan(0);
+    await a.handles.audit.flushTally();
+    const added = (await records()) - before;
+    console.log(`60 unsigned requests (${shed} shed with 429): ${added} audit record(s)`);
+    expect(added).toBeLessThanOrEqual(2);
+  });
+});
