@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { formatContentDigest } from "@conclave/auth";
-import { BlobStore, receiveUpload, type UploadRequest } from "@conclave/blob";
+import { BlobQuota, BlobStore, receiveUpload, type UploadRequest } from "@conclave/blob";
 import { ApiError } from "@conclave/protocol";
 import { ConflictError, Store } from "@conclave/store";
 import { eventually, useCluster } from "@conclave/testkit";
@@ -18,11 +18,13 @@ describe("blob uploads against the Object Store", () => {
   const cluster = useCluster({ nodes: 1 });
   let store: Store;
   let blobs: BlobStore;
+  let quota: BlobQuota;
 
   beforeAll(async () => {
     store = await Store.connect({ servers: cluster().urls, name: "blob-upload-test", replicas: 1 });
     await store.provision();
     blobs = await BlobStore.open(store);
+    quota = new BlobQuota({ store, limits: { bytes: 1e9, count: 1e6 }, leaseMs: 60_000, now: Date.now });
   });
   afterAll(async () => {
     await store?.close();
@@ -37,6 +39,8 @@ describe("blob uploads against the Object Store", () => {
       body,
       contentDigest: formatContentDigest(Buffer.from(sha256, "hex")),
       hasBody: true,
+      declaredBytes: bytes.length,
+      ceilingBytes: 16 * 1024 * 1024,
     };
   };
 
@@ -56,7 +60,7 @@ describe("blob uploads against the Object Store", () => {
       return found;
     };
     const bodies = [new PassThrough(), new PassThrough()];
-    const uploads = bodies.map((body) => receiveUpload(racing, request(bytes, body)));
+    const uploads = bodies.map((body) => receiveUpload(racing, quota, request(bytes, body)));
     await eventually(async () => expect(lookups).toBe(2), 5_000, 5);
     for (const body of bodies) body.end(bytes);
     const outcomes = await Promise.all(uploads);
@@ -82,7 +86,7 @@ describe("blob uploads against the Object Store", () => {
     const bytes = randomBytes(6 * CHUNK);
     const body = new PassThrough();
     const before = await streamState();
-    const upload = receiveUpload(blobs, request(bytes, body));
+    const upload = receiveUpload(blobs, quota, request(bytes, body));
     body.write(bytes.subarray(0, 4 * CHUNK));
     await eventually(async () => expect((await streamState()).last_seq).toBeGreaterThan(before.last_seq + 2), 5_000);
     body.destroy(new ApiError("bad_request", "request body ended early"));

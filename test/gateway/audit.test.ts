@@ -1,7 +1,9 @@
 import { createPrivateKey, sign } from "node:crypto";
 import { fromBase64url, privateKeyObject } from "@conclave/auth";
+import { UNATTRIBUTED } from "@conclave/gateway";
 import type { AuditPage } from "@conclave/protocol";
 import { type RpcServer, serveRpc } from "@conclave/rpc";
+import { STREAMS, SUBJECTS } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -144,6 +146,7 @@ describe("the audit trail: every decision, outcomes kept apart, paged per tenant
     expect((await page(bot, "?limit=0")).status).toBe(400);
 
     await fetch(`${a.host.url}/v1/budget`, { headers: { authorization: "Bearer not.a.token" } });
+    await a.handles.audit.flushTally();
     expect((await page(bot, "?tenant=_unattributed")).status).toBe(404);
     const unattributed = await page(admin, "?tenant=_unattributed&limit=200");
     expect(unattributed.status).toBe(200);
@@ -151,6 +154,63 @@ describe("the audit trail: every decision, outcomes kept apart, paged per tenant
       tenant: null,
       outcome: "auth_denied",
       reason: "malformed",
+      route: "*",
+      count: 1,
     });
+  });
+
+  it("300 requests signed by an unregistered key add O(1) audit records: a tally per kind and window", async () => {
+    const stranger = identity("stranger", "nowhere");
+    const subject = SUBJECTS.audit(UNATTRIBUTED);
+    const records = async () =>
+      (await a.host.ctx.store.conn.jsm.streams.info(STREAMS.audit.name, { subjects_filter: subject })).state.subjects?.[
+        subject
+      ] ?? 0;
+    await a.handles.audit.flushTally();
+    const before = await records();
+    const statuses = new Set<number>();
+    for (let i = 0; i < 300; i += 30) {
+      const batch = await Promise.all(
+        Array.from({ length: 30 }, () => signedFetch(a.host.url, stranger, "GET", "/v1/budget")),
+      );
+      for (const r of batch) statuses.add(r.status);
+    }
+    expect([...statuses]).toEqual([401]);
+    expect(await records()).toBe(before);
+    expect(await a.handles.audit.flushTally()).toBe(1);
+    const added = (await records()) - before;
+    console.log(`300 unauthenticated requests: ${added} audit record(s)`);
+    expect(added).toBe(1);
+    const unattributed = await page(admin, "?tenant=_unattributed&limit=200");
+    expect(unattributed.page.events.at(-1)).toMatchObject({ outcome: "auth_denied", status: 401, count: 300 });
+  });
+});
+
+describe("pre-auth refusals are tallied too", () => {
+  const cluster = useCluster({ nodes: 1 });
+  let a: GatewayA;
+
+  beforeAll(async () => {
+    a = await startReplicaA(cluster(), gatewayEnv(), { CONCLAVE_IP_RATE_PER_S: "1", CONCLAVE_IP_BURST: "5" });
+  });
+  afterAll(async () => {
+    await a?.host.close();
+  });
+
+  it("a flood shed by the per-IP limiter (429) adds one record per kind, not one per request", async () => {
+    const subject = SUBJECTS.audit(UNATTRIBUTED);
+    const records = async () =>
+      (await a.host.ctx.store.conn.jsm.streams.info(STREAMS.audit.name, { subjects_filter: subject })).state.subjects?.[
+        subject
+      ] ?? 0;
+    const before = await records();
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push((await fetch(`${a.host.url}/v1/budget`)).status);
+    const shed = statuses.filter((s) => s === 429).length;
+    expect(shed).toBeGreaterThan(0);
+    await a.handles.audit.flushTally();
+    const added = (await records()) - before;
+    console.log(`60 unsigned requests (${shed} shed with 429): ${added} audit record(s)`);
+    expect(added).toBeLessThanOrEqual(2);
   });
 });

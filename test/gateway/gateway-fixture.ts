@@ -46,10 +46,14 @@ export interface GatewayA {
   handles: GatewayHandles;
 }
 
-export async function startReplicaA(cluster: NatsCluster, gwEnv: Record<string, string>): Promise<GatewayA> {
+export async function startReplicaA(
+  cluster: NatsCluster,
+  gwEnv: Record<string, string>,
+  serviceOverrides: Record<string, string> = {},
+): Promise<GatewayA> {
   const gateway = createGatewayModule({ config: loadGatewayConfig(gwEnv) });
   const host = await startHost({
-    env: loadServiceEnv({ ...serviceEnv(cluster), CONCLAVE_PORT: "0" }),
+    env: loadServiceEnv({ ...serviceEnv(cluster), CONCLAVE_PORT: "0", ...serviceOverrides }),
     modules: [membershipModule, gateway],
   });
   return { host, handles: gateway.handles(host.ctx) };

@@ -100,8 +100,8 @@ describe("RPC routing over NATS request/reply", () => {
     expect(after.used.input).toBe(before.used.input + 3);
     expect(after.reserved.input).toBe(0);
     // Signed requests route the same way.
-    const signed = await signedFetch(a.host.url, bot, "POST", "/v1/rpc", rpc("echo.say", { text: "signed" }, 7));
-    expect(signed.body).toMatchObject({ id: 7, result: { echoed: "signed" } });
+    const signed = await signedFetch(a.host.url, bot, "POST", "/v1/rpc", rpc("echo.say", { text: "sig" }, 7));
+    expect(signed.body).toMatchObject({ id: 7, result: { echoed: "sig" } });
   });
 
   it("spreads calls over the handlers of a queue group", async () => {

@@ -45,6 +45,7 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
     steady: identity("steady", "steady"),
     lease: identity("lease", "lease"),
     small: identity("small", "small"),
+    greedy: identity("greedy", "greedy"),
   };
 
   beforeAll(async () => {
@@ -67,7 +68,7 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
     });
     await nc.flush();
     b = await startReplicaB(cluster(), env);
-    for (const tenant of ["shared", "burst", "steady", "lease"]) {
+    for (const tenant of ["shared", "burst", "steady", "lease", "greedy"]) {
       const res = await signedFetch(a.host.url, admin, "PUT", `/v1/tenants/${tenant}/budget`, {
         input: 100,
         output: 100,
@@ -100,6 +101,18 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
       tier: "platinum",
     });
     expect(badTier.status).toBe(400);
+    // Issue 15: "constructor" was found on Object.prototype; the tenant then got 429 with
+    // x-ratelimit-limit "function Object() { [native code] }" and Retry-After NaN.
+    const prototypeTier = await signedFetch(a.host.url, admin, "PUT", "/v1/tenants/shared/budget", {
+      input: 100,
+      output: 100,
+      tier: "constructor",
+    });
+    expect(prototypeTier.status).toBe(400);
+    expect(errorOf(prototypeTier.body).message).toMatch(/tier/);
+    const after = await signedFetch(b.url, users.shared, "GET", "/v1/budget");
+    expect(after.status).toBe(200);
+    expect(after.headers.get("x-ratelimit-limit")).toMatch(/^\d+$/);
     const view = await budgetOf(b.url, users.shared);
     expect(view).toMatchObject({
       tenant: "shared",
@@ -149,6 +162,19 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
       expect([i, res.status]).toEqual([i, 200]);
     }
     expect(await budgetOf(b.url, users.steady)).toMatchObject({ used: { input: 16 }, reserved: { input: 0 } });
+  });
+
+  it("a handler reporting more than was reserved is refused and charged the reservation, never its report", async () => {
+    // A report of 2^53 − 1 once went into the sum and left the tenant's stored budget unreadable.
+    const greedy = await complete(b.url, users.greedy, Number.MAX_SAFE_INTEGER);
+    expect(greedy.status).toBe(502);
+    expect(errorOf(greedy.body)).toMatchObject({ code: "bad_gateway", reason: "usage_over_reservation" });
+    const view = await signedFetch(a.host.url, users.greedy, "GET", "/v1/budget");
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({ used: { input: 60 }, reserved: { input: 0 } });
+    // 60 charged + 60 estimated > 100: the budget holds against what was charged.
+    const next = await complete(a.host.url, users.greedy, 1);
+    expect([next.status, errorOf(next.body).code]).toEqual([429, "budget_exceeded"]);
   });
 
   it("rate limits are per tenant tier and shared by both replicas; headers on every response, Retry-After on 429", async () => {

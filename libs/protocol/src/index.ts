@@ -9,6 +9,7 @@ export {
   TENANT_PATTERN,
   tenantId,
 } from "./identity.ts";
+export { ownValue } from "./own-value.ts";
 export { type NewUser, newUser, storedUser, type UserRecord, userRecord } from "./users.ts";
 export { type Ed25519KeyProblem, ed25519EncodingProblem, ed25519KeyProblem, isLowOrderX25519 } from "./weak-keys.ts";
 export { ApiError, isApiError, WIRE_STATUS, type WireCode, type WireErrorBody } from "./wire-errors.ts";

@@ -96,6 +96,8 @@ export const auditEvent = z
     request_id: z.string().max(128),
     instance: z.string().max(128),
     usage: z.object({ input: z.number(), output: z.number() }).strict().nullable(),
+    /** A tally of unattributed answers: this many of this kind in the window ending at `at` (one replica). */
+    count: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import { ASSETS, type AssetKey } from "@conclave/store";
 import { z } from "zod";
 
 const MiB = 1024 * 1024;
@@ -38,9 +39,39 @@ export const serviceEnvSchema = z.object({
     .optional(),
   CONCLAVE_JSON_BODY_BYTES: int(1024, 64 * MiB).default(MiB),
   CONCLAVE_BLOB_BODY_BYTES: int(1024, 1024 * MiB).default(16 * MiB),
+  /** Per tenant: blob bytes and blobs stored (services/blob, docs/blobs.md "Quotas"). */
+  CONCLAVE_BLOB_QUOTA_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(512 * MiB),
+  CONCLAVE_BLOB_QUOTA_COUNT: int(0, 100_000_000).default(10_000),
   CONCLAVE_INFLIGHT_BYTES: int(MiB, 64 * 1024 * MiB).default(128 * MiB),
   CONCLAVE_IP_RATE_PER_S: int(1, 1_000_000).default(50),
   CONCLAVE_IP_BURST: int(1, 1_000_000).default(100),
+  /**
+   * Byte limits overriding the catalogue's (docs/store.md, "Bounds"): `nonces=134217728,events=2147483648`.
+   * Names are the catalogue's asset keys, checked as an enum (never looked up in an object).
+   */
+  CONCLAVE_STORE_MAX_BYTES: z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map((p) => p.split("=") as [string, string]),
+    )
+    .pipe(
+      z.array(
+        z.tuple([
+          z.enum(Object.keys(ASSETS) as [AssetKey, ...AssetKey[]]),
+          z
+            .string()
+            .regex(/^\d{1,16}$/)
+            .transform(Number)
+            .pipe(z.number().int().min(MiB).safe()),
+        ]),
+      ),
+    )
+    .transform((pairs) => new Map<AssetKey, number>(pairs))
+    .default(new Map()),
   CONCLAVE_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Instance name in logs and NATS connection names; the host name by default. */
   CONCLAVE_INSTANCE: z

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { ServiceEnv } from "./config.ts";
 import { principalLookup } from "./principal-lookup.ts";
 import { registerSignedRequestAuth } from "./signed-request-hook.ts";
-import { projectionLagGauge, storeMetrics } from "./store-metrics.ts";
+import { projectionLagGauge, storageGauges, storeMetrics } from "./store-metrics.ts";
 
 /** What a service module receives to register its routes. */
 export interface ServiceContext {
@@ -64,8 +64,10 @@ export async function startHost(opts: {
     replicas: env.CONCLAVE_REPLICAS,
     opTimeoutMs: env.CONCLAVE_OP_TIMEOUT_MS,
     observer,
+    maxBytes: env.CONCLAVE_STORE_MAX_BYTES,
   });
   await store.provision();
+  const storage = storageGauges(registry, store);
   const schemas = Object.assign({}, ...modules.map((m) => m.eventSchemas)) as EventSchemas;
   const log = new EventLog(store.conn, schemas, { opTimeoutMs: env.CONCLAVE_OP_TIMEOUT_MS, observer });
   const projections = new Map<string, ProjectionRunner>();
@@ -118,6 +120,7 @@ export async function startHost(opts: {
     url,
     close: () => {
       closing ??= (async () => {
+        storage.stop();
         await edge.shutdown({ deadlineMs: 10_000 });
         await Promise.all([...projections.values()].map((r) => r.stop()));
         await store.close();

@@ -1,4 +1,4 @@
-import type { ProjectionRunner, StoreObserver } from "@conclave/store";
+import { ASSET_STREAMS, type ProjectionRunner, type Store, type StoreObserver, withDeadline } from "@conclave/store";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** Prometheus metrics of the store layer: op latency and outcome, CAS retries, projection lag. */
@@ -35,4 +35,45 @@ export function projectionLagGauge(registry: Registry, service: string, runners:
       }
     },
   });
+}
+
+/** How often the storage gauges are refreshed from JetStream (stream info of every asset). */
+export const STORAGE_REFRESH_MS = 30_000;
+
+/**
+ * Bytes used and byte limit of every bucket, stream and object store, so an
+ * alert fires before one is full (a full nonce bucket denies every signed
+ * request; a full events stream refuses every change: docs/operations.md).
+ * Refreshed every STORAGE_REFRESH_MS (and once at start), not per scrape: N
+ * replicas scraped often would otherwise each ask for every stream's info.
+ * An asset the store cannot describe reports -1.
+ */
+export function storageGauges(registry: Registry, store: Store): { refresh(): Promise<void>; stop(): void } {
+  const used = new Gauge({
+    name: "conclave_store_bytes",
+    help: "Bytes held by each bucket, stream and object store (-1: unknown)",
+    labelNames: ["asset", "stream"],
+    registers: [registry],
+  });
+  const limit = new Gauge({
+    name: "conclave_store_limit_bytes",
+    help: "Byte limit of each bucket, stream and object store (alert on conclave_store_bytes / this)",
+    labelNames: ["asset", "stream"],
+    registers: [registry],
+  });
+  const refresh = async () => {
+    for (const [asset, stream] of ASSET_STREAMS) {
+      try {
+        const info = await withDeadline("storage gauge", store.opTimeoutMs, () => store.conn.jsm.streams.info(stream));
+        used.set({ asset, stream }, info.state.bytes);
+        limit.set({ asset, stream }, info.config.max_bytes);
+      } catch {
+        used.set({ asset, stream }, -1);
+      }
+    }
+  };
+  const timer = setInterval(() => void refresh(), STORAGE_REFRESH_MS);
+  timer.unref();
+  void refresh();
+  return { refresh, stop: () => clearInterval(timer) };
 }

@@ -2,9 +2,25 @@
 // Nothing else in the codebase spells a bucket or stream name.
 
 const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 const HOUR = 3_600_000;
 
-export interface BucketSpec {
+/**
+ * What JetStream does when an asset reaches its byte limit (docs/store.md, "Bounds"):
+ * `refuse_new` (DiscardNew: the write fails, the service answers 503 and denies, nothing
+ * stored is lost) or `discard_old` (DiscardOld: the oldest messages go to make room).
+ * KV buckets are always `refuse_new` (the client library creates them so).
+ */
+export type WhenFull = "refuse_new" | "discard_old";
+
+/** Every stream-backed asset has one: a default byte limit, overridable by configuration. */
+export interface Bounded {
+  /** Default byte limit of the whole asset (all keys, all revisions); CONCLAVE_STORE_MAX_BYTES overrides it. */
+  maxBytes: number;
+  whenFull: WhenFull;
+}
+
+export interface BucketSpec extends Bounded {
   /** KV bucket name (the stream is KV_<name>). */
   name: string;
   /** Revisions kept per key. */
@@ -17,7 +33,7 @@ export interface BucketSpec {
   purpose: string;
 }
 
-export interface StreamSpec {
+export interface StreamSpec extends Bounded {
   name: string;
   subjects: string[];
   maxAgeMs?: number;
@@ -51,12 +67,25 @@ export function nonceTtlMs(skewMs: number, marginMs: number): number {
 /** Longest session token lifetime (SPEC §5): revocations must outlive it. */
 export const MAX_TOKEN_LIFETIME_MS = 24 * HOUR;
 
+/**
+ * Sizing of the nonce bucket: claims per second it must hold for a whole TTL
+ * (cluster-wide, signed requests of active users: about twice the gateway's
+ * measured peak), and the bytes one claim takes on disk (subject with the
+ * hashed key, msg-id header, value, JetStream's per-message overhead; measured
+ * ~200 B). A full bucket refuses new claims (fail closed) only until the
+ * oldest age out: at most one TTL, never forever.
+ */
+export const NONCE_CLAIMS_PER_S = 5_000;
+export const NONCE_CLAIM_BYTES = 256;
+
 export const BUCKETS = {
   users: {
     name: "conclave_users",
     history: 5,
     maxValueBytes: 64 * 1024,
     security: true,
+    maxBytes: 256 * MiB,
+    whenFull: "refuse_new",
     purpose: "users allowlist (projection)",
   },
   rooms: {
@@ -64,6 +93,8 @@ export const BUCKETS = {
     history: 5,
     maxValueBytes: 256 * 1024,
     security: true,
+    maxBytes: 512 * MiB,
+    whenFull: "refuse_new",
     purpose: "room state (projection)",
   },
   members: {
@@ -71,6 +102,8 @@ export const BUCKETS = {
     history: 5,
     maxValueBytes: 64 * 1024,
     security: true,
+    maxBytes: 256 * MiB,
+    whenFull: "refuse_new",
     purpose: "room membership, key room.member (projection)",
   },
   memberRooms: {
@@ -78,6 +111,8 @@ export const BUCKETS = {
     history: 1,
     maxValueBytes: 16 * 1024,
     security: true,
+    maxBytes: 64 * MiB,
+    whenFull: "refuse_new",
     purpose: "reverse index member.room (projection)",
   },
   roomKeys: {
@@ -85,6 +120,8 @@ export const BUCKETS = {
     history: 1,
     maxValueBytes: 16 * 1024,
     security: true,
+    maxBytes: 256 * MiB,
+    whenFull: "refuse_new",
     purpose: "sealed room keys, key room.epoch.member (projection)",
   },
   nonces: {
@@ -93,6 +130,9 @@ export const BUCKETS = {
     ttlMs: nonceTtlMs(MAX_CLOCK_SKEW_MS, NONCE_CLOCK_MARGIN_MS),
     maxValueBytes: 1024,
     security: true,
+    // 5,000 claims/s × 90 s (the TTL with room for a skew margin) × 256 B ≈ 110 MiB.
+    maxBytes: 128 * MiB,
+    whenFull: "refuse_new",
     purpose: "anti-replay claims, created atomically",
   },
   revoked: {
@@ -101,6 +141,8 @@ export const BUCKETS = {
     ttlMs: MAX_TOKEN_LIFETIME_MS + HOUR,
     maxValueBytes: 4 * 1024,
     security: true,
+    maxBytes: 128 * MiB,
+    whenFull: "refuse_new",
     purpose: "revoked session token ids",
   },
   budgets: {
@@ -108,6 +150,8 @@ export const BUCKETS = {
     history: 1,
     maxValueBytes: 256 * 1024,
     security: true,
+    maxBytes: 128 * MiB,
+    whenFull: "refuse_new",
     purpose: "budget counters and reservations, CAS",
   },
   ratelimits: {
@@ -116,7 +160,18 @@ export const BUCKETS = {
     ttlMs: 2 * 60_000,
     maxValueBytes: 4 * 1024,
     security: true,
+    maxBytes: 32 * MiB,
+    whenFull: "refuse_new",
     purpose: "rate-limit windows, CAS",
+  },
+  blobQuota: {
+    name: "conclave_blob_quota",
+    history: 1,
+    maxValueBytes: 64 * 1024,
+    maxBytes: 16 * MiB,
+    whenFull: "refuse_new",
+    security: true,
+    purpose: "per-tenant blob usage (bytes, count) and upload reservations, CAS",
   },
   witness: {
     name: "conclave_witness",
@@ -124,6 +179,8 @@ export const BUCKETS = {
     ttlMs: HOUR,
     maxValueBytes: 256,
     security: false,
+    maxBytes: 8 * MiB,
+    whenFull: "refuse_new",
     purpose: "quorum witness writes after guarded reads",
   },
 } as const satisfies Record<string, BucketSpec>;
@@ -137,6 +194,8 @@ export const STREAMS = {
     maxMsgBytes: MiB,
     duplicateWindowMs: 2 * 60_000,
     immutable: true,
+    maxBytes: GiB,
+    whenFull: "refuse_new",
     purpose: "append-only domain event log, one subject per aggregate",
   },
   audit: {
@@ -146,13 +205,40 @@ export const STREAMS = {
     maxMsgBytes: 64 * 1024,
     duplicateWindowMs: 2 * 60_000,
     immutable: true,
+    maxBytes: GiB,
+    whenFull: "discard_old",
     purpose: "audit trail of requests and decisions, subject per tenant",
   },
 } as const satisfies Record<string, StreamSpec>;
 
 export const OBJECT_STORES = {
-  blobs: { name: "conclave_blobs", purpose: "content-addressed blobs, namespaced per tenant" },
-} as const;
+  blobs: {
+    name: "conclave_blobs",
+    maxBytes: 2 * GiB,
+    whenFull: "refuse_new",
+    purpose: "content-addressed blobs, namespaced per tenant",
+  },
+} as const satisfies Record<string, Bounded & { name: string; purpose: string }>;
+
+/** Every bounded asset by its configuration name: buckets, streams and object stores. */
+export const ASSETS = { ...BUCKETS, ...STREAMS, ...OBJECT_STORES } as const;
+export type AssetKey = keyof typeof ASSETS;
+
+/** The JetStream stream behind each asset: KV_<bucket>, OBJ_<store>, or the stream itself. */
+export const ASSET_STREAMS: ReadonlyMap<AssetKey, string> = new Map([
+  ...Object.entries(BUCKETS).map(([key, b]) => [key as AssetKey, `KV_${b.name}`] as const),
+  ...Object.entries(STREAMS).map(([key, st]) => [key as AssetKey, st.name] as const),
+  ...Object.entries(OBJECT_STORES).map(([key, o]) => [key as AssetKey, `OBJ_${o.name}`] as const),
+]);
+
+/** Byte limits by asset: the catalogue's defaults with configured overrides applied. */
+export type ByteLimits = ReadonlyMap<AssetKey, number>;
+
+export function byteLimits(overrides: ReadonlyMap<AssetKey, number> = new Map()): ByteLimits {
+  return new Map(
+    Object.entries(ASSETS).map(([key, a]) => [key as AssetKey, overrides.get(key as AssetKey) ?? a.maxBytes]),
+  );
+}
 
 // A subject token: no dots, wildcards or whitespace can be smuggled in by ids.
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;

@@ -53,7 +53,8 @@ export type EventSchemas = Record<string, z.ZodType>;
 export class EventLog {
   private readonly conn: StoreConnection;
   private readonly opTimeoutMs: number;
-  private readonly schemas: EventSchemas;
+  /** Looked up by the type a stored event names: a Map, so "constructor" is no schema (issue 15). */
+  private readonly schemas: ReadonlyMap<string, z.ZodType>;
   private readonly stream = STREAMS.events.name;
   private readonly now: () => Date;
 
@@ -65,7 +66,7 @@ export class EventLog {
     opts: { opTimeoutMs: number; now?: () => Date; observer?: StoreObserver },
   ) {
     this.conn = conn;
-    this.schemas = schemas;
+    this.schemas = new Map(Object.entries(schemas));
     this.opTimeoutMs = opts.opTimeoutMs;
     this.now = opts.now ?? (() => new Date());
     this.observer = opts.observer;
@@ -74,7 +75,7 @@ export class EventLog {
   /** Validates an envelope and its data against the event's schema. */
   parse(raw: unknown, seq: number): StoredEvent {
     const envelope = eventEnvelopeSchema.parse(raw);
-    const schema = this.schemas[envelope.type];
+    const schema = this.schemas.get(envelope.type);
     if (!schema) throw new Error(`unknown event type ${envelope.type} at seq ${seq}`);
     return { ...envelope, data: schema.parse(envelope.data), seq };
   }

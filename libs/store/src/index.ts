@@ -1,10 +1,17 @@
 export {
+  ASSET_STREAMS,
+  ASSETS,
+  type AssetKey,
   BUCKETS,
   type BucketKey,
   type BucketSpec,
+  type ByteLimits,
   bucketName,
+  byteLimits,
   MAX_CLOCK_SKEW_MS,
   MAX_TOKEN_LIFETIME_MS,
+  NONCE_CLAIM_BYTES,
+  NONCE_CLAIMS_PER_S,
   NONCE_CLOCK_MARGIN_MS,
   nonceTtlMs,
   OBJECT_STORES,
@@ -12,6 +19,7 @@ export {
   type StreamSpec,
   SUBJECTS,
   subjectToken,
+  type WhenFull,
 } from "./catalogue.ts";
 export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
 export { ConnectionGate } from "./connection-gate.ts";

@@ -38,7 +38,7 @@ export async function rebuildProjection(
       ),
     );
     if (exists) await withDeadline(`drop ${stream}`, store.opTimeoutMs, () => jsm.streams.delete(stream));
-    await provisionBucket(store.conn, key, store.replicas, variant);
+    await provisionBucket(store.conn, key, store.replicas, variant, store.byteLimits.get(key));
   }
   const open = projectionTables(store, variant);
   let applied = 0;

@@ -1,5 +1,5 @@
 import type { ZodType } from "zod";
-import { BUCKETS, type BucketKey, bucketName } from "./catalogue.ts";
+import { type AssetKey, BUCKETS, type BucketKey, type ByteLimits, bucketName, byteLimits } from "./catalogue.ts";
 import { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
 import { withDeadline } from "./deadline.ts";
 import { KvTable } from "./kv-table.ts";
@@ -14,6 +14,8 @@ export interface StoreOptions extends Omit<ConnectionOptions, "opTimeoutMs"> {
   replicas: number;
   /** Metrics of store operations (latency, outcome, CAS retries). */
   observer?: StoreObserver;
+  /** Byte limits overriding the catalogue's defaults (CONCLAVE_STORE_MAX_BYTES). */
+  maxBytes?: ReadonlyMap<AssetKey, number>;
 }
 
 export const DEFAULT_OP_TIMEOUT_MS = 2_000;
@@ -25,12 +27,15 @@ export class Store {
   readonly replicas: number;
   readonly witness: QuorumWitness;
   readonly observer: StoreObserver | undefined;
+  /** The byte limit of every bucket, stream and object store, applied by provision(). */
+  readonly byteLimits: ByteLimits;
 
   private constructor(conn: StoreConnection, opts: StoreOptions) {
     this.conn = conn;
     this.opTimeoutMs = opts.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS;
     this.replicas = opts.replicas;
     this.observer = opts.observer;
+    this.byteLimits = byteLimits(opts.maxBytes);
     this.witness = new QuorumWitness(this.table("witness", QuorumWitness.schema));
   }
 
@@ -41,7 +46,7 @@ export class Store {
 
   /** Creates the catalogue's buckets and streams if missing. */
   provision(): Promise<void> {
-    return provisionStore(this.conn, this.replicas);
+    return provisionStore(this.conn, this.replicas, this.byteLimits);
   }
 
   /** A typed table over a catalogue bucket (or its rebuild twin). */

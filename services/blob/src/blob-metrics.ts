@@ -1,6 +1,6 @@
 import { Counter, type Registry } from "prom-client";
 
-export type UploadMetric = "created" | "deduplicated" | "digest_mismatch";
+export type UploadMetric = "created" | "deduplicated" | "digest_mismatch" | "quota_exceeded";
 export type BlobDirection = "stored" | "served";
 
 /** What the edge's request metrics cannot tell: dedup hits, refused digests, blob bytes moved. */
@@ -12,7 +12,7 @@ export interface BlobMetrics {
 export function blobMetrics(registry: Registry): BlobMetrics {
   const uploads = new Counter({
     name: "conclave_blob_uploads_total",
-    help: "Blob uploads by outcome: created (201), deduplicated (200), digest_mismatch (400, nothing stored)",
+    help: "Blob uploads by outcome: created (201), deduplicated (200), digest_mismatch (400, nothing stored), quota_exceeded (403, nothing stored)",
     labelNames: ["outcome"] as const,
     registers: [registry],
   });

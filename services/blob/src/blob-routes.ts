@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type BlobAction, mayUseBlobs } from "./blob-access.ts";
 import { blobParams, etagOf } from "./blob-address.ts";
 import type { BlobMetrics } from "./blob-metrics.ts";
+import type { BlobQuota } from "./blob-quota.ts";
 import type { BlobStore, StoredBlob } from "./blob-store.ts";
 import { receiveUpload } from "./blob-upload.ts";
 import { resolveRange } from "./byte-range.ts";
@@ -16,20 +17,32 @@ const ROUTE = "/v1/blobs/:sha256";
 const OCTET_STREAM = "application/octet-stream";
 
 /** SPEC §9 blob routes: signed users of the tenant; blobs are per tenant. */
-export function registerBlobRoutes(app: FastifyInstance, blobs: BlobStore, metrics: BlobMetrics): void {
+export interface BlobRouteDeps {
+  blobs: BlobStore;
+  quota: BlobQuota;
+  metrics: BlobMetrics;
+  /** The blob body ceiling (CONCLAVE_BLOB_BODY_BYTES): what a chunked upload reserves. */
+  ceilingBytes: number;
+}
+
+export function registerBlobRoutes(app: FastifyInstance, deps: BlobRouteDeps): void {
+  const { blobs, quota, metrics } = deps;
   app.put(ROUTE, { config: { body: "stream", auth: "signed" } }, async (request, reply) => {
     const principal = authorize(request, "write");
     const { sha256 } = blobParams.parse(request.params);
     const outcome = await storeCall(request, () =>
-      receiveUpload(blobs, {
+      receiveUpload(blobs, quota, {
         tenant: principal.tenant,
         sha256,
         body: streamBody(request),
         contentDigest: headerValue(request, "content-digest"),
         hasBody: declaresBody(request),
+        declaredBytes: declaredLength(request),
+        ceilingBytes: deps.ceilingBytes,
       }),
     ).catch((err: unknown) => {
       if (isApiError(err) && err.reason === DIGEST_MISMATCH) metrics.upload("digest_mismatch");
+      if (isApiError(err) && err.reason === "blob_quota") metrics.upload("quota_exceeded");
       throw err;
     });
     metrics.upload(outcome.created ? "created" : "deduplicated");
@@ -104,6 +117,12 @@ function matchesEtag(header: string | undefined, sha256: string): boolean {
 function headerValue(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
+}
+
+/** The declared Content-Length (the edge already refused one above the ceiling), or undefined. */
+function declaredLength(request: FastifyRequest): number | undefined {
+  const length = request.headers["content-length"];
+  return length !== undefined && /^\d{1,16}$/.test(length) ? Number(length) : undefined;
 }
 
 function declaresBody(request: FastifyRequest): boolean {

@@ -1,7 +1,8 @@
 import { pipeline, type Readable } from "node:stream";
 import { isSignatureError, verifyContentDigest } from "@conclave/auth";
 import { ApiError } from "@conclave/protocol";
-import { ConflictError } from "@conclave/store";
+import { ConflictError, StoreError } from "@conclave/store";
+import type { BlobQuota } from "./blob-quota.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { DIGEST_MISMATCH, DigestVerifier } from "./digest-verifier.ts";
 
@@ -14,6 +15,10 @@ export interface UploadRequest {
   contentDigest: string | undefined;
   /** True when the request declares a body (non-zero Content-Length, or chunked). */
   hasBody: boolean;
+  /** The declared Content-Length; undefined when chunked. */
+  declaredBytes: number | undefined;
+  /** The body ceiling: what a chunked upload may turn out to be, so what it reserves. */
+  ceilingBytes: number;
 }
 
 export interface UploadOutcome {
@@ -36,8 +41,13 @@ export interface UploadOutcome {
  * - Two concurrent uploads of the same blob: the first to commit answers 201,
  *   the other loses the create-only meta write and answers 200 — same bytes,
  *   same address, one object.
+ * - A new blob first reserves its worst-case size (declared length, else the
+ *   ceiling) and one blob in the tenant's quota, before a byte is stored: a
+ *   full tenant is refused (403 with the numbers) and nothing is written. The
+ *   reservation becomes its real size at commit and is returned when nothing
+ *   was surely stored; when the outcome is unknown its lease charges it.
  */
-export async function receiveUpload(blobs: BlobStore, req: UploadRequest): Promise<UploadOutcome> {
+export async function receiveUpload(blobs: BlobStore, quota: BlobQuota, req: UploadRequest): Promise<UploadOutcome> {
   checkDeclaredDigest(req);
   const verifier = new DigestVerifier(req.sha256);
   // Errors of the body (oversize, client gone, length mismatch) reach the verifier's reader.
@@ -48,10 +58,19 @@ export async function receiveUpload(blobs: BlobStore, req: UploadRequest): Promi
     await drain(verifier);
     return { created: false, sha256: req.sha256, size: existing.size };
   }
+  // A broken object (chunks lost) was counted when it was committed: rewriting it is not a new blob.
+  const hold = existing ? undefined : await quota.reserve(req.tenant, req.declaredBytes ?? req.ceilingBytes);
   try {
     const stored = await blobs.put(req.tenant, req.sha256, verifier, existing);
+    // Not written (store unavailable): the blob is stored all the same, and the lease charges
+    // its reservation (at least its size) when it ends — an over-count, never a free blob.
+    if (hold) await quota.commit(hold, stored.size).catch(() => undefined);
     return { created: true, sha256: req.sha256, size: stored.size };
   } catch (err) {
+    // Surely nothing of ours stored: the body failed, or another upload won the name.
+    if (hold && (err instanceof ConflictError || !(err instanceof StoreError))) {
+      await quota.release(hold).catch(() => undefined);
+    }
     // Lost the create-only write: someone committed this name while we streamed. The
     // meta write comes last, so our bytes were read and verified in full by then.
     if (!(err instanceof ConflictError) || !verifier.verified) throw err;

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { generateIdentity, type KeyFile, readKeyFile, writeKeyFile } from "@conclave/auth";
 import { ConclaveClient, ConclaveError } from "@conclave/client";
 import { Command, InvalidArgumentError } from "commander";
@@ -30,8 +29,13 @@ const int = (v: string) => {
 const natsOptions = (cmd: Command) =>
   cmd
     .option("--nats <urls>", "comma-separated NATS URLs", process.env.CONCLAVE_NATS_URLS ?? "nats://127.0.0.1:4222")
-    .option("--replicas <n>", "replicas of buckets and streams", int, Number(process.env.CONCLAVE_REPLICAS ?? 1));
-const natsOf = (o: { nats: string; replicas: number }) => ({
+    .option(
+      "--replicas <n>",
+      "replicas of buckets and streams (default: CONCLAVE_REPLICAS, else the cluster's size as the server reports it)",
+      int,
+      process.env.CONCLAVE_REPLICAS === undefined ? undefined : int(process.env.CONCLAVE_REPLICAS),
+    );
+const natsOf = (o: { nats: string; replicas?: number }) => ({
   nats: o.nats.split(",").map((s) => s.trim()),
   replicas: o.replicas,
 });
@@ -67,11 +71,14 @@ natsOptions(
     )
     .option("--tenant <tenant>", "tenant of a new operator key", "local")
     .option("--url-in-key <url>", "Conclave URL stored in a new key file", "http://127.0.0.1:7420"),
-).action(async (o: { tenant: string; urlInKey: string; nats: string; replicas: number }) => {
+).action(async (o: { tenant: string; urlInKey: string; nats: string; replicas?: number }) => {
   const path = globals().keyFile;
   let admin: KeyFile;
-  if (existsSync(path)) admin = await readKeyFile(path);
-  else {
+  try {
+    // Read, or create when absent: no exists-then-read race (the read itself opens once).
+    admin = await readKeyFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     admin = generateIdentity({ name: "admin", tenant: o.tenant, url: o.urlInKey });
     await writeKeyFile(path, admin);
     out().note(`wrote a new admin key file: ${path}`);
@@ -177,7 +184,7 @@ natsOptions(
     .option("--limit <n>", "stop after n events", int, 100)
     .option("-f, --follow", "keep waiting for new events", false),
 ).action(
-  async (o: { type?: string; from?: number; limit: number; follow: boolean; nats: string; replicas: number }) => {
+  async (o: { type?: string; from?: number; limit: number; follow: boolean; nats: string; replicas?: number }) => {
     await withStore(natsOf(o), (store) =>
       tail(
         store,
@@ -205,10 +212,10 @@ natsOptions(
     .description("read models")
     .command("rebuild [name]")
     .description(
-      `replay the log into twin buckets and compare with the live read models (${Object.keys(PROJECTIONS).join(", ")}; default all)`,
+      `replay the log into twin buckets and compare with the live read models (${[...PROJECTIONS.keys()].join(", ")}; default all)`,
     ),
-).action(async (name: string | undefined, o: { nats: string; replicas: number }) => {
-  const names = name ? [name] : Object.keys(PROJECTIONS);
+).action(async (name: string | undefined, o: { nats: string; replicas?: number }) => {
+  const names = name ? [name] : [...PROJECTIONS.keys()];
   const results = await withStore(natsOf(o), async (store, log) => {
     const all = [];
     for (const n of names) all.push({ projection: n, ...(await rebuild(store, log, n)) });

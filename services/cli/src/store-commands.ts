@@ -12,17 +12,47 @@ import {
   type TableDifference,
 } from "@conclave/store";
 import { DeliverPolicy } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 
 // Operator commands that talk to NATS directly (no admin exists yet, or they
 // work below the HTTP API): bootstrap, events tail, projections rebuild.
 
-export const PROJECTIONS: Record<string, Projection> = { users: usersProjection, rooms: roomsProjection };
+/** Looked up by a command-line argument: a Map, so `rebuild constructor` names nothing (issue 15). */
+export const PROJECTIONS: ReadonlyMap<string, Projection> = new Map([
+  ["users", usersProjection],
+  ["rooms", roomsProjection],
+]);
+
+/**
+ * Replicas for buckets and streams when the operator gave none: the size of
+ * the cluster the server belongs to, as its INFO tells (the cluster name, and
+ * the client URLs of the peers it has routes to), rounded down to 5 or 3. A
+ * lone server gets 1. A clustered server whose peers cannot all be seen (a
+ * node down, URLs not advertised) gets no guess: the flag is required. Before
+ * this, `bootstrap` created R1 buckets on a 3-node cluster unless told otherwise.
+ */
+export async function clusterReplicas(servers: string[]): Promise<number> {
+  const nc = await connect({ servers, name: "conclave-cli-probe" });
+  try {
+    const info = nc.info;
+    if (!info?.cluster) return 1;
+    const peers = new Set(info.connect_urls ?? []).size;
+    if (peers >= 5) return 5;
+    if (peers >= 3) return 3;
+    throw new Error(
+      `the NATS server is in cluster ${info.cluster} but sees ${peers} client URL(s): pass --replicas (3 or 5)`,
+    );
+  } finally {
+    await nc.close();
+  }
+}
 
 export async function withStore<T>(
-  opts: { nats: string[]; replicas: number },
+  opts: { nats: string[]; replicas: number | undefined },
   fn: (store: Store, log: EventLog) => Promise<T>,
 ): Promise<T> {
-  const store = await Store.connect({ servers: opts.nats, name: "conclave-cli", replicas: opts.replicas });
+  const replicas = opts.replicas ?? (await clusterReplicas(opts.nats));
+  const store = await Store.connect({ servers: opts.nats, name: "conclave-cli", replicas });
   try {
     const log = new EventLog(store.conn, membershipModule.eventSchemas, { opTimeoutMs: store.opTimeoutMs });
     return await fn(store, log);
@@ -57,8 +87,8 @@ export async function rebuild(
   log: EventLog,
   name: string,
 ): Promise<{ applied: number; differences: TableDifference[] }> {
-  const projection = PROJECTIONS[name];
-  if (!projection) throw new Error(`unknown projection ${name} (known: ${Object.keys(PROJECTIONS).join(", ")})`);
+  const projection = PROJECTIONS.get(name);
+  if (!projection) throw new Error(`unknown projection ${name} (known: ${[...PROJECTIONS.keys()].join(", ")})`);
   const applied = await rebuildProjection(store, log, projection);
   return { applied, differences: await compareProjection(store, projection) };
 }

@@ -8,9 +8,13 @@ describe("gateway configuration", () => {
   it("defaults: EdDSA, 1 h tokens at most 24 h, the spec's tiers, an empty catalogue", () => {
     const c = loadGatewayConfig({ CONCLAVE_GATEWAY_JWT_KEY: key });
     expect(c.jwt).toMatchObject({ alg: "EdDSA", defaultTtlS: 3600, maxTtlS: 86_400, issuer: "conclave" });
-    expect(c.rate).toMatchObject({ tiers: DEFAULT_TIERS, defaultTier: "free", windowMs: 60_000 });
+    expect(c.rate).toMatchObject({
+      tiers: new Map(Object.entries(DEFAULT_TIERS)),
+      defaultTier: "free",
+      windowMs: 60_000,
+    });
     expect(DEFAULT_TIERS).toEqual({ free: 20, hobby: 60, pro: 300, enterprise: 1000 });
-    expect(c.rpc.methods).toEqual({});
+    expect(c.rpc.methods).toEqual(new Map());
   });
 
   it("reads the method catalogue and tenant tiers", () => {
@@ -19,13 +23,18 @@ describe("gateway configuration", () => {
       CONCLAVE_GATEWAY_METHODS: JSON.stringify({ "echo.say": { kind: "read", input: 2 } }),
       CONCLAVE_GATEWAY_TENANT_TIERS: "acme=pro, beta=hobby",
     });
-    expect(c.rpc.methods["echo.say"]).toEqual({
+    expect(c.rpc.methods.get("echo.say")).toEqual({
       kind: "read",
       cost: { input: 2, output: 0 },
       timeoutMs: 30_000,
       description: undefined,
     });
-    expect(c.rate.tenantTiers).toEqual({ acme: "pro", beta: "hobby" });
+    expect(c.rate.tenantTiers).toEqual(
+      new Map([
+        ["acme", "pro"],
+        ["beta", "hobby"],
+      ]),
+    );
   });
 
   it("a bad value fails fast naming the variable", () => {

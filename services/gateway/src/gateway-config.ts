@@ -29,16 +29,17 @@ export interface GatewayConfig {
   budget: { periodS: number; defaults: { input: number; output: number }; leaseMs: number };
   rate: {
     windowMs: number;
-    /** Requests per window by tier. */
-    tiers: Record<string, number>;
+    /** Requests per window by tier. Maps, not objects: tier names arrive in requests ("constructor", issue 15). */
+    tiers: ReadonlyMap<string, number>;
     defaultTier: string;
     /** Tiers from configuration; a tenant's plan set by an admin overrides it. */
-    tenantTiers: Record<string, string>;
+    tenantTiers: ReadonlyMap<string, string>;
   };
-  rpc: { timeoutMs: number; methods: Record<string, MethodSpec> };
+  /** Looked up by the method name of each RPC envelope: a Map, so no prototype key can name a method. */
+  rpc: { timeoutMs: number; methods: ReadonlyMap<string, MethodSpec> };
 }
 
-export const DEFAULT_TIERS: Record<string, number> = { free: 20, hobby: 60, pro: 300, enterprise: 1000 };
+export const DEFAULT_TIERS: Readonly<Record<string, number>> = { free: 20, hobby: 60, pro: 300, enterprise: 1000 };
 
 const MAX_TTL_S = MAX_TOKEN_LIFETIME_MS / 1000;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -105,8 +106,8 @@ export const gatewayEnvSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().regex(new RegExp(`^${TENANT_PATTERN.source.slice(1, -1)}=[a-z][a-z0-9_-]{0,31}$`))))
-    .transform((pairs) => Object.fromEntries(pairs.map((p) => p.split("=") as [string, string])))
-    .default({}),
+    .transform((pairs) => new Map(pairs.map((p) => p.split("=") as [string, string])))
+    .default(new Map()),
   CONCLAVE_GATEWAY_METHODS: json(methodTable).optional(),
   CONCLAVE_GATEWAY_METHODS_FILE: z.string().min(1).optional(),
 });
@@ -147,12 +148,12 @@ export function loadGatewayConfig(
   if (e.CONCLAVE_GATEWAY_TOKEN_TTL_S > e.CONCLAVE_GATEWAY_TOKEN_MAX_TTL_S) {
     fail("CONCLAVE_GATEWAY_TOKEN_TTL_S", "must not exceed CONCLAVE_GATEWAY_TOKEN_MAX_TTL_S");
   }
-  const tiers = e.CONCLAVE_GATEWAY_TIERS;
-  if (!(e.CONCLAVE_GATEWAY_DEFAULT_TIER in tiers)) {
-    fail("CONCLAVE_GATEWAY_DEFAULT_TIER", `not one of the tiers (${Object.keys(tiers).join(", ")})`);
+  const tiers = new Map(Object.entries(e.CONCLAVE_GATEWAY_TIERS));
+  if (!tiers.has(e.CONCLAVE_GATEWAY_DEFAULT_TIER)) {
+    fail("CONCLAVE_GATEWAY_DEFAULT_TIER", `not one of the tiers (${[...tiers.keys()].join(", ")})`);
   }
-  for (const [tenant, tier] of Object.entries(e.CONCLAVE_GATEWAY_TENANT_TIERS)) {
-    if (!(tier in tiers)) fail("CONCLAVE_GATEWAY_TENANT_TIERS", `${tenant}: unknown tier ${tier}`);
+  for (const [tenant, tier] of e.CONCLAVE_GATEWAY_TENANT_TIERS) {
+    if (!tiers.has(tier)) fail("CONCLAVE_GATEWAY_TENANT_TIERS", `${tenant}: unknown tier ${tier}`);
   }
 
   let rawMethods = e.CONCLAVE_GATEWAY_METHODS ?? {};
@@ -163,14 +164,19 @@ export function loadGatewayConfig(
       fail("CONCLAVE_GATEWAY_METHODS_FILE", `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
     } else rawMethods = { ...rawMethods, ...fromFile.data };
   }
-  const methods: Record<string, MethodSpec> = {};
+  const methods = new Map<string, MethodSpec>();
   for (const [name, m] of Object.entries(rawMethods)) {
     const timeoutMs = m.timeout_ms ?? e.CONCLAVE_GATEWAY_RPC_TIMEOUT_MS;
     // A reservation must outlive the call it covers, or a slow call would run unreserved.
     if (timeoutMs + 1_000 > e.CONCLAVE_GATEWAY_LEASE_MS) {
       fail("CONCLAVE_GATEWAY_LEASE_MS", `must exceed ${name}'s timeout (${timeoutMs} ms) by at least 1 s`);
     }
-    methods[name] = { kind: m.kind, cost: { input: m.input, output: m.output }, timeoutMs, description: m.description };
+    methods.set(name, {
+      kind: m.kind,
+      cost: { input: m.input, output: m.output },
+      timeoutMs,
+      description: m.description,
+    });
   }
   if (e.CONCLAVE_GATEWAY_RPC_TIMEOUT_MS + 1_000 > e.CONCLAVE_GATEWAY_LEASE_MS) {
     fail("CONCLAVE_GATEWAY_LEASE_MS", "must exceed CONCLAVE_GATEWAY_RPC_TIMEOUT_MS by at least 1 s");

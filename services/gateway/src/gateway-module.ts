@@ -96,7 +96,9 @@ export function createGatewayModule(options: GatewayModuleOptions = {}): Service
             "budget settle not recorded: the reservation is charged at its estimate when its lease ends",
           ),
       });
-      const audit = new AuditTrail(store, now);
+      const audit = new AuditTrail(store, now, instance);
+      audit.start();
+      ctx.edge.app.addHook("onClose", () => audit.stop());
       const rateLimiter = new RateLimiter({ store, windowMs: config.rate.windowMs, now });
       const revoked = store.table("revoked", projected(revokedToken));
       const users = usersTable(store);

@@ -2,7 +2,7 @@ import type { BudgetView, TenantPlanRequest } from "@conclave/protocol";
 import { EventLog, type Store } from "@conclave/store";
 import type { GatewayConfig } from "./gateway-config.ts";
 import { BudgetLedger } from "./limits/budget-ledger.ts";
-import { TenantPlans } from "./limits/tenant-plans.ts";
+import { planRequestSchema, TenantPlans } from "./limits/tenant-plans.ts";
 import { SESSION_EVENT_SCHEMAS } from "./sessions/session-events.ts";
 import { type RevocationResult, revokeToken } from "./sessions/token-revocation.ts";
 
@@ -38,7 +38,7 @@ export async function setTenantBudget(
   plan: TenantPlanRequest,
   operator: string,
 ): Promise<BudgetView> {
-  if (plan.tier !== undefined && !(plan.tier in config.rate.tiers)) throw new Error(`unknown tier ${plan.tier}`);
-  await new TenantPlans(store, config).set(tenant, plan, `operator:${operator}`, Date.now());
+  const checked = planRequestSchema(config).parse(plan);
+  await new TenantPlans(store, config).set(tenant, checked, `operator:${operator}`, Date.now());
   return showTenantBudget(store, config, tenant);
 }

@@ -158,7 +158,7 @@ async function recordAudit(request: FastifyRequest, reply: FastifyReply, deps: G
   const principal = state.caller?.principal;
   const tenant = principal?.tenant ?? state.claims?.tenant ?? null;
   try {
-    await deps.audit.record({
+    await deps.audit.answer({
       tenant,
       subject: principal?.signPub ?? state.claims?.sub ?? null,
       credential:

@@ -1,11 +1,11 @@
-import { ApiError, tenantId, tenantPlanRequest } from "@conclave/protocol";
+import { ApiError, tenantId } from "@conclave/protocol";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { callerOf, planOf } from "../access/gateway-gate.ts";
 import { mayManageTenant, mayReadTenant } from "../access/scope-policy.ts";
 import type { GatewayConfig } from "../gateway-config.ts";
 import type { BudgetLedger } from "./budget-ledger.ts";
-import type { TenantPlans } from "./tenant-plans.ts";
+import { planRequestSchema, type TenantPlans } from "./tenant-plans.ts";
 
 const budgetQuery = z.object({ tenant: tenantId.optional() }).strict();
 const tenantParams = z.object({ tenant: tenantId }).strict();
@@ -22,6 +22,7 @@ export interface BudgetRouteDeps {
  * (the tenant's admins, operators). Another tenant looks like no tenant (404) to an admin.
  */
 export function registerBudgetRoutes(scope: FastifyInstance, deps: BudgetRouteDeps): void {
+  const planRequest = planRequestSchema(deps.config);
   scope.get("/v1/budget", { config: { body: "none", auth: "signed-or-bearer" } }, async (request) => {
     const caller = callerOf(request);
     const { tenant = caller.principal.tenant } = budgetQuery.parse(request.query ?? {});
@@ -38,10 +39,7 @@ export function registerBudgetRoutes(scope: FastifyInstance, deps: BudgetRouteDe
       if (caller.principal.tenant === tenant) throw new ApiError("forbidden", "only admins set budgets");
       throw new ApiError("not_found", "no such tenant");
     }
-    const body = tenantPlanRequest.parse(request.body);
-    if (body.tier !== undefined && !(body.tier in deps.config.rate.tiers)) {
-      throw new ApiError("bad_request", `invalid tier: one of ${Object.keys(deps.config.rate.tiers).join(", ")}`);
-    }
+    const body = planRequest.parse(request.body);
     await deps.plans.set(tenant, body, caller.principal.signPub, deps.now());
     return deps.ledger.view(tenant, await deps.plans.effective(tenant));
   });

@@ -1,4 +1,4 @@
-import type { UnitPair } from "@conclave/protocol";
+import { ownValue, type UnitPair } from "@conclave/protocol";
 import { z } from "zod";
 
 /**
@@ -39,20 +39,50 @@ export type ReserveResult =
   | { ok: false; why: "exceeded"; dimension: "input" | "output"; total: number; limit: number }
   | { ok: false; why: "too_many_in_flight" };
 
-export type BudgetResult = ReserveResult | { ok: true; recorded: boolean };
+export type SettleResult = { ok: true; recorded: boolean; charged: UnitPair; overage: UnitPair };
+
+export type BudgetResult = ReserveResult | SettleResult;
+
+const DIMENSIONS = ["input", "output"] as const;
+
+/**
+ * Sums of units saturate at 2^53 − 1: the stored value must stay a safe
+ * integer or the tenant's budget could not be read back (a report near 2^53
+ * made it unreadable: issue 15).
+ */
+export function addUnits(a: UnitPair, b: UnitPair): UnitPair {
+  return {
+    input: Math.min(Number.MAX_SAFE_INTEGER, a.input + b.input),
+    output: Math.min(Number.MAX_SAFE_INTEGER, a.output + b.output),
+  };
+}
+
+/**
+ * What a handler's report may charge: at most what was reserved for the call,
+ * per dimension; the rest is overage, never charged (the reservation is the
+ * call's worst case, so recorded usage never passes the limit). The router
+ * refuses a result whose report exceeds it (rpc-router.ts).
+ */
+export function capToReservation(reported: UnitPair, reserved: UnitPair): { charged: UnitPair; overage: UnitPair } {
+  return {
+    charged: { input: Math.min(reported.input, reserved.input), output: Math.min(reported.output, reserved.output) },
+    overage: {
+      input: Math.max(0, reported.input - reserved.input),
+      output: Math.max(0, reported.output - reserved.output),
+    },
+  };
+}
+
+const NOTHING: UnitPair = { input: 0, output: 0 };
 
 export function periodOf(now: number, periodS: number): number {
   return Math.floor(now / (periodS * 1000));
 }
 
 export function reservedTotal(state: BudgetState): UnitPair {
-  let input = 0;
-  let output = 0;
-  for (const r of Object.values(state.reservations)) {
-    input += r.input;
-    output += r.output;
-  }
-  return { input, output };
+  let total = NOTHING;
+  for (const r of Object.values(state.reservations)) total = addUnits(total, r);
+  return total;
 }
 
 /**
@@ -68,8 +98,8 @@ export function reservedTotal(state: BudgetState): UnitPair {
 export function currentState(stored: BudgetState | undefined, now: number, periodS: number): BudgetState {
   const period = periodOf(now, periodS);
   const base: BudgetState = stored
-    ? { ...stored, reservations: { ...stored.reservations }, settled: [...stored.settled] }
-    : { period, used: { input: 0, output: 0 }, reservations: {}, settled: [] };
+    ? { ...stored, reservations: reservationTable(stored.reservations), settled: [...stored.settled] }
+    : { period, used: { input: 0, output: 0 }, reservations: reservationTable({}), settled: [] };
   if (base.period < period) {
     base.period = period;
     base.used = { input: 0, output: 0 };
@@ -84,8 +114,13 @@ export function currentState(stored: BudgetState | undefined, now: number, perio
   return base;
 }
 
+/** A null-prototype copy: reservation ids are keys, and no id may reach Object.prototype (issue 15). */
+function reservationTable(from: BudgetState["reservations"]): BudgetState["reservations"] {
+  return Object.assign(Object.create(null) as BudgetState["reservations"], from);
+}
+
 function charge(state: BudgetState, units: UnitPair): void {
-  state.used = { input: state.used.input + units.input, output: state.used.output + units.output };
+  state.used = addUnits(state.used, units);
 }
 
 function rememberSettled(state: BudgetState, id: string): void {
@@ -107,25 +142,33 @@ export function applyBudgetOps(
     Object.keys(stored.reservations).length !== Object.keys(state.reservations).length;
   const results = ops.map((op): BudgetResult => {
     if (op.kind === "reserve") {
-      if (op.id in state.reservations || state.settled.includes(op.id)) return { ok: true };
+      if (Object.hasOwn(state.reservations, op.id) || state.settled.includes(op.id)) return { ok: true };
       if (Object.keys(state.reservations).length >= MAX_LIVE_RESERVATIONS)
         return { ok: false, why: "too_many_in_flight" };
-      const reserved = reservedTotal(state);
-      for (const dimension of ["input", "output"] as const) {
-        const total = state.used[dimension] + reserved[dimension] + op.estimate[dimension];
-        if (total > op.limits[dimension])
-          return { ok: false, why: "exceeded", dimension, total, limit: op.limits[dimension] };
+      const held = addUnits(state.used, reservedTotal(state));
+      const total = addUnits(held, op.estimate);
+      // A call estimated at nothing still needs budget left: at usage == limit it is refused too.
+      const free = op.estimate.input === 0 && op.estimate.output === 0;
+      for (const dimension of DIMENSIONS) {
+        const limit = op.limits[dimension];
+        // Compared as room left, not as a sum: a saturated sum would equal a limit of 2^53 − 1 and pass.
+        const room = limit - held[dimension];
+        if (op.estimate[dimension] > room || (free && room <= 0))
+          return { ok: false, why: "exceeded", dimension, total: total[dimension], limit };
       }
       state.reservations[op.id] = { ...op.estimate, expires: now + op.leaseMs };
       changed = true;
       return { ok: true };
     }
-    if (state.settled.includes(op.id)) return { ok: true, recorded: false };
+    const reservation = ownValue(state.reservations, op.id);
+    // Settled already, or its lease ended and it was charged at its estimate: nothing more to charge.
+    if (!reservation) return { ok: true, recorded: false, charged: NOTHING, overage: NOTHING };
+    const { charged, overage } = capToReservation(op.actual, reservation);
     delete state.reservations[op.id];
-    charge(state, op.actual);
+    charge(state, charged);
     rememberSettled(state, op.id);
     changed = true;
-    return { ok: true, recorded: true };
+    return { ok: true, recorded: true, charged, overage };
   });
   // Nothing but refusals: no write. A refusal needs no quorum witness; an admission always writes.
   return { next: changed ? state : undefined, results };

@@ -14,6 +14,7 @@ import type { Caller } from "../access/caller.ts";
 import { mayCallMethod } from "../access/scope-policy.ts";
 import type { GatewayConfig, MethodSpec } from "../gateway-config.ts";
 import type { BudgetLedger } from "../limits/budget-ledger.ts";
+import { capToReservation } from "../limits/budget-state.ts";
 import type { EffectivePlan } from "../limits/tenant-plans.ts";
 
 /** A refusal or failure of one RPC call, in the envelope's terms. */
@@ -22,12 +23,14 @@ export class RpcFailure extends Error {
   readonly outcome: AuditOutcome;
   readonly reason: string | undefined;
   readonly headers: Record<string, string>;
+  /** What the refused call was charged (for its audit record), when it ran. */
+  readonly usage: UnitPair | undefined;
 
   constructor(
     code: RpcErrorCode,
     message: string,
     outcome: AuditOutcome,
-    opts: { reason?: string; headers?: Record<string, string> } = {},
+    opts: { reason?: string; headers?: Record<string, string>; usage?: UnitPair } = {},
   ) {
     super(message);
     this.name = "RpcFailure";
@@ -35,6 +38,7 @@ export class RpcFailure extends Error {
     this.outcome = outcome;
     this.reason = opts.reason;
     this.headers = opts.headers ?? {};
+    this.usage = opts.usage;
   }
 
   get status(): number {
@@ -73,8 +77,8 @@ export interface RoutedResult {
 }
 
 /** Methods the caller may call, for listings: a caller never sees what it cannot use. */
-export function visibleMethods(methods: Record<string, MethodSpec>, caller: Caller) {
-  return Object.entries(methods)
+export function visibleMethods(methods: ReadonlyMap<string, MethodSpec>, caller: Caller) {
+  return [...methods]
     .filter(([, m]) => mayCallMethod(caller, m.kind))
     .map(([name, m]) => ({
       name,
@@ -94,7 +98,7 @@ export function visibleMethods(methods: Record<string, MethodSpec>, caller: Call
  * may have (timeout, unreadable reply, lost connection).
  */
 export async function routeCall(call: RoutedCall, deps: RpcRouterDeps): Promise<RoutedResult> {
-  const spec = deps.methods[call.method];
+  const spec = deps.methods.get(call.method);
   if (!spec) throw new RpcFailure("method_not_found", `no such method: ${call.method}`, "method_not_found");
   if (!mayCallMethod(call.caller, spec.kind)) {
     throw new RpcFailure(
@@ -126,9 +130,25 @@ export async function routeCall(call: RoutedCall, deps: RpcRouterDeps): Promise<
   } catch (err) {
     outcome = { kind: "unavailable", error: err };
   }
-  const charged = chargeFor(outcome, spec);
+  const reported = chargeFor(outcome, spec);
+  const { charged, overage } = capToReservation(reported, reservation.estimate);
   // Settled before answering, so the caller's next call (on any replica) sees the released remainder.
   await deps.ledger.settle(reservation, charged);
+  if (overage.input > 0 || overage.output > 0) {
+    deps.log.warn({ method: call.method, reported, charged, overage }, "handler reported more usage than reserved");
+    // A result whose cost the budget did not hold is not handed out: the method's estimate is its maximum.
+    if (outcome.kind === "result") {
+      throw new RpcFailure(
+        "bad_gateway",
+        "the upstream handler reported more usage than was reserved",
+        "upstream_error",
+        {
+          reason: "usage_over_reservation",
+          usage: charged,
+        },
+      );
+    }
+  }
   switch (outcome.kind) {
     case "result":
       return { result: outcome.result, usage: charged };
@@ -166,7 +186,7 @@ const HANDLER_OUTCOME = {
   conflict: "conflict",
 } as const satisfies Record<Exclude<HandlerErrorCode, "internal">, AuditOutcome>;
 
-/** What a finished call costs: the handler's report; the estimate when the call may have run unreported. */
+/** What a finished call reports: the handler's report; the estimate when the call may have run unreported. */
 function chargeFor(outcome: RpcOutcome, spec: MethodSpec): UsageUnits {
   switch (outcome.kind) {
     case "result":

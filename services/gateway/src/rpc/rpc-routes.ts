@@ -67,6 +67,7 @@ export function registerRpcRoutes(scope: FastifyInstance, deps: RpcRouterDeps): 
               })
             : undefined;
       if (!failure) throw err;
+      if (failure.usage) state.usage = failure.usage;
       decide(request, failure.outcome, failure.reason);
       if (failure.status >= 500) request.log.warn({ code: failure.code, method: state.method }, "rpc call failed");
       return reply.code(failure.status).headers(failure.headers).send(failure.body(id));

@@ -1,4 +1,4 @@
-import { ApiError } from "@conclave/protocol";
+import { ApiError, ownValue } from "@conclave/protocol";
 import type { StoredEvent } from "@conclave/store";
 import type { z } from "zod";
 import type { memberInvited, RoomRole, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
@@ -19,7 +19,7 @@ export interface Decision {
 
 type Invite = z.infer<typeof memberInvited>;
 
-const roleOf = (room: RoomState, member: string): RoomRole | undefined => room.members[member]?.role;
+const roleOf = (room: RoomState, member: string): RoomRole | undefined => ownValue(room.members, member)?.role;
 const rank: Record<RoomRole, number> = { owner: 3, admin: 2, member: 1 };
 
 /** Non-members learn nothing about a room, not even that it exists. */

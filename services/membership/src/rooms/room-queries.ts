@@ -1,5 +1,5 @@
 import type { Principal } from "@conclave/auth";
-import { ApiError } from "@conclave/protocol";
+import { ApiError, ownValue } from "@conclave/protocol";
 import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
 import type { z } from "zod";
 import { requireMember } from "./room-decider.ts";
@@ -25,7 +25,7 @@ export function roomView(room: RoomState, viewer: string) {
     epoch: room.epoch,
     keyed_epoch: room.keyed_epoch,
     rekey_pending: room.mode === "e2e" && room.keyed_epoch < room.epoch,
-    role: room.members[viewer]?.role,
+    role: ownValue(room.members, viewer)?.role,
     members: Object.keys(room.members).length,
     created_at: room.created_at,
   };
@@ -83,7 +83,7 @@ export class RoomQueries {
         const ref = roomOfMemberRoomKey(actor.signPub, actor.tenant, k);
         const id = ref.id;
         const room = (await this.deps.rooms.get(roomKey(ref)))?.value.data;
-        const role = room?.members[actor.signPub]?.role;
+        const role = room && ownValue(room.members, actor.signPub)?.role;
         return room && role
           ? { id, subject: room.subject, epoch: room.epoch, keyed_epoch: room.keyed_epoch, mode: room.mode, role }
           : undefined;
