@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { projectRoot, resolveNatsServer } from "./nats-binary.ts";
-import { DEFAULT_NATS_IMAGE, NatsContainerNode, startNetwork } from "./nats-container.ts";
+import { DEFAULT_NATS_IMAGE, NatsContainerNode, removeNetwork, startNetwork } from "./nats-container.ts";
 import { NatsNode } from "./nats-node.ts";
 
 export interface ClusterOptions {
@@ -137,8 +137,7 @@ export class NatsCluster {
         : new NatsNode((bin as { path: string }).path, spec);
     });
     const teardown = async () => {
-      for (const n of nodes) if (n instanceof NatsContainerNode) await n.remove();
-      await network?.stop();
+      if (network) await removeNetwork(network);
     };
     const cluster = new NatsCluster(nodes, dir, opts.keepDir ?? false, teardown);
     try {

@@ -36,6 +36,16 @@ export async function startNetwork(): Promise<StartedNetwork> {
   return new Network().start();
 }
 
+/**
+ * Removes every harness container on `network` (including one whose start
+ * failed before it was handed back), then the network.
+ */
+export async function removeNetwork(network: StartedNetwork): Promise<void> {
+  const ids = docker("ps", "-aq", "--filter", `label=${HARNESS_LABEL}=${network.getId()}`).split("\n").filter(Boolean);
+  if (ids.length > 0) spawnSync("docker", ["rm", "--force", "--volumes", ...ids], { stdio: "ignore" });
+  await network.stop();
+}
+
 /** One NATS node as a container; the same surface as a process node. */
 export class NatsContainerNode extends NatsNode {
   private readonly image: string;
@@ -81,27 +91,32 @@ export class NatsContainerNode extends NatsNode {
       }
     }
     const s = this.spec;
-    return new LoopbackContainer(this.image)
-      .withName(`conclave-nats-${this.network.getId().slice(0, 12)}-${s.name}`)
-      .withLabels({ [HARNESS_LABEL]: "nats" })
-      .withNetwork(this.network)
-      .withNetworkAliases(s.name)
-      .withExposedPorts({ container: CLIENT_PORT, host: s.clientPort }, { container: HTTP_PORT, host: s.httpPort })
-      .withEnvironment({
-        NATS_SERVER_NAME: s.name,
-        NATS_LISTEN: `0.0.0.0:${CLIENT_PORT}`,
-        NATS_HTTP: `0.0.0.0:${HTTP_PORT}`,
-        NATS_STORE_DIR: "/data/jetstream",
-        NATS_CLUSTER_LISTEN: `0.0.0.0:${CLUSTER_PORT}`,
-        NATS_ROUTES: JSON.stringify(this.peers.map((p) => `nats://${p}:${CLUSTER_PORT}`)),
-        NATS_LAME_DUCK_DURATION: s.lameDuckDuration ?? "30s",
-        NATS_LAME_DUCK_GRACE_PERIOD: s.lameDuckGracePeriod ?? "2s",
-      })
-      .withCopyFilesToContainer([{ source: s.configFile, target: CONFIG }])
-      .withCommand(["-c", CONFIG, "--client_advertise", `${s.host}:${s.clientPort}`, ...(s.args ?? [])])
-      .withWaitStrategy(Wait.forHttp("/varz", HTTP_PORT))
-      .onLoopback()
-      .start();
+    return (
+      new LoopbackContainer(this.image)
+        .withName(`conclave-nats-${this.network.getId().slice(0, 12)}-${s.name}`)
+        .withLabels({ [HARNESS_LABEL]: this.network.getId() })
+        .withNetwork(this.network)
+        .withNetworkAliases(s.name)
+        .withExposedPorts({ container: CLIENT_PORT, host: s.clientPort }, { container: HTTP_PORT, host: s.httpPort })
+        .withEnvironment({
+          NATS_SERVER_NAME: s.name,
+          NATS_LISTEN: `0.0.0.0:${CLIENT_PORT}`,
+          NATS_HTTP: `0.0.0.0:${HTTP_PORT}`,
+          NATS_STORE_DIR: "/data/jetstream",
+          NATS_CLUSTER_LISTEN: `0.0.0.0:${CLUSTER_PORT}`,
+          NATS_ROUTES: JSON.stringify(this.peers.map((p) => `nats://${p}:${CLUSTER_PORT}`)),
+          NATS_LAME_DUCK_DURATION: s.lameDuckDuration ?? "30s",
+          NATS_LAME_DUCK_GRACE_PERIOD: s.lameDuckGracePeriod ?? "2s",
+        })
+        .withCopyFilesToContainer([{ source: s.configFile, target: CONFIG }])
+        .withCommand(["-c", CONFIG, "--client_advertise", `${s.host}:${s.clientPort}`, ...(s.args ?? [])])
+        // Started = the server says so in its log; reachability is checked by
+        // waitMonitoring through the host binding (Testcontainers' own HTTP wait
+        // dials its idea of the docker host, not always the loopback we publish on).
+        .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+        .onLoopback()
+        .start()
+    );
   }
 
   /** Waits until the monitoring port answers through its host binding (JetStream may still be electing). */
@@ -165,14 +180,6 @@ export class NatsContainerNode extends NatsNode {
     if (this.state === "stopped" || !this.container) return;
     if (this.state === "paused") docker("unpause", this.container.getId());
     docker("stop", "--time", String(Math.ceil(graceMs / 1000)), this.container.getId());
-    this.state = "stopped";
-  }
-
-  /** Removes the container and its store for good. */
-  async remove(): Promise<void> {
-    if (!this.container) return;
-    spawnSync("docker", ["rm", "--force", "--volumes", this.container.getId()], { stdio: "ignore" });
-    this.container = undefined;
     this.state = "stopped";
   }
 
