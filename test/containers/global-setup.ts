@@ -22,5 +22,9 @@ export default async function setup(): Promise<() => void> {
     const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=${HARNESS_LABEL}`], { encoding: "utf8" });
     const ids = left.split("\n").filter(Boolean);
     if (ids.length > 0) execFileSync("docker", ["rm", "--force", "--volumes", ...ids], { stdio: "ignore" });
+    // ...and their networks, once no container uses them (prune keeps networks in use).
+    execFileSync("docker", ["network", "prune", "--force", "--filter", "label=org.testcontainers=true"], {
+      stdio: "ignore",
+    });
   };
 }
