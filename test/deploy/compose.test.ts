@@ -104,6 +104,17 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("uses in healthchecks only tools the local image recipes install (the official -alpine images carry wget)", () => {
+    const recipes = { "nats-1": "nats", lb: "nginx" } as const;
+    for (const [service, recipe] of Object.entries(recipes)) {
+      const tool = String(asList(at(services[service], "healthcheck.test"), service)[1]);
+      const installs = readText(`deploy/containers/images/${recipe}.Dockerfile`);
+      expect(installs, `${recipe}.Dockerfile installs ${tool}`).toMatch(
+        new RegExp(`apt-get install[^\\n]*\\b${tool}\\b`),
+      );
+    }
+  });
+
   describe("NATS nodes", () => {
     it("run one pinned image, the same on every node, overridable by NATS_IMAGE", () => {
       const images = new Set(NATS.map((n) => services[n]?.image));
