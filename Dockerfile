@@ -1,10 +1,13 @@
-# syntax=docker/dockerfile:1
+# No `# syntax=` line: it makes BuildKit pull a frontend image before anything
+# else, which fails wherever no registry answers; nothing here needs a newer
+# frontend than the one built into the engine.
 #
 # One image for the three Conclave services; the command picks the service:
 #   docker build -t conclave-server .                 (final stage: runtime)
 #   docker run conclave-server dist/gateway.mjs       (default: dist/membership.mjs)
 #   docker build --target tools -t conclave-tools .   (operator CLI, one-shot jobs)
-# NOT BUILT on the development machines (no Docker engine there). What is checked
+# Built and booted by `npm run test:containers` (test/containers/, on a Node
+# image built from Debian's packages: NODE_IMAGE, deploy/containers/). Checked
 # without an engine: test/deploy/dockerfile.test.ts (stages, user, no dev
 # dependencies in the final stage) and test/deploy/service-bundle.test.ts (the
 # build stage's bundle command, run and started against a real nats-server).
@@ -14,7 +17,7 @@
 # (tsx + esbuild, ~10 MB) in the production image, recompile every module at
 # each start, and blur "no dev dependencies in the final image". Compiling with
 # tsc does not work either: the workspace packages export their TypeScript
-# sources (`"exports": {".": "./src/index.ts"}`), which plain Node 20 cannot load.
+# sources (`"exports": {".": "./src/index.ts"}`), which plain Node cannot load.
 # So the build stage bundles each service with esbuild (the same transform tsx
 # applies in tests) into one ES module: libs/* inlined, npm dependencies left
 # external and installed with `npm ci --omit=dev`. The bundler refuses an
@@ -26,8 +29,13 @@
 # tsx, so it ships in a separate `tools` image with dev dependencies; that image
 # serves no traffic.
 
-# Node 20, the version the test suite runs on. Pin a digest for reproducible builds.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node 24, the active LTS line: Node 20 is past its end of life and several
+# dependencies declare Node >= 22 (npm warns at every install on 20). The
+# development machines still run the suite on Node 20.20; the container suite
+# runs the same bundles on Node 24 (docs/operations.md). Overridable
+# (NODE_IMAGE) by an image with the same contract: node + npm, user `node`
+# (uid 1000). Pin a digest for reproducible builds.
+ARG NODE_IMAGE=node:24.22.2-trixie-slim
 
 FROM ${NODE_IMAGE} AS base
 WORKDIR /app

@@ -2,7 +2,17 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadServiceEnv, serviceEnvSchema } from "@conclave/runtime";
 import { describe, expect, it } from "vitest";
-import { asList, asMap, at, loadCompose, nginxLocations, readText, root, type YamlMap } from "./deploy-files.ts";
+import {
+  asList,
+  asMap,
+  at,
+  defaultImage,
+  loadCompose,
+  nginxLocations,
+  readText,
+  root,
+  type YamlMap,
+} from "./deploy-files.ts";
 import type { ServiceName } from "./spec-routes.ts";
 
 // docker-compose.yml, checked without a Docker engine (`docker compose config`
@@ -38,9 +48,7 @@ describe("docker-compose.yml", () => {
   describe.each(CONCLAVE)("service %s", (name) => {
     const service = services[name] as YamlMap;
 
-    it("is built by the Dockerfile's runtime stage, one image for all three, selected by command", () => {
-      expect(at(service, "build.context")).toBe(".");
-      expect(at(service, "build.target")).toBe("runtime");
+    it("runs the one image of the Dockerfile's runtime stage, selected by command", () => {
       expect(service.image).toBe(services.membership?.image);
       expect(service.command).toEqual([`dist/${name}.mjs`]);
     });
@@ -80,11 +88,41 @@ describe("docker-compose.yml", () => {
     });
   });
 
+  it("builds the service image once: membership alone has `build:`, the others never pull the tag", () => {
+    const builders = CONCLAVE.filter((name) => services[name]?.build !== undefined);
+    expect(builders).toEqual(["membership"]);
+    expect(at(services.membership, "build.context")).toBe(".");
+    expect(at(services.membership, "build.target")).toBe("runtime");
+    for (const name of CONCLAVE.filter((n) => n !== "membership"))
+      expect(services[name]?.pull_policy, name).toBe("never");
+  });
+
+  it("passes NODE_IMAGE to every build from the environment only (the Dockerfile keeps the default)", () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (service.build === undefined) continue;
+      expect(asList(at(service, "build.args"), `${name}.build.args`), name).toEqual(["NODE_IMAGE"]);
+    }
+  });
+
+  it("uses in healthchecks only tools the local image recipes install (the official -alpine images carry wget)", () => {
+    const recipes = { "nats-1": "nats", lb: "nginx" } as const;
+    for (const [service, recipe] of Object.entries(recipes)) {
+      const tool = String(asList(at(services[service], "healthcheck.test"), service)[1]);
+      const installs = readText(`deploy/containers/images/${recipe}.Dockerfile`);
+      expect(installs, `${recipe}.Dockerfile installs ${tool}`).toMatch(
+        new RegExp(`apt-get install[^\\n]*\\b${tool}\\b`),
+      );
+    }
+  });
+
   describe("NATS nodes", () => {
-    it("run one pinned image, the same on every node", () => {
+    it("run one pinned image, the same on every node, overridable by NATS_IMAGE", () => {
       const images = new Set(NATS.map((n) => services[n]?.image));
       expect(images.size).toBe(1);
-      expect(String([...images][0])).toMatch(/^nats:\d+\.\d+\.\d+(-alpine)?$/);
+      const { variable, image } = defaultImage([...images][0]);
+      expect(variable).toBe("NATS_IMAGE");
+      // -alpine: the healthcheck's wget is in the image (the scratch variant has no shell tools).
+      expect(image).toMatch(/^nats:\d+\.\d+\.\d+-alpine$/);
     });
 
     it.each(NATS)("%s runs deploy/nats/cluster-node.conf with its store on a named volume", (n) => {
@@ -114,9 +152,11 @@ describe("docker-compose.yml", () => {
     const lb = services.lb as YamlMap;
     const config = readText("deploy/lb/nginx.conf");
 
-    it("runs a pinned official nginx >= 1.27.3 (upstream `resolve`) with deploy/lb/nginx.conf", () => {
-      const m = /^nginx:(\d+)\.(\d+)\.(\d+)(-alpine)?$/.exec(String(lb.image));
-      expect(m, String(lb.image)).not.toBeNull();
+    it("runs a pinned official nginx >= 1.27.3 (upstream `resolve`) with deploy/lb/nginx.conf, overridable by NGINX_IMAGE", () => {
+      const { variable, image } = defaultImage(lb.image);
+      expect(variable).toBe("NGINX_IMAGE");
+      const m = /^nginx:(\d+)\.(\d+)\.(\d+)(-alpine)?$/.exec(image);
+      expect(m, image).not.toBeNull();
       const [major, minor, patch] = [Number(m?.[1]), Number(m?.[2]), Number(m?.[3])];
       expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(1_027_003);
       expect(asList(lb.volumes, "lb.volumes")).toContain("./deploy/lb/nginx.conf:/etc/nginx/nginx.conf:ro");
@@ -124,7 +164,9 @@ describe("docker-compose.yml", () => {
 
     it("publishes the port nginx listens on and probes its own health location", () => {
       const listen = /^\s*listen\s+(\d+)\s*;/m.exec(config)?.[1];
-      expect(asList(lb.ports, "lb.ports")).toContain(`${listen}:${listen}`);
+      // Host address and port are variables (default 0.0.0.0:8080); the container port is nginx's.
+      const ports = asList(lb.ports, "lb.ports").map(String);
+      expect(ports).toEqual([`\${CONCLAVE_LB_ADDRESS:-0.0.0.0}:\${CONCLAVE_LB_PORT:-${listen}}:${listen}`]);
       const probe = asList(at(lb, "healthcheck.test"), "lb.healthcheck").join(" ");
       const own = nginxLocations(config).find((l) => l.modifier === "=" && probe.includes(l.match));
       expect(own?.body, "a location answering the probe without proxying").toMatch(/return 200/);

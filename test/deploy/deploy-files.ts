@@ -52,6 +52,15 @@ export function loadK8s(): K8sObject[] {
   );
 }
 
+/**
+ * The image a compose service runs when its variable is unset: `${NATS_IMAGE:-nats:2.15.1-alpine}`
+ * gives `{ variable: "NATS_IMAGE", image: "nats:2.15.1-alpine" }` (a plain tag: no variable).
+ */
+export function defaultImage(value: YamlValue | undefined): { variable?: string; image: string } {
+  const m = /^\$\{([A-Z_]+):-([^}]+)\}$/.exec(String(value));
+  return m ? { variable: m[1] as string, image: m[2] as string } : { image: String(value) };
+}
+
 /** Dot path into parsed YAML (`spec.template.spec`), failing with the path when absent. */
 export function at(value: YamlValue | undefined, path: string): YamlValue {
   let current: YamlValue | undefined = value;

@@ -1,3 +1,5 @@
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createEdge } from "./index.ts";
@@ -40,6 +42,25 @@ describe("health routes", () => {
       ready: () => new Promise((resolve) => setTimeout(() => resolve(true), 1_500)),
     });
     expect((await edge.app.inject({ url: "/readyz" })).statusCode).toBe(200);
+  });
+});
+
+describe("probe logging", () => {
+  it("logs no request lines for /healthz, /readyz and /metrics, but still their warnings and other routes' lines", async () => {
+    const lines: { msg: string; req?: { url: string }; level: number }[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const logger = pino({ level: "info" }, sink);
+    const edge = createEdge({ service: "health-test", ready: async () => Promise.reject(new Error("down")), logger });
+    edge.app.get("/v1/ping", async () => ({ ok: true }));
+    for (const url of ["/healthz", "/readyz", "/metrics", "/v1/ping"]) await edge.app.inject({ url });
+    const requestLines = lines.filter((l) => l.msg === "incoming request" || l.msg === "request completed");
+    expect(requestLines.map((l) => l.msg)).toEqual(["incoming request", "request completed"]);
+    expect(lines.filter((l) => l.msg === "readiness check failed")).toHaveLength(1);
   });
 });
 

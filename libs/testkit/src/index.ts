@@ -1,5 +1,6 @@
 export { useCluster } from "./cluster-fixture.ts";
 export { eventually } from "./eventually.ts";
 export { type NatsServerBinary, natsCacheDir, projectRoot, resolveNatsServer } from "./nats-binary.ts";
-export { type ClusterOptions, freePorts, NatsCluster } from "./nats-cluster.ts";
+export { type ClusterOptions, freePorts, type NatsBackend, NatsCluster } from "./nats-cluster.ts";
+export { DEFAULT_NATS_IMAGE, HARNESS_LABEL, NatsContainerNode } from "./nats-container.ts";
 export { NatsNode, type NodeSpec, type NodeState } from "./nats-node.ts";

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { projectRoot, resolveNatsServer } from "./nats-binary.ts";
+import { DEFAULT_NATS_IMAGE, NatsContainerNode, removeNetwork, startNetwork } from "./nats-container.ts";
 import { NatsNode } from "./nats-node.ts";
 
 export interface ClusterOptions {
@@ -27,6 +27,22 @@ export interface ClusterOptions {
    * around the detour. Unset: nodes route to each other directly.
    */
   routeVia?: (link: { from: string; to: string; host: string; port: number; proxyPort: number }) => Promise<void>;
+  /**
+   * `processes`: nats-server processes on loopback (the default). `containers`:
+   * each node a container of NATS_IMAGE (Testcontainers, libs/testkit/src/nats-container.ts),
+   * same config, ports published on loopback. Default: CONCLAVE_NATS_BACKEND, else processes.
+   */
+  backend?: NatsBackend;
+}
+
+export type NatsBackend = "processes" | "containers";
+
+function backendOf(opts: ClusterOptions): NatsBackend {
+  const chosen = opts.backend ?? process.env.CONCLAVE_NATS_BACKEND ?? "processes";
+  if (chosen !== "processes" && chosen !== "containers") {
+    throw new Error(`CONCLAVE_NATS_BACKEND must be processes or containers, not ${chosen}`);
+  }
+  return chosen;
 }
 
 // Port 1 on loopback: nothing listens there, so a gossiped (implicit) route fails at once.
@@ -68,22 +84,29 @@ async function detourRoutes(
   return links.map((l) => l.map((link) => `nats://${host}:${link.proxyPort}`));
 }
 
-/** Real nats-server processes on loopback: a single node or a JetStream cluster. */
+/** Real nats-server processes (or containers) on loopback: a single node or a JetStream cluster. */
 export class NatsCluster {
   readonly nodes: NatsNode[];
   readonly dir: string;
   private readonly keepDir: boolean;
+  private readonly teardown: () => Promise<void>;
 
-  private constructor(nodes: NatsNode[], dir: string, keepDir: boolean) {
+  private constructor(nodes: NatsNode[], dir: string, keepDir: boolean, teardown: () => Promise<void>) {
     this.nodes = nodes;
     this.dir = dir;
     this.keepDir = keepDir;
+    this.teardown = teardown;
   }
 
   static async start(opts: ClusterOptions = {}): Promise<NatsCluster> {
     const count = opts.nodes ?? 1;
     const host = opts.host ?? "127.0.0.1";
-    const bin = await resolveNatsServer();
+    const backend = backendOf(opts);
+    if (backend === "containers" && opts.routeVia) {
+      throw new Error("routeVia (the chaos suite's route detours) needs the process backend");
+    }
+    // The binary is only needed by processes; a container brings its own server.
+    const bin = backend === "processes" ? await resolveNatsServer() : undefined;
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "conclave-nats-")));
     await mkdir(dir, { recursive: true });
     const clustered = count > 1;
@@ -95,8 +118,10 @@ export class NatsCluster {
     const config = join(projectRoot(), "deploy", "nats", clustered ? "cluster-node.conf" : "single-node.conf");
     const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
     const detours = detour ? await detourRoutes(names, host, port, ports.slice(count * 3), detour) : undefined;
+    const network = backend === "containers" ? await startNetwork() : undefined;
+    const image = process.env.NATS_IMAGE || DEFAULT_NATS_IMAGE;
     const nodes = names.map((name, i) => {
-      return new NatsNode(bin.path, {
+      const spec = {
         name,
         host,
         clientPort: i === 0 && opts.clientPort ? opts.clientPort : port(i, 0),
@@ -106,9 +131,15 @@ export class NatsCluster {
         storeDir: join(dir, name, "store"),
         logFile: join(dir, `${name}.log`),
         configFile: config,
-      });
+      };
+      return network
+        ? new NatsContainerNode(image, network, clustered ? names : [], spec)
+        : new NatsNode((bin as { path: string }).path, spec);
     });
-    const cluster = new NatsCluster(nodes, dir, opts.keepDir ?? false);
+    const teardown = async () => {
+      if (network) await removeNetwork(network);
+    };
+    const cluster = new NatsCluster(nodes, dir, opts.keepDir ?? false, teardown);
     try {
       await Promise.all(nodes.map((n) => n.start()));
       await cluster.waitForMetaLeader();
@@ -208,18 +239,13 @@ export class NatsCluster {
 
   /** The tail of every node's log: printed by failing tests. */
   logs(lines = 60): string {
-    return this.nodes
-      .map((n) => {
-        const file = n.spec.logFile;
-        const text = existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-lines).join("\n") : "(no log)";
-        return `----- ${n.name} (${n.state}) ${file}\n${text}`;
-      })
-      .join("\n");
+    return this.nodes.map((n) => `----- ${n.name} (${n.state}) ${n.spec.logFile}\n${n.logTail(lines)}`).join("\n");
   }
 
   /** Kills every node and removes the folder; safe to call twice and after failures. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill()));
+    await this.teardown();
     if (!this.keepDir) await rm(this.dir, { recursive: true, force: true });
   }
 }

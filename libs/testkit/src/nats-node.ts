@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -166,6 +167,12 @@ export class NatsNode {
     process.kill(pid, "SIGTERM");
     const done = await Promise.race([this.exited, sleep(graceMs).then(() => "timeout" as const)]);
     if (done === "timeout") await this.kill();
+  }
+
+  /** The last lines of the server's log: printed by failing tests. */
+  logTail(lines: number): string {
+    const file = this.spec.logFile;
+    return existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-lines).join("\n") : "(no log)";
   }
 
   /** True when /healthz answers 200 (JetStream enabled, meta leader known, streams current). */
