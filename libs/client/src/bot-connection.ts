@@ -1,4 +1,5 @@
 import { fromBase64url, type KeyFile, toBase64url, userNkeyOfSignPub } from "@conclave/auth";
+import { botInboxPrefix } from "@conclave/protocol";
 import type { Authenticator } from "@nats-io/nats-core";
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import { nonceSigner } from "./nonce-signer.ts";
@@ -34,6 +35,8 @@ export function connectAsBot(
     maxReconnectAttempts: -1,
     ignoreAuthErrorAbort: true,
     noAsyncTraces: true,
+    // The only inbox the callout lets this bot subscribe to.
+    inboxPrefix: botInboxPrefix(identity.signPublicKey),
     ...opts,
     authenticator: botAuthenticator(identity),
   });

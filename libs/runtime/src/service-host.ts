@@ -6,6 +6,7 @@ import { type Logger, pino } from "pino";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { z } from "zod";
 import type { ServiceEnv } from "./config.ts";
+import { natsAuthenticator } from "./nats-credentials.ts";
 import { principalLookup } from "./principal-lookup.ts";
 import { registerSignedRequestAuth } from "./signed-request-hook.ts";
 import { projectionLagGauge, storeMetrics } from "./store-metrics.ts";
@@ -53,6 +54,7 @@ export async function startHost(opts: {
   const instance = env.CONCLAVE_INSTANCE ?? `${hostname()}-${process.pid}`;
   const logger = opts.logger ?? pino({ level: env.CONCLAVE_LOG_LEVEL, base: { service: name, instance } });
   const now = opts.now ?? Date.now;
+  const authenticator = natsAuthenticator(env);
 
   const service = name.replaceAll("+", "_");
   const registry = new Registry();
@@ -64,6 +66,7 @@ export async function startHost(opts: {
     replicas: env.CONCLAVE_REPLICAS,
     opTimeoutMs: env.CONCLAVE_OP_TIMEOUT_MS,
     observer,
+    authenticator,
   });
   await store.provision();
   const schemas = Object.assign({}, ...modules.map((m) => m.eventSchemas)) as EventSchemas;

@@ -1,0 +1,133 @@
+import type { UserRecord } from "@conclave/protocol";
+import { withDeadline } from "@conclave/store";
+import { encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { AccessConfig } from "./access-config.ts";
+import type { AccessMetrics, DecisionOutcome } from "./access-metrics.ts";
+import { type Admission, type Denial, decideAdmission, provenSignPub } from "./admission.ts";
+import type { MemberRoom } from "./bot-permissions.ts";
+import { type CalloutRequest, parseCalloutRequest } from "./callout-request.ts";
+import type { IssuerKey } from "./issuer-key.ts";
+import type { RoomsOfMember } from "./rooms-of-member.ts";
+
+/** Where nats-server asks the callout account about every client of the allowed accounts. */
+export const AUTH_CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
+
+/** The reads behind an admission: leader reads, confirmed by a later quorum write (docs/store.md). */
+export interface AdmissionSources {
+  user(signPub: string): Promise<UserRecord | undefined>;
+  roomsOf: RoomsOfMember;
+  /** A witness write issued after the reads: a stale or cut-off leader's answer becomes a denial. */
+  confirm(): Promise<void>;
+}
+
+export interface CalloutResponderDeps {
+  nc: NatsConnection;
+  issuer: IssuerKey;
+  config: AccessConfig;
+  sources: AdmissionSources;
+  metrics: AccessMetrics;
+  logger: Logger;
+  /** Milliseconds since the epoch. */
+  now?: () => number;
+}
+
+/**
+ * Answers nats-server's auth callout for the bots account: in a queue group,
+ * so replicas share the load and any one of them can answer. Every answer is
+ * signed by the issuer key; a refusal is an answer too (with an error), so
+ * the client fails at once instead of after the server's timeout.
+ */
+export class CalloutResponder {
+  private readonly deps: CalloutResponderDeps;
+  private readonly now: () => number;
+  private sub: Subscription | undefined;
+
+  constructor(deps: CalloutResponderDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  start(): void {
+    this.sub = this.deps.nc.subscribe(AUTH_CALLOUT_SUBJECT, {
+      queue: this.deps.config.queue,
+      callback: (err, msg) => {
+        if (err) this.deps.logger.error({ err }, "auth callout subscription failed");
+        else void this.answer(msg);
+      },
+    });
+  }
+
+  /** Stops taking callouts; those in flight finish (the other replicas take the new ones). */
+  async stop(): Promise<void> {
+    await this.sub?.drain();
+  }
+
+  private async answer(msg: Msg): Promise<void> {
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const request = parseCalloutRequest(msg.data);
+    if (!request) {
+      // Nothing to bind an answer to: the server times the client out, refused.
+      this.deps.metrics.decided("malformed", elapsed());
+      this.deps.logger.warn({ subject: msg.subject }, "auth callout: unparsable request ignored");
+      return;
+    }
+    let outcome: DecisionOutcome;
+    try {
+      const decision = await this.decide(request);
+      outcome = decision.admitted ? "admitted" : decision.reason;
+      msg.respond(await this.encode(request, decision));
+      this.log(request, decision);
+    } catch (err) {
+      // An answer we could not build or send: the server refuses the client at its timeout.
+      outcome = "internal";
+      this.deps.logger.error({ err, server: request.serverName }, "auth callout: no answer sent");
+    }
+    this.deps.metrics.decided(outcome, elapsed());
+  }
+
+  private async decide(request: CalloutRequest): Promise<Admission | Denial> {
+    const proof = provenSignPub(request);
+    if ("admitted" in proof) return proof;
+    const { signPub } = proof;
+    const { sources, config } = this.deps;
+    let facts: { user: UserRecord | undefined; rooms: MemberRoom[] };
+    try {
+      facts = await withDeadline("admission", config.decisionMs, async () => {
+        const user = await sources.user(signPub);
+        const rooms = user?.status === "active" ? await sources.roomsOf(signPub) : [];
+        await sources.confirm();
+        return { user, rooms };
+      });
+    } catch (err) {
+      // Fail closed: a store that cannot answer (in time) admits nobody.
+      this.deps.logger.warn({ err: (err as Error).message, subject: signPub }, "auth callout: store unavailable");
+      return { admitted: false, reason: "store_unavailable", message: "authorization unavailable, retry later" };
+    }
+    return decideAdmission({ signPub, ...facts }, config, Math.floor(this.now() / 1000));
+  }
+
+  private async encode(request: CalloutRequest, decision: Admission | Denial): Promise<string> {
+    const { issuer, config } = this.deps;
+    if (!decision.admitted) {
+      return encodeAuthorizationResponse(request.userNkey, request.serverId, issuer, { error: decision.message }, {});
+    }
+    // The connection's user name is the sign_pub: CONNZ finds a bot's connections by it (live revocation).
+    const jwt = await encodeUser(decision.signPub, request.userNkey, issuer, decision.claim, {
+      aud: config.account,
+      exp: decision.exp,
+    });
+    return encodeAuthorizationResponse(request.userNkey, request.serverId, issuer, { jwt }, {});
+  }
+
+  private log(request: CalloutRequest, decision: Admission | Denial): void {
+    const where = { server: request.serverName, host: request.clientHost, client: request.clientName };
+    if (decision.admitted) {
+      this.deps.logger.debug({ ...where, subject: decision.signPub, tenant: decision.tenant }, "bot admitted");
+    } else {
+      this.deps.logger.info({ ...where, nkey: request.clientNkey, reason: decision.reason }, "bot refused");
+    }
+  }
+}
