@@ -17,6 +17,8 @@ export interface AccessConfig {
   ttlS: number;
   /** Bound of the whole decision (store reads and witness); must stay below the server's auth timeout. */
   decisionMs: number;
+  /** Admissions reading the store at once; the rest wait their turn within their decision time. */
+  maxInflight: number;
   /** A bot in more rooms than this is refused rather than handed an unbounded permission list. */
   maxRooms: number;
   limits: { subs: number; payload: number; data: number };
@@ -36,6 +38,7 @@ export const accessEnvSchema = z.object({
   CONCLAVE_ACCESS_TTL_S: int(10, 86_400).default(600),
   // nats-server waits authorization.timeout (2 s by default) for the callout: answer before it gives up.
   CONCLAVE_ACCESS_DECISION_MS: int(100, 10_000).default(1_500),
+  CONCLAVE_ACCESS_MAX_INFLIGHT: int(1, 10_000).default(32),
   CONCLAVE_ACCESS_MAX_ROOMS: int(1, 10_000).default(256),
   CONCLAVE_ACCESS_MAX_SUBS: int(1, 1_000_000).default(256),
   CONCLAVE_ACCESS_MAX_PAYLOAD: int(KiB, 64 * MiB).default(MiB),
@@ -84,6 +87,7 @@ export function loadAccessConfig(env: NodeJS.ProcessEnv = process.env): AccessCo
     queue: e.CONCLAVE_ACCESS_QUEUE,
     ttlS: e.CONCLAVE_ACCESS_TTL_S,
     decisionMs: e.CONCLAVE_ACCESS_DECISION_MS,
+    maxInflight: e.CONCLAVE_ACCESS_MAX_INFLIGHT,
     maxRooms: e.CONCLAVE_ACCESS_MAX_ROOMS,
     limits: {
       subs: e.CONCLAVE_ACCESS_MAX_SUBS,

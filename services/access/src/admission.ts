@@ -18,7 +18,8 @@ export type DenialReason =
   | "unknown_user"
   | "revoked"
   | "too_many_rooms"
-  | "store_unavailable";
+  | "store_unavailable"
+  | "overloaded";
 
 export interface Denial {
   admitted: false;

@@ -2,6 +2,7 @@ import type { UserRecord } from "@conclave/protocol";
 import { withDeadline } from "@conclave/store";
 import { encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import pLimit, { type LimitFunction } from "p-limit";
 import type { Logger } from "pino";
 import type { AccessConfig } from "./access-config.ts";
 import type { AccessMetrics, DecisionOutcome } from "./access-metrics.ts";
@@ -10,6 +11,13 @@ import type { MemberRoom } from "./bot-permissions.ts";
 import { type CalloutRequest, parseCalloutRequest } from "./callout-request.ts";
 import type { IssuerKey } from "./issuer-key.ts";
 import type { RoomsOfMember } from "./rooms-of-member.ts";
+
+const UNAVAILABLE: Denial = {
+  admitted: false,
+  reason: "store_unavailable",
+  message: "authorization unavailable, retry later",
+};
+const OVERLOADED: Denial = { admitted: false, reason: "overloaded", message: "authorization busy, retry later" };
 
 /** Where nats-server asks the callout account about every client of the allowed accounts. */
 export const AUTH_CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
@@ -42,11 +50,15 @@ export interface CalloutResponderDeps {
 export class CalloutResponder {
   private readonly deps: CalloutResponderDeps;
   private readonly now: () => number;
+  private readonly reads: LimitFunction;
   private sub: Subscription | undefined;
 
   constructor(deps: CalloutResponderDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    // A connect storm must not put every admission on the store at once: they would all share
+    // its slowness and all miss the server's timeout (measured: 47 of 1,000 admitted unbounded).
+    this.reads = pLimit(deps.config.maxInflight);
   }
 
   start(): void {
@@ -93,19 +105,29 @@ export class CalloutResponder {
     if ("admitted" in proof) return proof;
     const { signPub } = proof;
     const { sources, config } = this.deps;
-    let facts: { user: UserRecord | undefined; rooms: MemberRoom[] };
+    const deadline = Date.now() + config.decisionMs;
+    let started = false;
+    let facts: { user: UserRecord | undefined; rooms: MemberRoom[] } | undefined;
     try {
-      facts = await withDeadline("admission", config.decisionMs, async () => {
-        const user = await sources.user(signPub);
-        const rooms = user?.status === "active" ? await sources.roomsOf(signPub) : [];
-        await sources.confirm();
-        return { user, rooms };
-      });
+      facts = await withDeadline("admission", config.decisionMs, () =>
+        this.reads(async () => {
+          // Its turn came too late: nobody waits for this answer, and its reads would delay the others.
+          if (Date.now() >= deadline) return undefined;
+          started = true;
+          const user = await sources.user(signPub);
+          const rooms = user?.status === "active" ? await sources.roomsOf(signPub) : [];
+          await sources.confirm();
+          return { user, rooms };
+        }),
+      );
     } catch (err) {
-      // Fail closed: a store that cannot answer (in time) admits nobody.
-      this.deps.logger.warn({ err: (err as Error).message, subject: signPub }, "auth callout: store unavailable");
-      return { admitted: false, reason: "store_unavailable", message: "authorization unavailable, retry later" };
+      this.deps.logger.warn(
+        { err: (err as Error).message, subject: signPub, started },
+        "auth callout: no facts in time",
+      );
     }
+    // Fail closed: a store that cannot answer (in time) admits nobody; nor does a queue too long to wait in.
+    if (!facts) return started ? UNAVAILABLE : OVERLOADED;
     return decideAdmission({ signPub, ...facts }, config, Math.floor(this.now() / 1000));
   }
 
