@@ -16,6 +16,7 @@ describe("access configuration", () => {
       ttlS: 600,
       decisionMs: 1_500,
       maxInflight: 32,
+      maxQueued: 64,
       maxRooms: 256,
       limits: { subs: 256, payload: 1_048_576, data: 67_108_864 },
     });

@@ -19,6 +19,8 @@ export interface AccessConfig {
   decisionMs: number;
   /** Admissions reading the store at once; the rest wait their turn within their decision time. */
   maxInflight: number;
+  /** Admissions waiting for a turn; one more is answered "busy" at once (the client retries) rather than queued to time out. */
+  maxQueued: number;
   /** A bot in more rooms than this is refused rather than handed an unbounded permission list. */
   maxRooms: number;
   limits: { subs: number; payload: number; data: number };
@@ -39,6 +41,7 @@ export const accessEnvSchema = z.object({
   // nats-server waits authorization.timeout (2 s by default) for the callout: answer before it gives up.
   CONCLAVE_ACCESS_DECISION_MS: int(100, 10_000).default(1_500),
   CONCLAVE_ACCESS_MAX_INFLIGHT: int(1, 10_000).default(32),
+  CONCLAVE_ACCESS_MAX_QUEUED: int(0, 100_000).default(64),
   CONCLAVE_ACCESS_MAX_ROOMS: int(1, 10_000).default(256),
   CONCLAVE_ACCESS_MAX_SUBS: int(1, 1_000_000).default(256),
   CONCLAVE_ACCESS_MAX_PAYLOAD: int(KiB, 64 * MiB).default(MiB),
@@ -88,6 +91,7 @@ export function loadAccessConfig(env: NodeJS.ProcessEnv = process.env): AccessCo
     ttlS: e.CONCLAVE_ACCESS_TTL_S,
     decisionMs: e.CONCLAVE_ACCESS_DECISION_MS,
     maxInflight: e.CONCLAVE_ACCESS_MAX_INFLIGHT,
+    maxQueued: e.CONCLAVE_ACCESS_MAX_QUEUED,
     maxRooms: e.CONCLAVE_ACCESS_MAX_ROOMS,
     limits: {
       subs: e.CONCLAVE_ACCESS_MAX_SUBS,

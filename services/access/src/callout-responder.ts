@@ -105,6 +105,9 @@ export class CalloutResponder {
     if ("admitted" in proof) return proof;
     const { signPub } = proof;
     const { sources, config } = this.deps;
+    // Measured under a storm on a loaded machine: queued admissions were answered "busy" only
+    // after ~2 s, past the server's timeout. A full queue answers at once and the bot retries.
+    if (this.reads.pendingCount >= config.maxQueued) return OVERLOADED;
     const deadline = Date.now() + config.decisionMs;
     let started = false;
     let facts: { user: UserRecord | undefined; rooms: MemberRoom[] } | undefined;
