@@ -129,6 +129,27 @@ describe("the auth callout admits bots into their rooms and nothing else", () =>
     sub.unsubscribe();
   });
 
+  it("the next connection follows membership: a removed member loses the room, an added one gains it", async () => {
+    const dave = identity("dave");
+    await register(membership, admin, [dave]);
+    const rooms = roomCommands(membership.ctx);
+    const owner = await principal(alice.signPublicKey);
+    const probe = async () => {
+      const bot = await connectBot(dave, nats().urls);
+      try {
+        return await subscribeRefused(bot, "conclave.room.r1");
+      } finally {
+        await bot.nc.close();
+      }
+    };
+    expect(await probe()).toBe(true);
+    await rooms.invite(owner, "r1", { member: dave.signPublicKey, role: "member" });
+    expect(await probe()).toBe(false);
+    // The reverse index keeps a delete marker under the removed key: the room snapshot decides.
+    await rooms.remove(owner, "r1", dave.signPublicKey);
+    expect(await probe()).toBe(true);
+  });
+
   it("every other subject is refused: JetStream, KV, Object Store, event log, audit, RPC, other rooms, inboxes, >", async () => {
     const forbidden = [
       "$JS.API.>",
