@@ -40,6 +40,8 @@ export function createAccessModule(opts: AccessModuleOptions = {}): ServiceModul
         ...(opts.now ? { now: opts.now } : {}),
       });
       responder.start();
+      // The edge closes before the store connection (host.close): answers in flight go out first.
+      ctx.edge.app.addHook("onClose", () => responder.stop());
       ctx.logger.info({ account: config.account, queue: config.queue, ttlS: config.ttlS }, "auth callout answering");
     },
   };

@@ -52,6 +52,7 @@ export class CalloutResponder {
   private readonly now: () => number;
   private readonly reads: LimitFunction;
   private sub: Subscription | undefined;
+  private readonly answering = new Set<Promise<void>>();
 
   constructor(deps: CalloutResponderDeps) {
     this.deps = deps;
@@ -66,14 +67,21 @@ export class CalloutResponder {
       queue: this.deps.config.queue,
       callback: (err, msg) => {
         if (err) this.deps.logger.error({ err }, "auth callout subscription failed");
-        else void this.answer(msg);
+        else {
+          const answer = this.answer(msg).finally(() => this.answering.delete(answer));
+          this.answering.add(answer);
+        }
       },
     });
   }
 
-  /** Stops taking callouts; those in flight finish (the other replicas take the new ones). */
+  /**
+   * Stops taking callouts (the other replicas take the new ones) and waits for the answers in
+   * flight: closing the connection under them would leave those clients to the server's timeout.
+   */
   async stop(): Promise<void> {
     await this.sub?.drain();
+    await Promise.allSettled([...this.answering]);
   }
 
   private async answer(msg: Msg): Promise<void> {
