@@ -1,4 +1,5 @@
 export { type AccessConfig, AccessConfigError, accessEnvSchema, loadAccessConfig } from "./access-config.ts";
+export { type AccessMetrics, accessMetrics } from "./access-metrics.ts";
 export { type AccessModuleOptions, createAccessModule } from "./access-module.ts";
 export { type Admission, type AdmissionPolicy, type Denial, decideAdmission, provenSignPub } from "./admission.ts";
 export { botPermissions, type MemberRoom } from "./bot-permissions.ts";
