@@ -23,6 +23,7 @@ export {
   tweetnaclSecretKey,
 } from "./ed25519-keys.ts";
 export { generateIdentity, type KeyFile, keyFileSchema, readKeyFile, writeKeyFile } from "./key-file.ts";
+export { publicKeyOfUserNkey, signPubOfUserNkey, userNkeyOf, userNkeyOfSignPub } from "./nkey-codec.ts";
 export { claimNonce, type NonceClaim, type NonceOutcome, type NonceTable, nonceKey } from "./nonce-guard.ts";
 export { DEFAULT_KEY_CACHE_CAPACITY, PublicKeyCache } from "./public-key-cache.ts";
 export {

@@ -1,3 +1,4 @@
+export { botInboxPrefix, ROOM_SUBJECT } from "./dataplane.ts";
 export {
   kexPublicKey,
   publicKey32,

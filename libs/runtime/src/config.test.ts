@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isLoopbackHost, loadServiceEnv } from "./config.ts";
+import { natsAuthenticator } from "./nats-credentials.ts";
 
 describe("service configuration", () => {
   it("applies defaults and splits the NATS URLs", () => {
@@ -37,5 +41,25 @@ describe("service configuration", () => {
     expect(isLoopbackHost("::1")).toBe(true);
     expect(isLoopbackHost("0.0.0.0")).toBe(false);
     expect(isLoopbackHost("10.0.0.5")).toBe(false);
+  });
+
+  it("NATS credentials: an inline seed or a file, never both, and nothing that is not a user seed", () => {
+    const seed = `SU${"A".repeat(56)}`;
+    const base = { CONCLAVE_NATS_URLS: "nats://a:4222" };
+    expect(natsAuthenticator(loadServiceEnv(base))).toBeUndefined();
+    expect(() => loadServiceEnv({ ...base, CONCLAVE_NATS_NKEY_SEED: "SAxyz" })).toThrow(/CONCLAVE_NATS_NKEY_SEED/);
+    const dir = mkdtempSync(join(tmpdir(), "seed-"));
+    const good = join(dir, "good.nk");
+    const bad = join(dir, "bad.nk");
+    writeFileSync(good, `${seed}\n`);
+    writeFileSync(bad, "not a seed");
+    expect(natsAuthenticator(loadServiceEnv({ ...base, CONCLAVE_NATS_NKEY_SEED_FILE: good }))).toBeTypeOf("function");
+    for (const env of [
+      { CONCLAVE_NATS_NKEY_SEED_FILE: bad },
+      { CONCLAVE_NATS_NKEY_SEED_FILE: join(dir, "missing.nk") },
+      { CONCLAVE_NATS_NKEY_SEED_FILE: good, CONCLAVE_NATS_NKEY_SEED: seed },
+    ]) {
+      expect(() => natsAuthenticator(loadServiceEnv({ ...base, ...env }))).toThrow(/CONCLAVE_NATS_NKEY_SEED_FILE/);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { type Logger, pino } from "pino";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { z } from "zod";
 import type { ServiceEnv } from "./config.ts";
+import { natsAuthenticator } from "./nats-credentials.ts";
 import { principalLookup } from "./principal-lookup.ts";
 import { registerSignedRequestAuth } from "./signed-request-hook.ts";
 import { projectionLagGauge, storageGauges, storeMetrics } from "./store-metrics.ts";
@@ -53,6 +54,7 @@ export async function startHost(opts: {
   const instance = env.CONCLAVE_INSTANCE ?? `${hostname()}-${process.pid}`;
   const logger = opts.logger ?? pino({ level: env.CONCLAVE_LOG_LEVEL, base: { service: name, instance } });
   const now = opts.now ?? Date.now;
+  const authenticator = natsAuthenticator(env);
 
   const service = name.replaceAll("+", "_");
   const registry = new Registry();
@@ -65,6 +67,7 @@ export async function startHost(opts: {
     opTimeoutMs: env.CONCLAVE_OP_TIMEOUT_MS,
     observer,
     maxBytes: env.CONCLAVE_STORE_MAX_BYTES,
+    authenticator,
   });
   await store.provision();
   const storage = storageGauges(registry, store);

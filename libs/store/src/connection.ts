@@ -1,4 +1,5 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { Authenticator } from "@nats-io/nats-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ConnectionGate } from "./connection-gate.ts";
 import { IsolationWatch, peersIn } from "./isolated-server.ts";
@@ -9,6 +10,8 @@ export interface ConnectionOptions {
   name: string;
   /** Bound of every JetStream API call and publish ack. */
   opTimeoutMs: number;
+  /** This process's NATS credentials (an nkey user of the services account); none: anonymous. */
+  authenticator?: Authenticator | undefined;
 }
 
 export interface StoreConnection {
@@ -43,6 +46,7 @@ export async function connectStore(opts: ConnectionOptions): Promise<StoreConnec
     // Without it nats.js builds two Error objects (with stack traces) for every request,
     // JetStream calls included: a measurable share of a signed request's CPU here.
     noAsyncTraces: true,
+    ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
   });
   const js = jetstream(nc, { timeout: opts.opTimeoutMs });
   const jsm = await jetstreamManager(nc, { timeout: opts.opTimeoutMs });

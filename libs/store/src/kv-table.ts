@@ -147,6 +147,29 @@ export class KvTable<T> {
     );
   }
 
+  /**
+   * Keys under a filter that have any message left, deleted ones included
+   * (read each to know), from the stream leader's subject index: one request
+   * and no consumer, so a hot path (the auth callout, once per connect) can
+   * afford it where `keys()` could not.
+   */
+  async keysWithHistory(filter: string): Promise<string[]> {
+    const prefix = `$KV.${this.bucket}.`;
+    return observed(this.deps.observer, "keys", this.bucket, () =>
+      withDeadline(
+        `subjects ${this.bucket}`,
+        this.deps.opTimeoutMs,
+        async () => {
+          const info = await this.deps.conn.jsm.streams.info(this.stream, { subjects_filter: `${prefix}${filter}` });
+          return Object.keys(info.state.subjects ?? {})
+            .map((subject) => subject.slice(prefix.length))
+            .sort();
+        },
+        this.idempotent,
+      ),
+    );
+  }
+
   /** Like get, but absence is a NotFoundError. */
   async require(key: string): Promise<Entry<T>> {
     const entry = await this.get(key);
