@@ -34,4 +34,5 @@ export { IpRateLimiter, type IpRateLimiterOptions, type RateDecision } from "./i
 export { rawJsonBody } from "./json-body.ts";
 export { REQUEST_ID_HEADER } from "./request-id.ts";
 export type { ShutdownOptions, ShutdownReport } from "./shutdown.ts";
+export { storeErrorToApi } from "./store-errors.ts";
 export { streamBody } from "./stream-body.ts";

@@ -1,6 +1,16 @@
 export { publicKey32, role, scope, TENANT_PATTERN, tenantId } from "./identity.ts";
 export { type NewUser, newUser, type UserRecord, userRecord } from "./users.ts";
-export { ApiError, isApiError, WIRE_STATUS, type WireCode, type WireErrorBody } from "./wire-errors.ts";
+export {
+  ApiError,
+  isApiError,
+  overloadedError,
+  RETRY_AFTER_S,
+  retryAfterHeader,
+  unavailableError,
+  WIRE_STATUS,
+  type WireCode,
+  type WireErrorBody,
+} from "./wire-errors.ts";
 export {
   AUDIT_OUTCOMES,
   type AuditEvent,

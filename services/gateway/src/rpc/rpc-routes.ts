@@ -1,7 +1,7 @@
+import { storeErrorToApi } from "@conclave/http";
 import { ApiError, RPC_PROTOCOL, type RpcSuccessBody, rpcRequest } from "@conclave/protocol";
 import { StoreError } from "@conclave/store";
 import type { FastifyInstance } from "fastify";
-import { storeErrorToApi } from "../access/gateway-errors.ts";
 import { callerOf, decide, gatewayState, planOf } from "../access/gateway-gate.ts";
 import { outcomeOfError } from "../audit/audit-outcome.ts";
 import { RpcFailure, type RpcRouterDeps, routeCall, visibleMethods } from "./rpc-router.ts";

@@ -60,7 +60,7 @@ export class RoomCommands {
 
   create(
     actor: Principal,
-    input: { id: string; mode: "e2e" | "clear"; subject: string; sealed_key?: string | undefined },
+    input: { id: string; mode: "e2e" | "clear"; subject?: string | undefined; sealed_key?: string | undefined },
   ) {
     return this.commit(input.id, actor.signPub, (room) =>
       decideCreate(actor, room, input, { cleartextAllowed: this.deps.cleartextAllowed }),

@@ -21,6 +21,21 @@ type Invite = z.infer<typeof memberInvited>;
 const roleOf = (room: RoomState, member: string): RoomRole | undefined => room.members[member]?.role;
 const rank: Record<RoomRole, number> = { owner: 3, admin: 2, member: 1 };
 
+/** A room's default subject; custom subjects must stay under it, so rooms never share traffic. */
+export const roomSubject = (id: string) => `conclave.room.${id}`;
+
+const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
+
+/** The subject a new room gets: the default, or a custom one below it. */
+function subjectFor(id: string, requested: string | undefined): string {
+  const own = roomSubject(id);
+  if (requested === undefined) return own;
+  if (!subjectTokens.test(requested) || !(requested === own || requested.startsWith(`${own}.`))) {
+    throw new ApiError("bad_request", `subject: must be ${own} or a subject below it`);
+  }
+  return requested;
+}
+
 /** Non-members learn nothing about a room, not even that it exists. */
 export function requireMember(room: RoomState | undefined, who: string): asserts room is RoomState {
   if (!room || !roleOf(room, who)) throw new ApiError("not_found", "no such room");
@@ -29,7 +44,7 @@ export function requireMember(room: RoomState | undefined, who: string): asserts
 export function decideCreate(
   actor: RoomActor,
   existing: RoomState | undefined,
-  input: { id: string; mode: "e2e" | "clear"; subject: string; sealed_key?: string | undefined },
+  input: { id: string; mode: "e2e" | "clear"; subject?: string | undefined; sealed_key?: string | undefined },
   opts: { cleartextAllowed: boolean },
 ): Decision {
   if (existing) throw new ApiError("conflict", "a room with this id already exists");
@@ -42,7 +57,7 @@ export function decideCreate(
   if (input.mode === "clear" && input.sealed_key)
     throw new ApiError("bad_request", "sealed_key: clear rooms have no key");
   const data: z.infer<typeof roomCreated> = {
-    subject: input.subject,
+    subject: subjectFor(input.id, input.subject),
     mode: input.mode,
     tenant: actor.tenant,
     // The owner is the signer, endpoint and key: nobody creates rooms in another's name.

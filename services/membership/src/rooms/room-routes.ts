@@ -7,11 +7,6 @@ import type { RoomCommands } from "./room-commands.ts";
 import { roomId, roomMode, sealedKey } from "./room-events.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";
 
-/** A room's default subject; custom subjects must stay under it, so rooms never share traffic. */
-export const roomSubject = (id: string) => `conclave.room.${id}`;
-
-const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
-
 const createBody = z
   .object({
     id: roomId.optional(),
@@ -41,13 +36,12 @@ export function registerRoomRoutes(app: FastifyInstance, commands: RoomCommands,
     const actor = principalOf(request);
     const body = createBody.parse(request.body);
     const id = body.id ?? randomBytes(12).toString("base64url");
-    const subject = body.subject ?? roomSubject(id);
-    if (!subjectTokens.test(subject) || !(subject === roomSubject(id) || subject.startsWith(`${roomSubject(id)}.`))) {
-      return reply.code(400).send({
-        error: { code: "bad_request", message: `subject: must be ${roomSubject(id)} or a subject below it` },
-      });
-    }
-    const room = await commands.create(actor, { id, mode: body.mode, subject, sealed_key: body.sealed_key });
+    const room = await commands.create(actor, {
+      id,
+      mode: body.mode,
+      subject: body.subject,
+      sealed_key: body.sealed_key,
+    });
     return reply.code(201).send(roomView(room, actor.signPub));
   });
 
