@@ -1,5 +1,6 @@
 export { publicKey32, role, scope, TENANT_PATTERN, tenantId } from "./identity.ts";
 export { type NewUser, newUser, type UserRecord, userRecord } from "./users.ts";
+export type { BlobRef } from "./wire-blobs.ts";
 export {
   ApiError,
   isApiError,
@@ -19,6 +20,7 @@ export {
   auditEvent,
   auditOutcome,
   type BudgetView,
+  type RevocationResult,
   type SessionRequest,
   type SessionResponse,
   sessionRequest,
@@ -28,6 +30,7 @@ export {
   tokenId,
   type UnitPair,
 } from "./wire-gateway.ts";
+export type { MyRoom, RoomMember, RoomMode, RoomRole, RoomView, SealedRoomKey } from "./wire-rooms.ts";
 export {
   RPC_ERROR_STATUS,
   RPC_METHOD_PATTERN,

@@ -1,6 +1,6 @@
 import type { Principal } from "@conclave/auth";
 import { streamBody } from "@conclave/http";
-import { ApiError, isApiError } from "@conclave/protocol";
+import { ApiError, type BlobRef, isApiError } from "@conclave/protocol";
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type BlobAction, mayUseBlobs } from "./blob-access.ts";
@@ -34,7 +34,9 @@ export function registerBlobRoutes(app: FastifyInstance, blobs: BlobStore, metri
     });
     metrics.upload(outcome.created ? "created" : "deduplicated");
     if (outcome.created) metrics.bytes("stored", outcome.size);
-    return reply.code(outcome.created ? 201 : 200).send({ sha256: outcome.sha256, size: outcome.size });
+    return reply
+      .code(outcome.created ? 201 : 200)
+      .send({ sha256: outcome.sha256, size: outcome.size } satisfies BlobRef);
   });
 
   app.head(ROUTE, { config: { body: "none", auth: "signed" } }, async (request, reply) => {

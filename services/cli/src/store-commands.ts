@@ -1,6 +1,8 @@
 import type { KeyFile } from "@conclave/auth";
-import { membershipModule, roomsProjection, UserCommands, usersProjection } from "@conclave/membership";
-import { usersTable } from "@conclave/runtime";
+import { blobModule } from "@conclave/blob";
+import { gatewayModule } from "@conclave/gateway";
+import { membershipModule, UserCommands, usersProjection } from "@conclave/membership";
+import { type ServiceModule, usersTable } from "@conclave/runtime";
 import {
   compareProjection,
   EventLog,
@@ -16,7 +18,13 @@ import { DeliverPolicy } from "@nats-io/jetstream";
 // Operator commands that talk to NATS directly (no admin exists yet, or they
 // work below the HTTP API): bootstrap, events tail, projections rebuild.
 
-export const PROJECTIONS: Record<string, Projection> = { users: usersProjection, rooms: roomsProjection };
+// Every service's event schemas and projections, from the service modules themselves: a projection a service
+// adds is one the CLI can tail and rebuild, with no list here to forget it in.
+const MODULES: ServiceModule[] = [membershipModule, gatewayModule, blobModule];
+
+export const PROJECTIONS: Record<string, Projection> = Object.fromEntries(
+  MODULES.flatMap((m) => m.projections).map((p) => [p.name, p]),
+);
 
 export async function withStore<T>(
   opts: { nats: string[]; replicas: number },
@@ -24,7 +32,8 @@ export async function withStore<T>(
 ): Promise<T> {
   const store = await Store.connect({ servers: opts.nats, name: "conclave-cli", replicas: opts.replicas });
   try {
-    const log = new EventLog(store.conn, membershipModule.eventSchemas, { opTimeoutMs: store.opTimeoutMs });
+    const schemas = Object.assign({}, ...MODULES.map((m) => m.eventSchemas));
+    const log = new EventLog(store.conn, schemas, { opTimeoutMs: store.opTimeoutMs });
     return await fn(store, log);
   } finally {
     await store.close();

@@ -22,4 +22,4 @@ export { type EffectivePlan, TenantPlans } from "./limits/tenant-plans.ts";
 export { revokeTokenAsOperator, setTenantBudget, showTenantBudget } from "./operator.ts";
 export { revocationsProjection } from "./sessions/revocations-projection.ts";
 export { SESSION_EVENT_SCHEMAS } from "./sessions/session-events.ts";
-export { type RevocationResult, type Revoker, revokeToken } from "./sessions/token-revocation.ts";
+export { type Revoker, revokeToken } from "./sessions/token-revocation.ts";

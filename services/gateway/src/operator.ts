@@ -1,10 +1,10 @@
-import type { BudgetView, TenantPlanRequest } from "@conclave/protocol";
+import type { BudgetView, RevocationResult, TenantPlanRequest } from "@conclave/protocol";
 import { EventLog, type Store } from "@conclave/store";
 import type { GatewayConfig } from "./gateway-config.ts";
 import { BudgetLedger } from "./limits/budget-ledger.ts";
 import { TenantPlans } from "./limits/tenant-plans.ts";
 import { SESSION_EVENT_SCHEMAS } from "./sessions/session-events.ts";
-import { type RevocationResult, revokeToken } from "./sessions/token-revocation.ts";
+import { revokeToken } from "./sessions/token-revocation.ts";
 
 // What the admin CLI calls with direct store access (an operator, not an API caller).
 

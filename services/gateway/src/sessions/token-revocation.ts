@@ -1,4 +1,4 @@
-import { ApiError } from "@conclave/protocol";
+import { ApiError, type RevocationResult } from "@conclave/protocol";
 import {
   type AggregateRef,
   ConflictError,
@@ -17,13 +17,6 @@ export interface RevocationDeps {
   store: Store;
   /** An event log that knows the session events (SESSION_EVENT_SCHEMAS). */
   log: EventLog;
-}
-
-export interface RevocationResult {
-  jti: string;
-  revoked: true;
-  /** The token's own expiry (ISO 8601): the revocation record outlives it. */
-  expires_at: string;
 }
 
 /** Who revokes: a caller of the API, or an operator with direct store access (the CLI). */

@@ -1,5 +1,5 @@
 import type { Principal } from "@conclave/auth";
-import { ApiError } from "@conclave/protocol";
+import { ApiError, type MyRoom, type RoomMember, type RoomView, type SealedRoomKey } from "@conclave/protocol";
 import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
 import type { z } from "zod";
 import { requireMember } from "./room-decider.ts";
@@ -15,7 +15,7 @@ export interface RoomQueryDeps {
 }
 
 /** What a member sees of a room. */
-export function roomView(room: RoomState, viewer: string) {
+export function roomView(room: RoomState, viewer: string): RoomView {
   return {
     id: room.id,
     subject: room.subject,
@@ -50,7 +50,7 @@ export class RoomQueries {
     return roomView(await this.memberRoom(actor, id), actor.signPub);
   }
 
-  async members(actor: Principal, id: string) {
+  async members(actor: Principal, id: string): Promise<RoomMember[]> {
     const room = await this.memberRoom(actor, id);
     return Object.entries(room.members)
       .map(([member, m]) => ({ member, role: m.role, kex_pub: m.kex_pub }))
@@ -58,7 +58,7 @@ export class RoomQueries {
   }
 
   /** The caller's own sealed key at the newest keyed epoch; nobody else's, ever. */
-  async myKey(actor: Principal, id: string) {
+  async myKey(actor: Principal, id: string): Promise<SealedRoomKey> {
     const room = await this.memberRoom(actor, id);
     if (room.mode !== "e2e") throw new ApiError("not_found", "clear rooms have no key");
     const key = await this.deps.roomKeys.get(roomKeyKey(id, room.keyed_epoch, actor.signPub));
@@ -71,7 +71,7 @@ export class RoomQueries {
   }
 
   /** Discovery: the caller's rooms with what a bot needs to join them. */
-  async myRooms(actor: Principal) {
+  async myRooms(actor: Principal): Promise<MyRoom[]> {
     const keys = await this.deps.memberRooms.keys(`${actor.signPub}.*`);
     const rooms = await Promise.all(
       keys.map(async (k) => {
