@@ -9,7 +9,7 @@ import { NOW_MS, signingFixture } from "../../libs/auth/test-support/signed-requ
 // The nonce bucket's max age is a limit like any other: crossed here. A claim
 // is forgotten once its entry ages out, so a byte-identical replay would pass
 // the nonce check; what stops it is the clock window, which is why the TTL
-// equals the whole window (2 × skew, SPEC §2). A bucket with a 1 s max age
+// equals the whole window (2 × skew, docs/auth.md). A bucket with a 1 s max age
 // stands in for the real 60 s one so the test does not wait a minute.
 
 const SHORT_TTL_MS = 1_000;

@@ -52,7 +52,7 @@ export interface VerifiedSignature {
 
 const ED25519_SIGNATURE_BYTES = 64;
 
-/** SPEC §2: ±30 s, "@method" "@path" "@query", digest for bodies, nonces up to 64 chars. */
+/** docs/auth.md: ±30 s, "@method" "@path" "@query", digest for bodies, nonces up to 64 chars. */
 export function conclavePolicy(now: () => number): VerificationPolicy {
   return {
     maxSkewSeconds: 30,

@@ -21,7 +21,7 @@ import type {
 
 const enc = encodeURIComponent;
 
-/** Typed calls for every route of the three services (SPEC §9), signed with the bot's identity. */
+/** Typed calls for every route of the three services (docs/auth.md, rooms.md, blobs.md, gateway.md), signed with the bot's identity. */
 export class ConclaveClient {
   readonly http: SignedHttp;
 

@@ -1,4 +1,4 @@
-// What the room routes answer (SPEC §9, docs/rooms.md): one definition for the membership service that builds
+// What the room routes answer (docs/rooms.md): one definition for the membership service that builds
 // the answers and the SDK that reads them.
 
 export type RoomRole = "owner" | "admin" | "member";

@@ -20,7 +20,8 @@ declare module "fastify" {
   }
   interface FastifyContextConfig {
     /**
-     * "signed": the route requires an RFC 9421 signed request (default for /v1/*).
+     * "signed": the route requires an RFC 9421 signed request. There is no default:
+     * a route whose config names no auth is not authenticated, so every /v1 route names one.
      * "signed-or-bearer": a signed request, or a bearer token the route verifies
      * itself (gateway sessions); the signature check is skipped only when the
      * request carries a bearer token and no signature headers at all.

@@ -31,7 +31,7 @@ export interface StreamSpec {
 
 /** Replay window of signed requests: ±30 s of clock skew → nonces live 60 s. */
 export const MAX_CLOCK_SKEW_MS = 30_000;
-/** Longest session token lifetime (SPEC §5): revocations must outlive it. */
+/** Longest session token lifetime (docs/gateway.md): revocations must outlive it. */
 export const MAX_TOKEN_LIFETIME_MS = 24 * HOUR;
 
 export const BUCKETS = {

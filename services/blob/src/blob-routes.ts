@@ -15,7 +15,7 @@ const ROUTE = "/v1/blobs/:sha256";
 const OCTET_STREAM = "application/octet-stream";
 
 /**
- * SPEC §9 blob routes: signed users of the tenant; blobs are per tenant. Store failures propagate to the edge's
+ * Blob routes (docs/blobs.md): signed users of the tenant; blobs are per tenant. Store failures propagate to the edge's
  * one mapping (libs/http store-errors.ts): 503 with Retry-After, their detail only in the log.
  */
 export function registerBlobRoutes(app: FastifyInstance, blobs: BlobStore, metrics: BlobMetrics): void {

@@ -19,9 +19,6 @@ export interface RevocationDeps {
   log: EventLog;
 }
 
-/** Who revokes: a caller of the API, or an operator with direct store access (the CLI). */
-export type Revoker = { kind: "caller"; caller: Caller } | { kind: "operator"; name: string };
-
 export const sessionRef = (jti: string): AggregateRef => ({ type: SESSION_AGGREGATE, id: jti });
 export const isoSeconds = (unixS: number) => new Date(unixS * 1000).toISOString();
 
@@ -54,14 +51,14 @@ async function project(store: Store, event: StoredEvent): Promise<void> {
  */
 export async function revokeToken(
   deps: RevocationDeps,
-  by: Revoker,
+  caller: Caller,
   jti: string,
   reason?: string,
 ): Promise<RevocationResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const state = fold(await deps.log.read(sessionRef(jti)));
     const issued = state.issued;
-    if (!issued || (by.kind === "caller" && !mayRevoke(by.caller, issued.sub))) {
+    if (!issued || !mayRevoke(caller, issued.sub)) {
       throw new ApiError("not_found", "no such token");
     }
     const result: RevocationResult = { jti, revoked: true, expires_at: isoSeconds(issued.exp) };
@@ -77,7 +74,7 @@ export async function revokeToken(
       exp: issued.exp,
       ...(reason ? { reason } : {}),
     };
-    const actor = by.kind === "caller" ? by.caller.principal.signPub : `operator:${by.name}`;
+    const actor = caller.principal.signPub;
     let event: StoredEvent;
     try {
       event = await deps.log.append(

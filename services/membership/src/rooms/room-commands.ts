@@ -9,7 +9,7 @@ export interface RoomCommandDeps {
   rooms: KvTable<Projected<RoomState>>;
   projection: ProjectionRunner;
   lookupUser(signPub: string): Promise<Principal | undefined>;
-  /** True only on a loopback bind (SPEC §3: no cleartext rooms on public deployments). */
+  /** True only on a loopback bind (docs/rooms.md: no cleartext rooms on public deployments). */
   cleartextAllowed: boolean;
 }
 

@@ -30,7 +30,7 @@ const memberParams = z.object({ id: roomId, member: publicKey32 }).strict();
 
 const signed = (body: "json" | "none") => ({ config: { body, auth: "signed" as const } });
 
-/** SPEC §9 room routes. Authorization by membership happens in the queries and deciders. */
+/** Room routes (docs/rooms.md). Authorization by membership happens in the queries and deciders. */
 export function registerRoomRoutes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
   app.post("/v1/rooms", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
