@@ -22,7 +22,7 @@ const roleOf = (room: RoomState, member: string): RoomRole | undefined => room.m
 const rank: Record<RoomRole, number> = { owner: 3, admin: 2, member: 1 };
 
 /** A room's default subject; custom subjects must stay under it, so rooms never share traffic. */
-export const roomSubject = (id: string) => `conclave.room.${id}`;
+const roomSubject = (id: string) => `conclave.room.${id}`;
 
 const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
 
