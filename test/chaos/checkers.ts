@@ -88,7 +88,7 @@ interface LogIndex {
  * (e2e); a rekey keys the epoch it names. An independent model, so an ack
  * can be compared with what the log says happened.
  */
-export function indexLog(final: FinalState): LogIndex {
+function indexLog(final: FinalState): LogIndex {
   const ix: LogIndex = {
     userAdded: new Map(),
     userRevoked: new Map(),

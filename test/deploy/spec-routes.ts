@@ -38,7 +38,7 @@ export const SPEC_ROUTES: readonly SpecRoute[] = [
 ];
 
 /** Served by every replica, unauthenticated: probed and scraped per replica, never routed publicly. */
-export const PROBE_ROUTES = ["/healthz", "/readyz", "/metrics"] as const;
+const PROBE_ROUTES = ["/healthz", "/readyz", "/metrics"] as const;
 
 const SAMPLES: Record<string, string> = {
   sign_pub: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",

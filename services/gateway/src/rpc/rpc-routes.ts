@@ -7,7 +7,7 @@ import { outcomeOfError } from "../audit/audit-outcome.ts";
 import { RpcFailure, type RpcRouterDeps, routeCall, visibleMethods } from "./rpc-router.ts";
 
 /** Answered by the gateway itself: the methods the caller may call. */
-export const LIST_METHOD = "rpc.methods";
+const LIST_METHOD = "rpc.methods";
 
 function envelopeId(body: unknown): string | number | null {
   const id = (body as { id?: unknown } | null | undefined)?.id;
