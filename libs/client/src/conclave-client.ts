@@ -7,7 +7,10 @@ import type {
   AuditPage,
   BlobRef,
   BudgetView,
+  CreateRoomRequest,
+  InviteRequest,
   MyRoom,
+  RekeyRequest,
   RevocationResult,
   RoomMember,
   RoomView,
@@ -59,7 +62,7 @@ export class ConclaveClient {
   }
 
   // rooms (membership)
-  createRoom(room: { id?: string; mode: "e2e" | "clear"; subject?: string; sealed_key?: string }) {
+  createRoom(room: CreateRoomRequest) {
     return this.http.json<RoomView>("POST", "/v1/rooms", { json: room });
   }
   getRoom(id: string) {
@@ -68,14 +71,16 @@ export class ConclaveClient {
   async members(id: string): Promise<RoomMember[]> {
     return (await this.http.json<{ members: RoomMember[] }>("GET", `/v1/rooms/${enc(id)}/members`)).members;
   }
-  invite(id: string, invite: { member: string; role?: "admin" | "member"; sealed_key?: string }) {
+  invite(id: string, invite: InviteRequest) {
     return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/members`, { json: invite });
   }
   removeMember(id: string, member: string) {
     return this.http.json<RoomView>("DELETE", `/v1/rooms/${enc(id)}/members/${enc(member)}`);
   }
   rekey(id: string, epoch: number, sealedKeys: Record<string, string>) {
-    return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/keys`, { json: { epoch, sealed_keys: sealedKeys } });
+    return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/keys`, {
+      json: { epoch, sealed_keys: sealedKeys } satisfies RekeyRequest,
+    });
   }
   myKey(id: string) {
     return this.http.json<SealedRoomKey>("GET", `/v1/rooms/${enc(id)}/key`);

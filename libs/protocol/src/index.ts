@@ -30,7 +30,24 @@ export {
   tokenId,
   type UnitPair,
 } from "./wire-gateway.ts";
-export type { MyRoom, RoomMember, RoomMode, RoomRole, RoomView, SealedRoomKey } from "./wire-rooms.ts";
+export {
+  type CreateRoomRequest,
+  createRoomRequest,
+  type InviteRequest,
+  inviteRequest,
+  type MyRoom,
+  type RekeyRequest,
+  type RoomMember,
+  type RoomMode,
+  type RoomRole,
+  type RoomView,
+  rekeyRequest,
+  roomId,
+  roomMode,
+  roomRole,
+  type SealedRoomKey,
+  sealedKey,
+} from "./wire-rooms.ts";
 export {
   RPC_ERROR_STATUS,
   RPC_METHOD_PATTERN,

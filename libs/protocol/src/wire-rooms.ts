@@ -1,8 +1,44 @@
-// What the room routes answer (docs/rooms.md): one definition for the membership service that builds
-// the answers and the SDK that reads them.
+import { z } from "zod";
+import { publicKey32 } from "./identity.ts";
 
-export type RoomRole = "owner" | "admin" | "member";
-export type RoomMode = "e2e" | "clear";
+// What the room routes take and answer (docs/rooms.md): one definition for the membership service and the SDK.
+
+export const roomId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "room ids are 1-64 characters of [A-Za-z0-9_-]");
+export const roomRole = z.enum(["owner", "admin", "member"]);
+export type RoomRole = z.infer<typeof roomRole>;
+export const roomMode = z.enum(["e2e", "clear"]);
+export type RoomMode = z.infer<typeof roomMode>;
+/** A room key sealed to one member's kex_pub: opaque to the server. */
+export const sealedKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,1024}$/, "sealed keys are 16-1024 characters of unpadded base64url");
+
+/** `POST /v1/rooms` body: the subject defaults to conclave.room.<id> (the rooms decider checks a custom one). */
+export const createRoomRequest = z
+  .object({
+    id: roomId.optional(),
+    mode: roomMode,
+    subject: z.string().max(256).optional(),
+    sealed_key: sealedKey.optional(),
+  })
+  .strict();
+export type CreateRoomRequest = z.input<typeof createRoomRequest>;
+
+/** `POST /v1/rooms/{id}/members` body. */
+export const inviteRequest = z
+  .object({
+    member: publicKey32,
+    role: z.enum(["admin", "member"]).default("member"),
+    sealed_key: sealedKey.optional(),
+  })
+  .strict();
+export type InviteRequest = z.input<typeof inviteRequest>;
+
+/** `POST /v1/rooms/{id}/keys` body: the new epoch's sealed keys, one per remaining member. */
+export const rekeyRequest = z
+  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(publicKey32, sealedKey) })
+  .strict();
+export type RekeyRequest = z.input<typeof rekeyRequest>;
 
 /** A room as one of its members sees it (`POST /v1/rooms`, `GET /v1/rooms/{id}`, invites, removals, rekeys). */
 export interface RoomView {

@@ -1,7 +1,7 @@
-import { ApiError } from "@conclave/protocol";
+import { ApiError, type RoomRole } from "@conclave/protocol";
 import type { StoredEvent } from "@conclave/store";
 import type { z } from "zod";
-import type { memberInvited, RoomRole, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
+import type { memberInvited, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
 
 // Who may do what in a room, in one place. Pure: no I/O, no clock.
 

@@ -1,30 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { publicKey32 } from "@conclave/protocol";
+import { createRoomRequest, inviteRequest, publicKey32, rekeyRequest, roomId } from "@conclave/protocol";
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { RoomCommands } from "./room-commands.ts";
-import { roomId, roomMode, sealedKey } from "./room-events.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";
 
-const createBody = z
-  .object({
-    id: roomId.optional(),
-    mode: roomMode,
-    subject: z.string().max(256).optional(),
-    sealed_key: sealedKey.optional(),
-  })
-  .strict();
-const inviteBody = z
-  .object({
-    member: publicKey32,
-    role: z.enum(["admin", "member"]).default("member"),
-    sealed_key: sealedKey.optional(),
-  })
-  .strict();
-const rekeyBody = z
-  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(publicKey32, sealedKey) })
-  .strict();
 const idParams = z.object({ id: roomId }).strict();
 const memberParams = z.object({ id: roomId, member: publicKey32 }).strict();
 
@@ -34,7 +15,7 @@ const signed = (body: "json" | "none") => ({ config: { body, auth: "signed" as c
 export function registerRoomRoutes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
   app.post("/v1/rooms", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
-    const body = createBody.parse(request.body);
+    const body = createRoomRequest.parse(request.body);
     const id = body.id ?? randomBytes(12).toString("base64url");
     const room = await commands.create(actor, {
       id,
@@ -56,7 +37,7 @@ export function registerRoomRoutes(app: FastifyInstance, commands: RoomCommands,
   app.post("/v1/rooms/:id/members", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
     const { id } = idParams.parse(request.params);
-    const room = await commands.invite(actor, id, inviteBody.parse(request.body));
+    const room = await commands.invite(actor, id, inviteRequest.parse(request.body));
     return reply.code(201).send(roomView(room, actor.signPub));
   });
 
@@ -69,7 +50,7 @@ export function registerRoomRoutes(app: FastifyInstance, commands: RoomCommands,
   app.post("/v1/rooms/:id/keys", signed("json"), async (request) => {
     const actor = principalOf(request);
     const { id } = idParams.parse(request.params);
-    return roomView(await commands.rekey(actor, id, rekeyBody.parse(request.body)), actor.signPub);
+    return roomView(await commands.rekey(actor, id, rekeyRequest.parse(request.body)), actor.signPub);
   });
 
   app.get("/v1/rooms/:id/key", signed("none"), async (request) => {
