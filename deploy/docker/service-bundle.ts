@@ -21,7 +21,7 @@ export interface BundleResult {
 }
 
 /** The npm package a bare import names: `@nats-io/kv/internal` → `@nats-io/kv`. */
-export function packageOf(specifier: string): string {
+function packageOf(specifier: string): string {
   const parts = specifier.split("/");
   return (specifier.startsWith("@") ? parts.slice(0, 2) : parts.slice(0, 1)).join("/");
 }

@@ -255,7 +255,7 @@ describe("blob routes on a single node", () => {
       const head = await fetchBlob(w.host.url, w.bot, source.sha256, "HEAD");
       expect([upload.status, read.status, head.status]).toEqual([503, 503, 503]);
       for (const answer of [JSON.stringify(upload.body), read.bytes.toString()]) {
-        expect(answer).toContain("blob store unavailable");
+        expect(answer).toContain("the store is unavailable");
         expect(answer).not.toMatch(/OBJ_|conclave_blobs|stream|\$O\./);
       }
       expect([upload.headers["retry-after"], read.headers.get("retry-after")]).toEqual(["1", "1"]);

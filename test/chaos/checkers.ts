@@ -24,7 +24,7 @@ export interface BudgetSample {
 }
 
 export interface CheckOptions {
-  /** A request sent this long after a revoke was acknowledged must be refused (ms; SPEC: at once). */
+  /** A request sent this long after a revoke was acknowledged must be refused (ms; docs/chaos.md: at once). */
   revokeBoundMs: number;
   /** Requests starting within this long after quorum loss (or a partition) took effect are not judged. */
   windowMarginMs: number;
@@ -88,7 +88,7 @@ interface LogIndex {
  * (e2e); a rekey keys the epoch it names. An independent model, so an ack
  * can be compared with what the log says happened.
  */
-export function indexLog(final: FinalState): LogIndex {
+function indexLog(final: FinalState): LogIndex {
   const ix: LogIndex = {
     userAdded: new Map(),
     userRevoked: new Map(),
@@ -585,7 +585,7 @@ export function checkRecovery(history: HistoryRecord[], boundMs: number): CheckR
 }
 
 /**
- * Not an invariant of the issue, but SPEC §3: a store that cannot answer is a
+ * Not an invariant of the issue, but docs/architecture.md: a store that cannot answer is a
  * 503, internal errors are bugs. Reported as WARN so it does not fail a run.
  */
 export function checkInternalErrors(records: RequestRecord[]): CheckResult {

@@ -16,7 +16,7 @@ import { send, signWire } from "./signed-call.ts";
 import type { ServiceName, Target } from "./workload.ts";
 
 /** The projections rebuilt and compared at the end: membership's, and the gateway's when it runs. */
-export const projectionsOf = (gateway: boolean): Projection[] => [
+const projectionsOf = (gateway: boolean): Projection[] => [
   usersProjection,
   roomsProjection,
   ...(gateway ? [revocationsProjection] : []),

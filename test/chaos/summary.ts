@@ -141,7 +141,7 @@ export function computeFigures(history: HistoryRecord[]): Figures {
 }
 
 /** Per service, the largest recovery delay of its own (service minus raw NATS) over the quorum episodes. */
-export function worstOverhead(f: Figures): Record<string, number> {
+function worstOverhead(f: Figures): Record<string, number> {
   const out: Record<string, number> = {};
   for (const q of f.quorumRecovery)
     for (const [svc, v] of Object.entries(q.overheadMs)) out[svc] = Math.max(out[svc] ?? Number.NEGATIVE_INFINITY, v);
@@ -149,7 +149,7 @@ export function worstOverhead(f: Figures): Record<string, number> {
 }
 
 /** Per fault kind, the replica that trailed raw NATS through its own node the most. */
-export function worstOwnShare(f: Figures): Record<string, { ms: number; replica: string; episode: number }> {
+function worstOwnShare(f: Figures): Record<string, { ms: number; replica: string; episode: number }> {
   const out: Record<string, { ms: number; replica: string; episode: number }> = {};
   for (const e of f.episodes)
     for (const [replica, v] of Object.entries(e.ownMs)) {

@@ -2,10 +2,52 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { projectRoot } from "@conclave/testkit";
-import { parseYaml, parseYamlDocuments, type YamlValue } from "./yaml-subset.ts";
+import { parseAllDocuments } from "yaml";
 
 export const root = projectRoot();
+
+export type YamlValue = null | boolean | number | string | YamlValue[] | { [key: string]: YamlValue };
+
+/**
+ * Every document of a multi-document file, read strictly: any error or warning of the `yaml` package fails
+ * (duplicate keys, unknown tags, unknown aliases), and the file must mean the same to a YAML 1.1 reader
+ * (docker compose and kubectl lineage: `yes`, `0755`, `22:22`, dates) as to a YAML 1.2 one. Quote what differs.
+ */
+export function parseYamlDocuments(source: string): YamlValue[] {
+  const read = (version: "1.1" | "1.2") =>
+    parseAllDocuments(source, { version, merge: true, uniqueKeys: true }).map((doc) => {
+      const problem = doc.errors[0] ?? doc.warnings[0];
+      if (problem) throw new Error(`YAML ${version}: ${problem.message}`);
+      return doc.toJS() as YamlValue;
+    });
+  const modern = read("1.2");
+  const where = firstDifference(modern, read("1.1"), "");
+  if (where !== undefined) throw new Error(`YAML 1.1 and 1.2 readers disagree at ${where || "the root"}: quote it`);
+  return modern;
+}
+
+function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
+  if (isDeepStrictEqual(a, b)) return undefined;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return path;
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const at = firstDifference(
+      (a as Record<string, unknown>)[key],
+      (b as Record<string, unknown>)[key],
+      `${path}/${key}`,
+    );
+    if (at !== undefined) return at;
+  }
+  return path;
+}
+
+/** The single document of a file. */
+export function parseYaml(source: string): YamlValue {
+  const docs = parseYamlDocuments(source);
+  if (docs.length !== 1) throw new Error(`expected one YAML document, found ${docs.length}`);
+  return docs[0] as YamlValue;
+}
 
 export function readText(relativePath: string): string {
   return readFileSync(join(root, relativePath), "utf8");

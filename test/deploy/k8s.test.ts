@@ -1,8 +1,20 @@
 import { spawnSync } from "node:child_process";
 import { loadServiceEnv, serviceEnvSchema } from "@conclave/runtime";
 import { describe, expect, it } from "vitest";
-import { asList, asMap, at, type K8sObject, loadK8s, onPath, readText, root, type YamlMap } from "./deploy-files.ts";
-import { parseYaml, parseYamlDocuments, type YamlValue } from "./yaml-subset.ts";
+import {
+  asList,
+  asMap,
+  at,
+  type K8sObject,
+  loadK8s,
+  onPath,
+  parseYaml,
+  parseYamlDocuments,
+  readText,
+  root,
+  type YamlMap,
+  type YamlValue,
+} from "./deploy-files.ts";
 
 // deploy/k8s, checked without a cluster (none on the development machines):
 // structure, probes, disruption budgets and config here; `kubectl kustomize`

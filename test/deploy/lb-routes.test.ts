@@ -15,7 +15,7 @@ import {
 import { SPEC_ROUTES, samplePath, UNROUTED_PATHS } from "./spec-routes.ts";
 
 // Routing by path prefix, for docker-compose (deploy/lb/nginx.conf) and for
-// Kubernetes (deploy/k8s/ingress.yaml), both checked against SPEC §9.
+// Kubernetes (deploy/k8s/ingress.yaml), both checked against the route table in spec-routes.ts.
 const config = readText("deploy/lb/nginx.conf");
 const locations = nginxLocations(config);
 const proxied = locations.filter((l) => l.upstream !== undefined);
@@ -62,7 +62,7 @@ describe("load balancer routes (deploy/lb/nginx.conf)", () => {
   it("routes only prefixes that lead to a route of the spec", () => {
     for (const location of proxied) {
       const served = specPaths.filter((r) => nginxRegex(location).test(r.path));
-      expect(served.length, `${location.match} serves no SPEC route`).toBeGreaterThan(0);
+      expect(served.length, `${location.match} serves no product route`).toBeGreaterThan(0);
       expect(new Set(served.map((r) => r.service)), location.match).toEqual(new Set([location.upstream]));
     }
   });
@@ -99,7 +99,7 @@ describe("Ingress routes (deploy/k8s/ingress.yaml)", () => {
   it("routes only prefixes that lead to a route of the spec", () => {
     for (const p of ingressPaths) {
       const served = specPaths.filter((r) => ingressFor(r.path) === p);
-      expect(served.length, `${p.path} serves no SPEC route`).toBeGreaterThan(0);
+      expect(served.length, `${p.path} serves no product route`).toBeGreaterThan(0);
     }
   });
 

@@ -2,8 +2,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { resolveNatsServer } from "@conclave/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
-import { asMap, at, defaultImage, loadCompose, loadK8s, readText, root } from "./deploy-files.ts";
-import { parseYaml } from "./yaml-subset.ts";
+import { asMap, at, defaultImage, loadCompose, loadK8s, parseYaml, readText, root } from "./deploy-files.ts";
 
 // The NATS node config is one file for tests, docker-compose and Kubernetes:
 // checked here with the real server's config test (`nats-server -t`) under the

@@ -1,4 +1,4 @@
-// SPEC §9's route table, copied by hand on purpose: the load balancer and the
+// The product's route table (documented in docs/auth.md, rooms.md, blobs.md, gateway.md), copied by hand on purpose: the load balancer and the
 // Ingress are checked against the spec, not against whatever the services
 // happen to register. A route added to the spec must be added here.
 
@@ -38,7 +38,7 @@ export const SPEC_ROUTES: readonly SpecRoute[] = [
 ];
 
 /** Served by every replica, unauthenticated: probed and scraped per replica, never routed publicly. */
-export const PROBE_ROUTES = ["/healthz", "/readyz", "/metrics"] as const;
+const PROBE_ROUTES = ["/healthz", "/readyz", "/metrics"] as const;
 
 const SAMPLES: Record<string, string> = {
   sign_pub: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",

@@ -9,7 +9,7 @@ import { type SignedResponse, signedFetch } from "../support/signed-client.ts";
 // Gateway integration tests: replica A in this process (membership + gateway,
 // so users can be added), replica B as its own OS process (gateway only).
 
-export const METHODS = {
+const METHODS = {
   "echo.say": { kind: "read", input: 5, output: 5, timeout_ms: 2_000, description: "echoes its params" },
   "notes.write": { kind: "mutation", input: 10, output: 1, timeout_ms: 2_000 },
   "llm.complete": { kind: "mutation", input: 60, output: 0, timeout_ms: 2_000 },
@@ -72,7 +72,7 @@ export function identity(name: string, tenant = "acme"): KeyFile {
   return generateIdentity({ name, tenant, url: "http://127.0.0.1" });
 }
 
-export const MEMBER_SCOPES = ["rpc:call", "rpc:read"];
+const MEMBER_SCOPES = ["rpc:call", "rpc:read"];
 
 /** Bootstraps `admin` as the operator (when asked) and adds users with the given scopes through A's users commands. */
 export async function addUsers(

@@ -56,6 +56,16 @@ describe("rooms across two membership replicas", () => {
       role: "owner",
       mode: "e2e",
     });
+    const foreign = await signedFetch(a.url, alice, "POST", "/v1/rooms", {
+      id: "r9",
+      mode: "e2e",
+      subject: "conclave.room.acme.r1.eavesdrop",
+      sealed_key: fakeSealedKey(),
+    });
+    expect([foreign.status, foreign.body]).toEqual([
+      400,
+      { error: { code: "bad_request", message: "subject: must be conclave.room.acme.r9 or a subject below it" } },
+    ]);
 
     for (const path of ["/v1/rooms/r1", "/v1/rooms/r1/members", "/v1/rooms/r1/key", "/v1/rooms/nope"]) {
       const res = await signedFetch(b.url, bob, "GET", path);

@@ -13,7 +13,7 @@ import { eventually, useCluster } from "@conclave/testkit";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { NOW_MS, signingFixture } from "../../libs/auth/src/signed-request-fixture.ts";
+import { NOW_MS, signingFixture } from "../../libs/auth/test-support/signed-request-fixture.ts";
 
 // The nonce bucket's max age is a limit like any other: crossed here. A claim
 // is forgotten once its entry ages out, so a byte-identical replay would pass

@@ -1,8 +1,8 @@
 import { ApiError } from "@conclave/protocol";
 import { describe, expect, it } from "vitest";
+import { signingFixture } from "../test-support/signed-request-fixture.ts";
 import { type AuthenticatorDeps, authenticate, type Principal } from "./authenticate.ts";
 import type { NonceClaim } from "./nonce-guard.ts";
-import { signingFixture } from "./signed-request-fixture.ts";
 
 // The pipeline's order and fail-closed rules, with in-memory stand-ins for the
 // allowlist and nonce bucket (the real ones are exercised against NATS in test/).

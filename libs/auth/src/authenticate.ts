@@ -1,4 +1,4 @@
-import { ApiError, type Role } from "@conclave/protocol";
+import { ApiError, type Role, unavailableError } from "@conclave/protocol";
 import { claimNonce, type NonceTable } from "./nonce-guard.ts";
 import type { PublicKeyCache } from "./public-key-cache.ts";
 import { isSignatureError } from "./signature-error.ts";
@@ -62,9 +62,6 @@ async function storeCall<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    throw new ApiError("unavailable", "authentication store unavailable, retry later", {
-      headers: { "retry-after": "1" },
-      cause: err,
-    });
+    throw unavailableError("authentication store unavailable, retry later", err);
   }
 }

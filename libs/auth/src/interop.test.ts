@@ -2,10 +2,10 @@ import { createHash, webcrypto as nodeWebcrypto } from "node:crypto";
 import * as hmsig from "http-message-sig";
 import { createSigner, createVerifier, httpbis } from "http-message-signatures";
 import { describe, expect, it } from "vitest";
+import { signingFixture } from "../test-support/signed-request-fixture.ts";
 import { toBase64url } from "./base64url.ts";
 import { contentDigest } from "./content-digest.ts";
 import { privateKeyObject, publicKeyObject } from "./ed25519-keys.ts";
-import { signingFixture } from "./signed-request-fixture.ts";
 import type { ReceivedRequest } from "./verifier.ts";
 import { verifyRequest } from "./verifier.ts";
 

@@ -8,7 +8,7 @@ import { fromBase64url, toBase64url } from "./base64url.ts";
 import { generateEd25519KeyPair, privateKeyObject } from "./ed25519-keys.ts";
 
 /**
- * A bot's identity on disk (SPEC §9): Ed25519 signing keys in tweetnacl layout
+ * A bot's identity on disk (docs/auth.md): Ed25519 signing keys in tweetnacl layout
  * and an X25519 key-exchange pair, JSON, mode 0600.
  */
 

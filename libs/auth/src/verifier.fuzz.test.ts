@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { NOW_S, signingFixture } from "../test-support/signed-request-fixture.ts";
 import { verifyContentDigest } from "./content-digest.ts";
 import { SignatureError } from "./signature-error.ts";
 import { MAX_SIGNATURE_HEADER_LENGTH, parseSignatureHeaders } from "./signature-input.ts";
-import { NOW_S, signingFixture } from "./signed-request-fixture.ts";
 import { type ReceivedRequest, type VerifiedSignature, verifyRequest } from "./verifier.ts";
 
 /**

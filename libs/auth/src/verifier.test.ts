@@ -1,11 +1,11 @@
 import { sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { NOW_S, signingFixture } from "../test-support/signed-request-fixture.ts";
 import { toBase64url } from "./base64url.ts";
 import { contentDigest } from "./content-digest.ts";
 import { generateEd25519KeyPair, privateKeyObject } from "./ed25519-keys.ts";
 import { buildSignatureBase, serializeSignatureParams } from "./signature-base.ts";
 import type { SignatureErrorReason } from "./signature-error.ts";
-import { NOW_S, signingFixture } from "./signed-request-fixture.ts";
 import { type ReceivedRequest, verifyRequest } from "./verifier.ts";
 
 const fx = signingFixture();

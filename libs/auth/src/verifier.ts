@@ -59,7 +59,7 @@ export interface VerifiedSignature {
 const ED25519_SIGNATURE_BYTES = 64;
 
 /**
- * SPEC §2: ±30 s; "@method" and the whole target, as "@path" "@query" or as
+ * docs/auth.md: ±30 s; "@method" and the whole target, as "@path" "@query" or as
  * "@target-uri" (or "@request-target", the same bytes for the origin-form
  * targets the edge admits); digest for bodies; nonces up to 64 chars.
  */

@@ -1,12 +1,30 @@
 import type { KeyFile } from "@conclave/auth";
+import { RPC_PROTOCOL } from "@conclave/protocol";
 import { type PreparedBlob, prepareBytes, prepareFile, verifyingStream } from "./blob-transfer.ts";
 import { ConclaveError } from "./errors.ts";
 import { SignedHttp } from "./signed-http.ts";
-import type { BlobRef, MyRoom, RoomMember, RoomView, SealedRoomKey, Session, UserRecord } from "./types.ts";
+import type {
+  AuditPage,
+  BlobRef,
+  BudgetView,
+  CreateRoomRequest,
+  InviteRequest,
+  MyRoom,
+  RekeyRequest,
+  RevocationResult,
+  RoomMember,
+  RoomView,
+  RpcSuccessBody,
+  SealedRoomKey,
+  SessionRequest,
+  SessionResponse,
+  TenantPlanRequest,
+  UserRecord,
+} from "./types.ts";
 
 const enc = encodeURIComponent;
 
-/** Typed calls for every route of the three services (SPEC §9), signed with the bot's identity. */
+/** Typed calls for every route of the three services (docs/auth.md, rooms.md, blobs.md, gateway.md), signed with the bot's identity. */
 export class ConclaveClient {
   readonly http: SignedHttp;
 
@@ -44,7 +62,7 @@ export class ConclaveClient {
   }
 
   // rooms (membership)
-  createRoom(room: { id?: string; mode: "e2e" | "clear"; subject?: string; sealed_key?: string }) {
+  createRoom(room: CreateRoomRequest) {
     return this.http.json<RoomView>("POST", "/v1/rooms", { json: room });
   }
   getRoom(id: string) {
@@ -53,14 +71,16 @@ export class ConclaveClient {
   async members(id: string): Promise<RoomMember[]> {
     return (await this.http.json<{ members: RoomMember[] }>("GET", `/v1/rooms/${enc(id)}/members`)).members;
   }
-  invite(id: string, invite: { member: string; role?: "admin" | "member"; sealed_key?: string }) {
+  invite(id: string, invite: InviteRequest) {
     return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/members`, { json: invite });
   }
   removeMember(id: string, member: string) {
     return this.http.json<RoomView>("DELETE", `/v1/rooms/${enc(id)}/members/${enc(member)}`);
   }
   rekey(id: string, epoch: number, sealedKeys: Record<string, string>) {
-    return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/keys`, { json: { epoch, sealed_keys: sealedKeys } });
+    return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/keys`, {
+      json: { epoch, sealed_keys: sealedKeys } satisfies RekeyRequest,
+    });
   }
   myKey(id: string) {
     return this.http.json<SealedRoomKey>("GET", `/v1/rooms/${enc(id)}/key`);
@@ -103,30 +123,30 @@ export class ConclaveClient {
   }
 
   // gateway
-  createSession(opts: { scopes?: string[]; ttl_s?: number } = {}) {
-    return this.http.json<Session>("POST", "/v1/sessions", { json: opts });
+  createSession(opts: SessionRequest = {}) {
+    return this.http.json<SessionResponse>("POST", "/v1/sessions", { json: opts });
   }
   revokeToken(jti: string) {
-    return this.http.json<unknown>("POST", `/v1/tokens/${enc(jti)}/revoke`, { json: {} });
+    return this.http.json<RevocationResult>("POST", `/v1/tokens/${enc(jti)}/revoke`, { json: {} });
   }
   jwks() {
     return this.http.json<{ keys: unknown[] }>("GET", "/.well-known/jwks.json");
   }
-  /** RPC through the gateway; pass a session token to use bearer auth instead of signing. */
+  /** RPC through the gateway; pass a session token to use bearer auth instead of signing. Errors throw ConclaveError. */
   rpc<T = unknown>(method: string, params: unknown, opts: { id?: string; token?: string } = {}) {
-    return this.http.json<{ protocol: string; id: string; result?: T; error?: unknown }>("POST", "/v1/rpc", {
-      json: { protocol: "conclave.v1", id: opts.id ?? crypto.randomUUID(), method, params },
+    return this.http.json<RpcSuccessBody & { result: T }>("POST", "/v1/rpc", {
+      json: { protocol: RPC_PROTOCOL, id: opts.id ?? crypto.randomUUID(), method, params },
       ...(opts.token ? { bearer: opts.token } : {}),
     });
   }
   budget() {
-    return this.http.json<unknown>("GET", "/v1/budget");
+    return this.http.json<BudgetView>("GET", "/v1/budget");
   }
-  setBudget(tenant: string, budget: unknown) {
-    return this.http.json<unknown>("PUT", `/v1/tenants/${enc(tenant)}/budget`, { json: budget, idempotent: true });
+  setBudget(tenant: string, budget: TenantPlanRequest) {
+    return this.http.json<BudgetView>("PUT", `/v1/tenants/${enc(tenant)}/budget`, { json: budget, idempotent: true });
   }
   audit(query: Record<string, string> = {}) {
     const qs = new URLSearchParams(query).toString();
-    return this.http.json<unknown>("GET", `/v1/audit${qs ? `?${qs}` : ""}`);
+    return this.http.json<AuditPage>("GET", `/v1/audit${qs ? `?${qs}` : ""}`);
   }
 }

@@ -1,6 +1,6 @@
 import { ApiError } from "@conclave/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listen, rawExchange, upload } from "./edge-test-kit.ts";
+import { listen, rawExchange, upload } from "../test-support/edge-test-kit.ts";
 import { createEdge, type Edge, streamBody } from "./index.ts";
 
 const KiB = 1024;

@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listen } from "./edge-test-kit.ts";
+import { listen } from "../test-support/edge-test-kit.ts";
 import { createEdge, type Edge, streamBody } from "./index.ts";
 
 // Whatever a client sends — header names and values, paths, methods, bodies — the

@@ -1,7 +1,7 @@
 import { ApiError } from "@conclave/protocol";
 import type { FastifyRequest } from "fastify";
 import { describe, expect, it } from "vitest";
-import { listen, upload } from "./edge-test-kit.ts";
+import { listen, upload } from "../test-support/edge-test-kit.ts";
 import { createEdge, rawJsonBody, streamBody } from "./index.ts";
 
 // How a service plugs in: routes declare their body kind, authentication is a plain

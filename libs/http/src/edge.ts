@@ -56,7 +56,7 @@ export function createEdge(input: EdgeOptions): Edge {
     // While draining, requests on open keep-alive connections are still served (with
     // Connection: close) instead of fastify's own, non-wire-shaped 503.
     return503OnClosing: false,
-    // Unknown fields are refused (SPEC §9), not silently stripped as fastify does by default.
+    // Unknown fields are refused (the wire contract), not silently stripped as fastify does by default.
     ajv: { customOptions: { removeAdditional: false } },
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,

@@ -1,4 +1,5 @@
 import { ApiError } from "@conclave/protocol";
+import { ConflictError, UnavailableError } from "@conclave/store";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -21,17 +22,10 @@ function edgeWithRoutes(): { edge: Edge; logged: string[] } {
     throw new ApiError("unavailable", "store did not answer", { headers: { "retry-after": "2" } });
   });
   edge.app.get("/v1/store-down", async () => {
-    // The store layer's UnavailableError, by shape (libs/store is not a dependency of the edge).
-    throw Object.assign(new Error("write conclave_rooms: no answer within 2000 ms (nats://10.0.0.9)"), {
-      name: "UnavailableError",
-      kind: "unavailable",
-    });
+    throw new UnavailableError("write conclave_rooms: no answer within 2000 ms (nats://10.0.0.9)");
   });
   edge.app.get("/v1/store-conflict", async () => {
-    throw Object.assign(new Error("KV_conclave_rooms wrong last sequence"), {
-      name: "ConflictError",
-      kind: "conflict",
-    });
+    throw new ConflictError("KV_conclave_rooms wrong last sequence");
   });
   edge.app.get("/v1/forbidden", async () => {
     throw new ApiError("forbidden", "only owners may do this", { reason: "not_owner" });
@@ -89,11 +83,15 @@ describe("the error handler", () => {
   });
 
   it("answers a store failure raised in a handler with 503 + Retry-After (fail closed), a lost race with 409, no detail leaked", async () => {
-    const { edge } = edgeWithRoutes();
+    const { edge, logged } = edgeWithRoutes();
     const down = await edge.app.inject({ url: "/v1/store-down" });
     expect(down.statusCode).toBe(503);
     expect(down.headers["retry-after"]).toBe("1");
+    expect(down.json()).toEqual({ error: { code: "unavailable", message: "the store is unavailable, retry later" } });
     expect(down.body).not.toMatch(/conclave_rooms|10\.0\.0\.9/);
+    // The detail goes to the operators' log instead.
+    const warned = logged.map((l) => JSON.parse(l)).find((l) => l.msg === "request refused: dependency unavailable");
+    expect(warned?.err?.message).toContain("10.0.0.9");
     const conflict = await edge.app.inject({ url: "/v1/store-conflict" });
     expect(conflict.statusCode).toBe(409);
     expect(conflict.body).not.toContain("KV_");

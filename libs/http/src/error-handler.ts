@@ -1,10 +1,12 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { ApiError, isApiError } from "@conclave/protocol";
+import { StoreError } from "@conclave/store";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { BODY_SIZE_REASON } from "./body-plan.ts";
 import { REQUEST_ID_HEADER } from "./request-id.ts";
+import { storeErrorToApi } from "./store-errors.ts";
 
 /**
  * Everything a client sees as an error goes through here and has the wire shape
@@ -19,36 +21,9 @@ export type ErrorAnswerListener = (request: FastifyRequest, error: ApiError) => 
 export function toApiError(err: unknown): ApiError {
   if (isApiError(err)) return err;
   if (err instanceof z.core.$ZodError) return fromZod(err);
-  const store = storeErrorKind(err);
-  if (store) return fromStore(store, err);
+  if (err instanceof StoreError) return storeErrorToApi(err);
   if (isFastifyError(err)) return fromFastify(err);
   return new ApiError("internal_error", "internal error");
-}
-
-// The store layer's taxonomy (libs/store errors.ts), recognised by shape so this
-// package needs no store dependency. Its messages are internal: never echoed.
-type StoreKind = "not_found" | "conflict" | "unavailable";
-
-function storeErrorKind(err: unknown): StoreKind | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const kind = (err as { kind?: unknown }).kind;
-  const named = ["NotFoundError", "ConflictError", "UnavailableError"].includes(err.name);
-  return named && (kind === "not_found" || kind === "conflict" || kind === "unavailable") ? kind : undefined;
-}
-
-function fromStore(kind: StoreKind, cause: unknown): ApiError {
-  switch (kind) {
-    case "unavailable":
-      // Fail closed: the store could not answer, so nothing was decided; the client may retry.
-      return new ApiError("unavailable", "the store is unavailable, retry later", {
-        headers: { "retry-after": "1" },
-        cause,
-      });
-    case "conflict":
-      return new ApiError("conflict", "a concurrent change won, retry", { cause });
-    case "not_found":
-      return new ApiError("not_found", "not found", { cause });
-  }
 }
 
 function fromZod(err: z.core.$ZodError): ApiError {
@@ -111,6 +86,9 @@ export function installErrorHandling(app: FastifyInstance, onAnswer?: ErrorAnswe
     if (answer.code === "internal_error") {
       // The full detail, with the request id from the request's logger bindings.
       request.log.error({ err }, "request failed");
+    } else if (answer.code === "unavailable" && answer.cause !== undefined) {
+      // A dependency that could not answer: its error (bucket, subject, server) is for operators.
+      request.log.warn({ err: answer.cause }, "request refused: dependency unavailable");
     } else {
       request.log.info({ code: answer.code, reason: answer.reason }, "request refused");
     }

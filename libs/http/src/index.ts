@@ -37,4 +37,5 @@ export { rawJsonBody } from "./json-body.ts";
 export { REQUEST_ID_HEADER } from "./request-id.ts";
 export { requestTargetProblem } from "./request-target.ts";
 export type { ShutdownOptions, ShutdownReport } from "./shutdown.ts";
+export { storeErrorToApi } from "./store-errors.ts";
 export { streamBody } from "./stream-body.ts";

@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually, listen, type UploadResult, upload } from "./edge-test-kit.ts";
+import { eventually, listen, type UploadResult, upload } from "../test-support/edge-test-kit.ts";
 import { createEdge, type Edge, InflightLimiter, streamBody } from "./index.ts";
 
 const MiB = 1024 * 1024;

@@ -1,4 +1,4 @@
-import { ApiError } from "@conclave/protocol";
+import { overloadedError } from "@conclave/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { BodyPlanner } from "./body-plan.ts";
 
@@ -75,10 +75,7 @@ export function installInflightGuard(app: FastifyInstance, limiter: InflightLimi
     if (worstCase === 0) return;
     const reservation = limiter.tryReserve(worstCase);
     if (!reservation) {
-      throw new ApiError("overloaded", "server busy, retry shortly", {
-        reason: INFLIGHT_REASON,
-        headers: { "retry-after": "1" },
-      });
+      throw overloadedError("server busy, retry shortly", { reason: INFLIGHT_REASON });
     }
     reservations.set(request, reservation);
     // 'close' fires once per response, after it finished or when the connection died

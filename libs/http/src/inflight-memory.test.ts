@@ -1,7 +1,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually, listen, upload } from "./edge-test-kit.ts";
+import { eventually, listen, upload } from "../test-support/edge-test-kit.ts";
 import { createEdge, type Edge, streamBody } from "./index.ts";
 
 // The scenario: 40 clients upload 16 MiB each at once to a node whose

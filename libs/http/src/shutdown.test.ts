@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { listen } from "./edge-test-kit.ts";
+import { listen } from "../test-support/edge-test-kit.ts";
 import { createEdge } from "./index.ts";
 
 describe("graceful shutdown", () => {

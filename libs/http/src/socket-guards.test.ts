@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listen, rawExchange } from "./edge-test-kit.ts";
+import { listen, rawExchange } from "../test-support/edge-test-kit.ts";
 import { createEdge, type Edge, streamBody } from "./index.ts";
 
 // What the edge does at the socket, before fastify has a request: header ceiling,

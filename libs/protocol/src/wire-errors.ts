@@ -61,6 +61,25 @@ export class ApiError extends Error {
   }
 }
 
+/** How long a client waits before retrying an answer that decided nothing (503 unavailable, overloaded). */
+export const RETRY_AFTER_S = 1;
+
+/** The Retry-After header of those answers. */
+export const retryAfterHeader = (): Record<string, string> => ({ "retry-after": String(RETRY_AFTER_S) });
+
+/**
+ * THE unavailable answer: something this decision depends on (the store, an upstream) could not answer, so
+ * nothing was decided (fail closed) and the client may retry after RETRY_AFTER_S.
+ */
+export function unavailableError(message: string, cause?: unknown): ApiError {
+  return new ApiError("unavailable", message, { headers: retryAfterHeader(), cause });
+}
+
+/** Shed for load (limits, contention): nothing was decided, retry after RETRY_AFTER_S. */
+export function overloadedError(message: string, opts: { reason?: string; cause?: unknown } = {}): ApiError {
+  return new ApiError("overloaded", message, { ...opts, headers: retryAfterHeader() });
+}
+
 export function isApiError(err: unknown): err is ApiError {
   return err instanceof ApiError;
 }

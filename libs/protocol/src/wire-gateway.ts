@@ -19,6 +19,14 @@ export interface SessionResponse {
   expires_at: string;
 }
 
+/** `POST /v1/tokens/{jti}/revoke` (and the CLI's revoke). */
+export interface RevocationResult {
+  jti: string;
+  revoked: true;
+  /** The token's own expiry (ISO 8601): the revocation record outlives it. */
+  expires_at: string;
+}
+
 /** Session token ids: 128 random bits in base64url (they become KV keys and subject tokens). */
 export const tokenId = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, "jti must be 16–64 base64url characters");
 

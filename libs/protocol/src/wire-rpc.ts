@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { WIRE_STATUS, type WireCode } from "./wire-errors.ts";
 
-/** The envelope version of `POST /v1/rpc` (SPEC §9). */
+/** The envelope version of `POST /v1/rpc` (docs/gateway.md). */
 export const RPC_PROTOCOL = "conclave.v1";
 
 /**

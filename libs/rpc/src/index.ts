@@ -10,7 +10,6 @@ export {
   RPC_HEADERS,
   type UpstreamReply,
   upstreamReply,
-  upstreamRequest,
 } from "./rpc-wire.ts";
 export {
   type RpcCall,

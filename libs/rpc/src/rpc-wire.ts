@@ -19,9 +19,6 @@ export const RPC_HEADERS = {
   deadline: "Conclave-Deadline",
 } as const;
 
-/** Request body: only the params; the envelope's id stays with the gateway. */
-export const upstreamRequest = z.object({ params: z.unknown() }).strict();
-
 /** Error codes a handler may declare safe to show the caller; anything else is a generic failure. */
 export const HANDLER_ERROR_CODES = ["bad_request", "not_found", "forbidden", "conflict", "internal"] as const;
 export type HandlerErrorCode = (typeof HANDLER_ERROR_CODES)[number];

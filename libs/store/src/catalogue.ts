@@ -64,7 +64,7 @@ export const NONCE_CLOCK_MARGIN_MS = 30_000;
 export function nonceTtlMs(skewMs: number, marginMs: number): number {
   return 2 * skewMs + marginMs;
 }
-/** Longest session token lifetime (SPEC §5): revocations must outlive it. */
+/** Longest session token lifetime (docs/gateway.md): revocations must outlive it. */
 export const MAX_TOKEN_LIFETIME_MS = 24 * HOUR;
 
 /**

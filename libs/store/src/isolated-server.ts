@@ -28,7 +28,7 @@ export interface IsolationPolicy {
   maxBackoffMs: number;
 }
 
-export const ISOLATION_POLICY: IsolationPolicy = { graceMs: 1_000, minBackoffMs: 2_000, maxBackoffMs: 30_000 };
+const ISOLATION_POLICY: IsolationPolicy = { graceMs: 1_000, minBackoffMs: 2_000, maxBackoffMs: 30_000 };
 
 /** How many other servers an INFO lists (its own client URL is among `connect_urls`). */
 export function peersIn(info: { connect_urls?: string[] } | undefined): number {

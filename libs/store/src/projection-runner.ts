@@ -20,7 +20,7 @@ export interface RunnerLogger {
  * writes in the chaos suite). A slow apply keeps its event with in-progress
  * acks (`working()`) every third of it.
  */
-export const PROJECTION_ACK_WAIT_MS = 3_000;
+const PROJECTION_ACK_WAIT_MS = 3_000;
 
 /** Opens a projection's tables in the store, live (no variant) or a rebuild twin. */
 export function projectionTables(store: Store, variant?: string) {

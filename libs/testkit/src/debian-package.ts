@@ -8,9 +8,9 @@ import { join } from "node:path";
 // Packages indexes, pick the newest version, download the .deb, check its
 // SHA-256 against the index, and pull one file out of the data tarball.
 
-export const DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian";
+const DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian";
 // Newest first; unstable usually carries the newest nats-server.
-export const DEFAULT_SUITES = ["sid", "forky", "trixie-backports", "trixie", "bookworm-backports"];
+const DEFAULT_SUITES = ["sid", "forky", "trixie-backports", "trixie", "bookworm-backports"];
 
 export interface DebianPackage {
   name: string;
@@ -21,7 +21,7 @@ export interface DebianPackage {
   suite: string;
 }
 
-export function debianArch(): string {
+function debianArch(): string {
   switch (process.arch) {
     case "x64":
       return "amd64";

@@ -5,7 +5,7 @@ import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compareDebianVersions, extractFromPackage, findNewestPackage } from "./debian-package.ts";
 
-export const MIN_NATS_SERVER = "2.10.0";
+const MIN_NATS_SERVER = "2.10.0";
 
 export interface NatsServerBinary {
   path: string;
@@ -29,12 +29,12 @@ export function natsCacheDir(): string {
 }
 
 /** Runs `nats-server --version`; undefined when it is not a runnable nats-server. */
-export function probeVersion(path: string): string | undefined {
+function probeVersion(path: string): string | undefined {
   const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000 });
   return r.status === 0 ? r.stdout.match(/v?(\d+\.\d+\.\d+[^\s]*)/)?.[1] : undefined;
 }
 
-export function isSupported(version: string): boolean {
+function isSupported(version: string): boolean {
   return compareDebianVersions(version, MIN_NATS_SERVER) >= 0;
 }
 

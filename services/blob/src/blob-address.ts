@@ -5,7 +5,7 @@ import { z } from "zod";
  * case is refused rather than folded, so one blob has exactly one URL (and one
  * ETag, and one object name).
  */
-export const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export const blobParams = z
   .object({ sha256: z.string().regex(SHA256_HEX, "must be the blob's SHA-256: 64 lowercase hex digits") })

@@ -1,8 +1,7 @@
 import type { Principal } from "@conclave/auth";
 import { streamBody } from "@conclave/http";
-import { ApiError, isApiError } from "@conclave/protocol";
+import { ApiError, type BlobRef, isApiError } from "@conclave/protocol";
 import { principalOf } from "@conclave/runtime";
-import { StoreError } from "@conclave/store";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type BlobAction, mayUseBlobs } from "./blob-access.ts";
 import { blobParams, etagOf } from "./blob-address.ts";
@@ -16,7 +15,10 @@ import { DIGEST_MISMATCH } from "./digest-verifier.ts";
 const ROUTE = "/v1/blobs/:sha256";
 const OCTET_STREAM = "application/octet-stream";
 
-/** SPEC §9 blob routes: signed users of the tenant; blobs are per tenant. */
+/**
+ * Blob routes (docs/blobs.md): signed users of the tenant; blobs are per tenant. Store failures propagate to the edge's
+ * one mapping (libs/http store-errors.ts): 503 with Retry-After, their detail only in the log.
+ */
 export interface BlobRouteDeps {
   blobs: BlobStore;
   quota: BlobQuota;
@@ -30,24 +32,24 @@ export function registerBlobRoutes(app: FastifyInstance, deps: BlobRouteDeps): v
   app.put(ROUTE, { config: { body: "stream", auth: "signed" } }, async (request, reply) => {
     const principal = authorize(request, "write");
     const { sha256 } = blobParams.parse(request.params);
-    const outcome = await storeCall(request, () =>
-      receiveUpload(blobs, quota, {
-        tenant: principal.tenant,
-        sha256,
-        body: streamBody(request),
-        contentDigest: headerValue(request, "content-digest"),
-        hasBody: declaresBody(request),
-        declaredBytes: declaredLength(request),
-        ceilingBytes: deps.ceilingBytes,
-      }),
-    ).catch((err: unknown) => {
+    const outcome = await receiveUpload(blobs, quota, {
+      tenant: principal.tenant,
+      sha256,
+      body: streamBody(request),
+      contentDigest: headerValue(request, "content-digest"),
+      hasBody: declaresBody(request),
+      declaredBytes: declaredLength(request),
+      ceilingBytes: deps.ceilingBytes,
+    }).catch((err: unknown) => {
       if (isApiError(err) && err.reason === DIGEST_MISMATCH) metrics.upload("digest_mismatch");
       if (isApiError(err) && err.reason === "blob_quota") metrics.upload("quota_exceeded");
       throw err;
     });
     metrics.upload(outcome.created ? "created" : "deduplicated");
     if (outcome.created) metrics.bytes("stored", outcome.size);
-    return reply.code(outcome.created ? 201 : 200).send({ sha256: outcome.sha256, size: outcome.size });
+    return reply
+      .code(outcome.created ? 201 : 200)
+      .send({ sha256: outcome.sha256, size: outcome.size } satisfies BlobRef);
   });
 
   app.head(ROUTE, { config: { body: "none", auth: "signed" } }, async (request, reply) => {
@@ -68,14 +70,14 @@ export function registerBlobRoutes(app: FastifyInstance, deps: BlobRouteDeps): v
       });
     }
     if (range.kind === "partial") {
-      const body = await storeCall(request, () => blobs.open(blob, range));
+      const body = await blobs.open(blob, range);
       metrics.bytes("served", range.end - range.start + 1);
       return describe(reply.code(206), blob)
         .header("content-range", `bytes ${range.start}-${range.end}/${blob.size}`)
         .header("content-length", String(range.end - range.start + 1))
         .send(body);
     }
-    const body = await storeCall(request, () => blobs.open(blob));
+    const body = await blobs.open(blob);
     metrics.bytes("served", blob.size);
     return describe(reply.code(200), blob).header("content-length", String(blob.size)).send(body);
   });
@@ -92,7 +94,7 @@ function authorize(request: FastifyRequest, action: BlobAction): Principal {
 async function findBlob(blobs: BlobStore, request: FastifyRequest): Promise<StoredBlob> {
   const principal = authorize(request, "read");
   const { sha256 } = blobParams.parse(request.params);
-  const blob = await storeCall(request, () => blobs.stat(principal.tenant, sha256));
+  const blob = await blobs.stat(principal.tenant, sha256);
   if (!blob) throw new ApiError("not_found", "no such blob");
   return blob;
 }
@@ -128,21 +130,4 @@ function declaredLength(request: FastifyRequest): number | undefined {
 function declaresBody(request: FastifyRequest): boolean {
   const length = request.headers["content-length"];
   return request.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-}
-
-/**
- * Store failures become 503 with Retry-After (fail closed); their messages,
- * which name buckets and subjects, stay in the log.
- */
-async function storeCall<T>(request: FastifyRequest, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    if (isApiError(err) || !(err instanceof StoreError)) throw err;
-    request.log.warn({ err }, "blob store call failed");
-    throw new ApiError("unavailable", "blob store unavailable, retry later", {
-      headers: { "retry-after": "1" },
-      cause: err,
-    });
-  }
 }

@@ -1,5 +1,7 @@
 import { generateIdentity, type KeyFile, readKeyFile, writeKeyFile } from "@conclave/auth";
 import { ConclaveClient, ConclaveError } from "@conclave/client";
+import { type TenantPlanRequest, tenantPlanRequest } from "@conclave/protocol";
+import { SUBJECTS } from "@conclave/store";
 import { Command, InvalidArgumentError } from "commander";
 import { output } from "./output.ts";
 import { bootstrap, PROJECTIONS, rebuild, tail, withStore } from "./store-commands.ts";
@@ -165,11 +167,11 @@ budgets
   .command("set <tenant>")
   .requiredOption("--body <json>", "the budget document, as JSON (see docs/gateway.md)")
   .action(async (tenant: string, o: { body: string }) => {
-    let body: unknown;
+    let body: TenantPlanRequest;
     try {
-      body = JSON.parse(o.body);
+      body = tenantPlanRequest.parse(JSON.parse(o.body));
     } catch {
-      throw new InvalidArgumentError("--body must be JSON");
+      throw new InvalidArgumentError("--body must be a budget document in JSON (see docs/gateway.md)");
     }
     out().print(await (await client()).setBudget(tenant, body));
   });
@@ -190,7 +192,7 @@ natsOptions(
         store,
         {
           ...(o.from ? { from: o.from } : {}),
-          ...(o.type ? { subject: `conclave.ev.${o.type}.>` } : {}),
+          ...(o.type ? { subject: SUBJECTS.aggregateType(o.type) } : {}),
           follow: o.follow,
           limit: o.limit,
         },

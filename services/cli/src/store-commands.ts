@@ -1,6 +1,8 @@
 import type { KeyFile } from "@conclave/auth";
-import { membershipModule, roomsProjection, UserCommands, usersProjection } from "@conclave/membership";
-import { usersTable } from "@conclave/runtime";
+import { blobModule } from "@conclave/blob";
+import { gatewayModule } from "@conclave/gateway";
+import { membershipModule, UserCommands, usersProjection } from "@conclave/membership";
+import { type ServiceModule, usersTable } from "@conclave/runtime";
 import {
   compareProjection,
   EventLog,
@@ -17,11 +19,14 @@ import { connect } from "@nats-io/transport-node";
 // Operator commands that talk to NATS directly (no admin exists yet, or they
 // work below the HTTP API): bootstrap, events tail, projections rebuild.
 
+// Every service's event schemas and projections, from the service modules themselves: a projection a service
+// adds is one the CLI can tail and rebuild, with no list here to forget it in.
+const MODULES: ServiceModule[] = [membershipModule, gatewayModule, blobModule];
+
 /** Looked up by a command-line argument: a Map, so `rebuild constructor` names nothing (issue 15). */
-export const PROJECTIONS: ReadonlyMap<string, Projection> = new Map([
-  ["users", usersProjection],
-  ["rooms", roomsProjection],
-]);
+export const PROJECTIONS: ReadonlyMap<string, Projection> = new Map(
+  MODULES.flatMap((m) => m.projections).map((p) => [p.name, p]),
+);
 
 /**
  * Replicas for buckets and streams when the operator gave none: the size of
@@ -54,7 +59,8 @@ export async function withStore<T>(
   const replicas = opts.replicas ?? (await clusterReplicas(opts.nats));
   const store = await Store.connect({ servers: opts.nats, name: "conclave-cli", replicas });
   try {
-    const log = new EventLog(store.conn, membershipModule.eventSchemas, { opTimeoutMs: store.opTimeoutMs });
+    const schemas = Object.assign({}, ...MODULES.map((m) => m.eventSchemas));
+    const log = new EventLog(store.conn, schemas, { opTimeoutMs: store.opTimeoutMs });
     return await fn(store, log);
   } finally {
     await store.close();

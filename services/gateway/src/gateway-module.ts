@@ -26,7 +26,7 @@ import { registerJwksRoute, registerSessionRoutes } from "./sessions/session-rou
 import { verifySessionToken } from "./sessions/session-verifier.ts";
 import { TokenKeys } from "./sessions/token-keys.ts";
 
-/** Seconds a token's iat may be ahead of our clock (SPEC §5). */
+/** Seconds a token's iat may be ahead of our clock (docs/gateway.md). */
 export const IAT_FUTURE_SKEW_S = 60;
 
 export interface GatewayModuleOptions {

@@ -19,7 +19,6 @@ export {
 } from "./gateway-module.ts";
 export { BudgetLedger, type BudgetLedgerDeps, type Reservation } from "./limits/budget-ledger.ts";
 export { type EffectivePlan, TenantPlans } from "./limits/tenant-plans.ts";
-export { revokeTokenAsOperator, setTenantBudget, showTenantBudget } from "./operator.ts";
 export { revocationsProjection } from "./sessions/revocations-projection.ts";
 export { SESSION_EVENT_SCHEMAS } from "./sessions/session-events.ts";
-export { type RevocationResult, type Revoker, revokeToken } from "./sessions/token-revocation.ts";
+export { revokeToken } from "./sessions/token-revocation.ts";

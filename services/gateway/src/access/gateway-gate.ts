@@ -1,5 +1,5 @@
-import { ApiError, type AuditOutcome, type UnitPair } from "@conclave/protocol";
-import { StoreError } from "@conclave/store";
+import { toApiError } from "@conclave/http";
+import { ApiError, type AuditOutcome, type UnitPair, unavailableError } from "@conclave/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { outcomeOfError, outcomeOfStatus } from "../audit/audit-outcome.ts";
 import type { AuditTrail } from "../audit/audit-trail.ts";
@@ -8,7 +8,6 @@ import type { EffectivePlan, TenantPlans } from "../limits/tenant-plans.ts";
 import { TokenDenied } from "../sessions/session-verifier.ts";
 import type { SessionClaims } from "../sessions/token-policy.ts";
 import type { Caller } from "./caller.ts";
-import { answerOf, storeErrorToApi } from "./gateway-errors.ts";
 
 /** What the gateway learned about one request, for its handler and its audit record. */
 export interface GatewayRequestState {
@@ -108,19 +107,13 @@ export function installGate(scope: FastifyInstance, deps: GateDeps): void {
     try {
       state.plan = await deps.plans.effective(tenant);
     } catch (err) {
-      throw new ApiError("unavailable", "gateway store unavailable, retry later", {
-        headers: { "retry-after": "1" },
-        cause: err,
-      });
+      throw unavailableError("gateway store unavailable, retry later", err);
     }
     let decision: Awaited<ReturnType<RateLimiter["take"]>>;
     try {
       decision = await deps.rateLimiter.take(tenant, state.plan.requestsPerWindow);
     } catch (err) {
-      throw new ApiError("unavailable", "rate limiter unavailable, retry later", {
-        headers: { "retry-after": "1" },
-        cause: err,
-      });
+      throw unavailableError("rate limiter unavailable, retry later", err);
     }
     const headers = rateLimitHeaders(decision);
     reply.headers(headers);
@@ -135,14 +128,9 @@ export function installGate(scope: FastifyInstance, deps: GateDeps): void {
 
   scope.addHook("onError", async (request, _reply, error) => {
     const state = gatewayState(request);
-    const answer = answerOf(error);
+    const answer = toApiError(error);
     if (!state.outcome) state.outcome = outcomeOfError(answer);
     if (state.reason === undefined && answer.reason !== undefined) state.reason = answer.reason;
-  });
-
-  // Store failures become 503/409 here and go on to the edge's handler (which logs, counts and answers).
-  scope.setErrorHandler((error) => {
-    throw error instanceof StoreError ? storeErrorToApi(error) : error;
   });
 
   scope.addHook("onSend", async (request, reply, payload) => {

@@ -1,4 +1,4 @@
-import { ApiError, tenantId } from "@conclave/protocol";
+import { ApiError, tenantId, unavailableError } from "@conclave/protocol";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { callerOf } from "../access/gateway-gate.ts";
@@ -27,10 +27,7 @@ export function registerAuditRoutes(scope: FastifyInstance, audit: AuditTrail): 
     try {
       return await audit.page(tenant, q.after, q.limit);
     } catch (err) {
-      throw new ApiError("unavailable", "audit trail unavailable, retry later", {
-        headers: { "retry-after": "1" },
-        cause: err,
-      });
+      throw unavailableError("audit trail unavailable, retry later", err);
     }
   });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { BudgetView, UnitPair } from "@conclave/protocol";
-import { ApiError } from "@conclave/protocol";
+import { ApiError, overloadedError } from "@conclave/protocol";
 import { ConflictError, type KvTable, type Store } from "@conclave/store";
 import {
   applyBudgetOps,
@@ -65,15 +65,13 @@ export class BudgetLedger {
     } catch (err) {
       // Still contended after every CAS attempt: shed, the caller may retry (never admit unreserved).
       if (err instanceof ConflictError) {
-        throw new ApiError("overloaded", "budget contended, retry", { headers: { "retry-after": "1" }, cause: err });
+        throw overloadedError("budget contended, retry", { cause: err });
       }
       throw err;
     }
     if (!result.ok) {
       if (result.why === "too_many_in_flight") {
-        throw new ApiError("overloaded", "too many calls in flight for this tenant", {
-          headers: { "retry-after": "1" },
-        });
+        throw overloadedError("too many calls in flight for this tenant");
       }
       throw new ApiError(
         "budget_exceeded",

@@ -48,7 +48,7 @@ export class RateLimiter {
   }
 }
 
-/** The headers every tenant response carries (SPEC §5), and Retry-After on a refusal. */
+/** The headers every tenant response carries (docs/gateway.md), and Retry-After on a refusal. */
 export function rateLimitHeaders(decision: WindowDecision): Record<string, string> {
   return {
     "x-ratelimit-limit": String(decision.limit),

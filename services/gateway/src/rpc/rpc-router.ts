@@ -4,6 +4,7 @@ import {
   RPC_PROTOCOL,
   type RpcErrorBody,
   type RpcErrorCode,
+  retryAfterHeader,
   type UnitPair,
   type UsageUnits,
 } from "@conclave/protocol";
@@ -174,7 +175,7 @@ export async function routeCall(call: RoutedCall, deps: RpcRouterDeps): Promise<
     case "unavailable":
       deps.log.error({ err: outcome.error, method: call.method }, "upstream call failed");
       throw new RpcFailure("unavailable", "upstream unreachable, retry later", "unavailable", {
-        headers: { "retry-after": "1" },
+        headers: retryAfterHeader(),
       });
   }
 }

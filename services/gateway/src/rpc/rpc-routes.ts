@@ -1,13 +1,13 @@
+import { storeErrorToApi } from "@conclave/http";
 import { ApiError, RPC_PROTOCOL, type RpcSuccessBody, rpcRequest } from "@conclave/protocol";
 import { StoreError } from "@conclave/store";
 import type { FastifyInstance } from "fastify";
-import { storeErrorToApi } from "../access/gateway-errors.ts";
 import { callerOf, decide, gatewayState, planOf } from "../access/gateway-gate.ts";
 import { outcomeOfError } from "../audit/audit-outcome.ts";
 import { RpcFailure, type RpcRouterDeps, routeCall, visibleMethods } from "./rpc-router.ts";
 
 /** Answered by the gateway itself: the methods the caller may call. */
-export const LIST_METHOD = "rpc.methods";
+const LIST_METHOD = "rpc.methods";
 
 function envelopeId(body: unknown): string | number | null {
   const id = (body as { id?: unknown } | null | undefined)?.id;

@@ -28,7 +28,7 @@ export function registerSessionRoutes(
     const caller = callerOf(request);
     const { jti } = jtiParams.parse(request.params);
     const body = revokeBody.parse(request.body ?? undefined);
-    return revokeToken(deps.revocation, { kind: "caller", caller }, jti, body?.reason);
+    return revokeToken(deps.revocation, caller, jti, body?.reason);
   });
 }
 

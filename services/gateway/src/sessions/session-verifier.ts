@@ -1,6 +1,6 @@
 import type { Principal } from "@conclave/auth";
 import type { UserRecord } from "@conclave/protocol";
-import { ApiError } from "@conclave/protocol";
+import { ApiError, unavailableError } from "@conclave/protocol";
 import type { KvTable, Projected } from "@conclave/store";
 import type { Caller } from "../access/caller.ts";
 import type { RevokedToken } from "./session-events.ts";
@@ -28,11 +28,7 @@ export class TokenDenied extends ApiError {
   }
 }
 
-const unavailable = (cause: unknown) =>
-  new ApiError("unavailable", "cannot confirm the token right now, retry later", {
-    headers: { "retry-after": "1" },
-    cause,
-  });
+const unavailable = (cause: unknown) => unavailableError("cannot confirm the token right now, retry later", cause);
 
 /**
  * THE verification of a session token; every route that takes a bearer token

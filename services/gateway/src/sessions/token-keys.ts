@@ -68,7 +68,7 @@ export class TokenKeys {
 }
 
 /** RFC 7638 thumbprint of an Ed25519 public key: SHA-256 of its canonical JWK. */
-export function ed25519Thumbprint(publicKey: Uint8Array): string {
+function ed25519Thumbprint(publicKey: Uint8Array): string {
   const canonical = `{"crv":"Ed25519","kty":"OKP","x":"${toBase64url(publicKey)}"}`;
   return createHash("sha256").update(canonical).digest("base64url");
 }

@@ -1,4 +1,4 @@
-import { ApiError } from "@conclave/protocol";
+import { ApiError, type RevocationResult } from "@conclave/protocol";
 import {
   type AggregateRef,
   ConflictError,
@@ -18,16 +18,6 @@ export interface RevocationDeps {
   /** An event log that knows the session events (SESSION_EVENT_SCHEMAS). */
   log: EventLog;
 }
-
-export interface RevocationResult {
-  jti: string;
-  revoked: true;
-  /** The token's own expiry (ISO 8601): the revocation record outlives it. */
-  expires_at: string;
-}
-
-/** Who revokes: a caller of the API, or an operator with direct store access (the CLI). */
-export type Revoker = { kind: "caller"; caller: Caller } | { kind: "operator"; name: string };
 
 export const sessionRef = (jti: string): AggregateRef => ({ type: SESSION_AGGREGATE, id: jti });
 export const isoSeconds = (unixS: number) => new Date(unixS * 1000).toISOString();
@@ -61,14 +51,14 @@ async function project(store: Store, event: StoredEvent): Promise<void> {
  */
 export async function revokeToken(
   deps: RevocationDeps,
-  by: Revoker,
+  caller: Caller,
   jti: string,
   reason?: string,
 ): Promise<RevocationResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const state = fold(await deps.log.read(sessionRef(jti)));
     const issued = state.issued;
-    if (!issued || (by.kind === "caller" && !mayRevoke(by.caller, issued))) {
+    if (!issued || !mayRevoke(caller, issued)) {
       throw new ApiError("not_found", "no such token");
     }
     const result: RevocationResult = { jti, revoked: true, expires_at: isoSeconds(issued.exp) };
@@ -84,7 +74,7 @@ export async function revokeToken(
       exp: issued.exp,
       ...(reason ? { reason } : {}),
     };
-    const actor = by.kind === "caller" ? by.caller.principal.signPub : `operator:${by.name}`;
+    const actor = caller.principal.signPub;
     let event: StoredEvent;
     try {
       event = await deps.log.append(

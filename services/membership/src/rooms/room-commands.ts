@@ -19,7 +19,7 @@ export interface RoomCommandDeps {
   rooms: KvTable<Projected<RoomState>>;
   projection: ProjectionRunner;
   lookupUser(signPub: string): Promise<Principal | undefined>;
-  /** True only on a loopback bind (SPEC §3: no cleartext rooms on public deployments). */
+  /** True only on a loopback bind (docs/rooms.md: no cleartext rooms on public deployments). */
   cleartextAllowed: boolean;
 }
 
@@ -97,7 +97,7 @@ export class RoomCommands {
 
   async create(
     actor: Principal,
-    input: { id: string; mode: "e2e" | "clear"; subject: string; sealed_key?: string | undefined },
+    input: { id: string; mode: "e2e" | "clear"; subject?: string | undefined; sealed_key?: string | undefined },
   ) {
     const ref = { tenant: actor.tenant, id: input.id };
     if (await this.legacyRoomOfTenant(ref)) throw new ApiError("conflict", "a room with this id already exists");

@@ -70,35 +70,43 @@ describe("room decider", () => {
   it("the creator is the owner, epoch 1 keyed", () => {
     const room = apply(
       undefined,
-      decideCreate(
-        owner,
-        undefined,
-        { id: "r1", mode: "e2e", subject: "s", sealed_key: sealed },
-        { cleartextAllowed: false },
-      ),
+      decideCreate(owner, undefined, { id: "r1", mode: "e2e", sealed_key: sealed }, { cleartextAllowed: false }),
     );
     expect(room).toMatchObject({ owner: owner.signPub, epoch: 1, keyed_epoch: 1, tenant: "acme" });
     expect(room.members[owner.signPub]?.role).toBe("owner");
   });
 
   it("cleartext rooms are refused on a public bind and allowed on loopback", () => {
-    const input = { id: "r1", mode: "clear" as const, subject: "s" };
+    const input = { id: "r1", mode: "clear" as const };
     expect(code(() => decideCreate(owner, undefined, input, { cleartextAllowed: false }))).toBe("forbidden");
     expect(code(() => decideCreate(owner, undefined, input, { cleartextAllowed: true }))).toBe("ok");
   });
 
+  it("a room's subject is conclave.room.<id> or a subject below it, nothing else", () => {
+    const create = (subject: string | undefined) =>
+      decideCreate(
+        owner,
+        undefined,
+        { id: "r1", mode: "e2e", subject, sealed_key: sealed },
+        { cleartextAllowed: false },
+      );
+    expect((create(undefined).data as { subject: string }).subject).toBe("conclave.room.r1");
+    expect((create("conclave.room.r1.chat").data as { subject: string }).subject).toBe("conclave.room.r1.chat");
+    for (const bad of ["conclave.room.r10", "conclave.room.r2", "conclave.room.r1.*", "conclave.room.r1.>", "s"]) {
+      expect(
+        code(() => create(bad)),
+        bad,
+      ).toBe("bad_request");
+    }
+  });
+
   it("e2e rooms need the owner's sealed key; a duplicate id conflicts", () => {
-    expect(
-      code(() => decideCreate(owner, undefined, { id: "r1", mode: "e2e", subject: "s" }, { cleartextAllowed: true })),
-    ).toBe("bad_request");
+    expect(code(() => decideCreate(owner, undefined, { id: "r1", mode: "e2e" }, { cleartextAllowed: true }))).toBe(
+      "bad_request",
+    );
     expect(
       code(() =>
-        decideCreate(
-          owner,
-          e2eRoom(),
-          { id: "r1", mode: "e2e", subject: "s", sealed_key: sealed },
-          { cleartextAllowed: true },
-        ),
+        decideCreate(owner, e2eRoom(), { id: "r1", mode: "e2e", sealed_key: sealed }, { cleartextAllowed: true }),
       ),
     ).toBe("conflict");
   });

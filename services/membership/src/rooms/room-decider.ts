@@ -1,8 +1,8 @@
-import { ApiError, ownValue } from "@conclave/protocol";
+import { ApiError, ownValue, type RoomRole } from "@conclave/protocol";
 import type { StoredEvent } from "@conclave/store";
 import type { z } from "zod";
-import type { memberInvited, RoomRole, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
-import { parseRoomAggregate } from "./room-identity.ts";
+import type { memberInvited, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
+import { parseRoomAggregate, type RoomRef, roomSubject } from "./room-identity.ts";
 
 // Who may do what in a room, in one place. Pure: no I/O, no clock.
 
@@ -22,6 +22,18 @@ type Invite = z.infer<typeof memberInvited>;
 const roleOf = (room: RoomState, member: string): RoomRole | undefined => ownValue(room.members, member)?.role;
 const rank: Record<RoomRole, number> = { owner: 3, admin: 2, member: 1 };
 
+const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
+
+/** The subject a new room gets: the default, or a custom one below it (under the tenant's prefix: nobody squats another tenant's subjects). */
+function subjectFor(room: RoomRef, requested: string | undefined): string {
+  const own = roomSubject(room);
+  if (requested === undefined) return own;
+  if (!subjectTokens.test(requested) || !(requested === own || requested.startsWith(`${own}.`))) {
+    throw new ApiError("bad_request", `subject: must be ${own} or a subject below it`);
+  }
+  return requested;
+}
+
 /** Non-members learn nothing about a room, not even that it exists. */
 export function requireMember(room: RoomState | undefined, who: string): asserts room is RoomState {
   if (!room || !roleOf(room, who)) throw new ApiError("not_found", "no such room");
@@ -30,7 +42,7 @@ export function requireMember(room: RoomState | undefined, who: string): asserts
 export function decideCreate(
   actor: RoomActor,
   existing: RoomState | undefined,
-  input: { id: string; mode: "e2e" | "clear"; subject: string; sealed_key?: string | undefined },
+  input: { id: string; mode: "e2e" | "clear"; subject?: string | undefined; sealed_key?: string | undefined },
   opts: { cleartextAllowed: boolean },
 ): Decision {
   if (existing) throw new ApiError("conflict", "a room with this id already exists");
@@ -43,7 +55,7 @@ export function decideCreate(
   if (input.mode === "clear" && input.sealed_key)
     throw new ApiError("bad_request", "sealed_key: clear rooms have no key");
   const data: z.infer<typeof roomCreated> = {
-    subject: input.subject,
+    subject: subjectFor({ tenant: actor.tenant, id: input.id }, input.subject),
     mode: input.mode,
     tenant: actor.tenant,
     // The owner is the signer, endpoint and key: nobody creates rooms in another's name.

@@ -1,17 +1,8 @@
-import { publicKey32 } from "@conclave/protocol";
+import { publicKey32, roomId, roomMode, roomRole, sealedKey } from "@conclave/protocol";
 import { z } from "zod";
 
 /** Aggregate type of a room: one event subject per room, `conclave.ev.room.<tenant>.<id>` (room-identity.ts). */
 export const ROOM_AGGREGATE = "room";
-
-export const roomId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "room ids are 1-64 characters of [A-Za-z0-9_-]");
-export const roomRole = z.enum(["owner", "admin", "member"]);
-export type RoomRole = z.infer<typeof roomRole>;
-export const roomMode = z.enum(["e2e", "clear"]);
-/** A room key sealed to one member's kex_pub: opaque to the server. */
-export const sealedKey = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{16,1024}$/, "sealed keys are 16-1024 characters of unpadded base64url");
 
 export const roomCreated = z
   .object({

@@ -1,5 +1,12 @@
 import type { Principal } from "@conclave/auth";
-import { ApiError, ownValue } from "@conclave/protocol";
+import {
+  ApiError,
+  type MyRoom,
+  ownValue,
+  type RoomMember,
+  type RoomView,
+  type SealedRoomKey,
+} from "@conclave/protocol";
 import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
 import type { z } from "zod";
 import { requireMember } from "./room-decider.ts";
@@ -15,7 +22,7 @@ export interface RoomQueryDeps {
 }
 
 /** What a member sees of a room. */
-export function roomView(room: RoomState, viewer: string) {
+export function roomView(room: RoomState, viewer: string): RoomView {
   return {
     id: room.id,
     subject: room.subject,
@@ -54,7 +61,7 @@ export class RoomQueries {
     return roomView(await this.memberRoom(actor, { tenant: actor.tenant, id }), actor.signPub);
   }
 
-  async members(actor: Principal, id: string) {
+  async members(actor: Principal, id: string): Promise<RoomMember[]> {
     const room = await this.memberRoom(actor, { tenant: actor.tenant, id });
     return Object.entries(room.members)
       .map(([member, m]) => ({ member, role: m.role, kex_pub: m.kex_pub }))
@@ -62,7 +69,7 @@ export class RoomQueries {
   }
 
   /** The caller's own sealed key at the newest keyed epoch; nobody else's, ever. */
-  async myKey(actor: Principal, id: string) {
+  async myKey(actor: Principal, id: string): Promise<SealedRoomKey> {
     const ref = { tenant: actor.tenant, id };
     const room = await this.memberRoom(actor, ref);
     if (room.mode !== "e2e") throw new ApiError("not_found", "clear rooms have no key");
@@ -76,7 +83,7 @@ export class RoomQueries {
   }
 
   /** Discovery: the caller's rooms with what a bot needs to join them. */
-  async myRooms(actor: Principal) {
+  async myRooms(actor: Principal): Promise<MyRoom[]> {
     const keys = await this.deps.memberRooms.keys(memberRoomsFilter(actor.signPub, actor.tenant));
     const rooms = await Promise.all(
       keys.map(async (k) => {

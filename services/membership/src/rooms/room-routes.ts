@@ -1,35 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { ApiError, publicKey32, signPublicKeyRef } from "@conclave/protocol";
+import { ApiError, createRoomRequest, inviteRequest, publicKey32, rekeyRequest, roomId } from "@conclave/protocol";
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { RoomCommands } from "./room-commands.ts";
-import { roomId, roomMode, sealedKey } from "./room-events.ts";
-import { roomSubject } from "./room-identity.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";
 
-const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
-
-const createBody = z
-  .object({
-    id: roomId.optional(),
-    mode: roomMode,
-    subject: z.string().max(256).optional(),
-    sealed_key: sealedKey.optional(),
-  })
-  .strict();
-// Keys arriving here go through the weak-key check; a removal names any member (shape only),
-// so a member registered before that check can still be removed.
-const inviteBody = z
-  .object({
-    member: signPublicKeyRef,
-    role: z.enum(["admin", "member"]).default("member"),
-    sealed_key: sealedKey.optional(),
-  })
-  .strict();
-const rekeyBody = z
-  .object({ epoch: z.number().int().positive(), sealed_keys: z.record(signPublicKeyRef, sealedKey) })
-  .strict();
 const idParams = z.object({ id: roomId }).strict();
 const memberParams = z.object({ id: roomId, member: publicKey32 }).strict();
 
@@ -44,7 +20,7 @@ function neededScope(method: string): string {
 const signed = (body: "json" | "none") => ({ config: { body, auth: "signed" as const } });
 
 /**
- * SPEC §9 room routes, in one plugin scope whose hook checks the room scope
+ * Room routes (docs/rooms.md), in one plugin scope whose hook checks the room scope
  * of every request after the signature (issue 15: a `rooms:read` user created
  * a room); authorization by membership happens in the queries and deciders.
  */
@@ -63,15 +39,14 @@ export function registerRoomRoutes(root: FastifyInstance, commands: RoomCommands
 function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
   app.post("/v1/rooms", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
-    const body = createBody.parse(request.body);
+    const body = createRoomRequest.parse(request.body);
     const id = body.id ?? randomBytes(12).toString("base64url");
-    // The subject lives under the tenant's prefix: nobody squats another tenant's subjects.
-    const own = roomSubject({ tenant: actor.tenant, id });
-    const subject = body.subject ?? own;
-    if (!subjectTokens.test(subject) || !(subject === own || subject.startsWith(`${own}.`))) {
-      throw new ApiError("bad_request", `subject: must be ${own} or a subject below it`);
-    }
-    const room = await commands.create(actor, { id, mode: body.mode, subject, sealed_key: body.sealed_key });
+    const room = await commands.create(actor, {
+      id,
+      mode: body.mode,
+      subject: body.subject,
+      sealed_key: body.sealed_key,
+    });
     return reply.code(201).send(roomView(room, actor.signPub));
   });
 
@@ -86,7 +61,7 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
   app.post("/v1/rooms/:id/members", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
     const { id } = idParams.parse(request.params);
-    const room = await commands.invite(actor, id, inviteBody.parse(request.body));
+    const room = await commands.invite(actor, id, inviteRequest.parse(request.body));
     return reply.code(201).send(roomView(room, actor.signPub));
   });
 
@@ -99,7 +74,7 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
   app.post("/v1/rooms/:id/keys", signed("json"), async (request) => {
     const actor = principalOf(request);
     const { id } = idParams.parse(request.params);
-    return roomView(await commands.rekey(actor, id, rekeyBody.parse(request.body)), actor.signPub);
+    return roomView(await commands.rekey(actor, id, rekeyRequest.parse(request.body)), actor.signPub);
   });
 
   app.get("/v1/rooms/:id/key", signed("none"), async (request) => {

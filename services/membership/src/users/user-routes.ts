@@ -17,7 +17,7 @@ const revokeBody = z
   .strict()
   .optional();
 
-/** SPEC §9 users routes: operators everywhere, admins within their tenant; a user may read itself. */
+/** Users routes (docs/auth.md): operators everywhere, admins within their tenant; a user may read itself. */
 export function registerUserRoutes(app: FastifyInstance, users: UserCommands): void {
   app.post("/v1/users", { config: { body: "json", auth: "signed" } }, async (request, reply) => {
     const actor = principalOf(request);

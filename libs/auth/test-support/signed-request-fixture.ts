@@ -1,11 +1,11 @@
-import type { Principal } from "./authenticate.ts";
-import { toBase64url } from "./base64url.ts";
-import { type Ed25519KeyPair, generateEd25519KeyPair } from "./ed25519-keys.ts";
-import { PublicKeyCache } from "./public-key-cache.ts";
-import { type SignRequestOptions, signRequest } from "./signer.ts";
-import { conclavePolicy, type ReceivedRequest, type VerificationPolicy, type VerifierDeps } from "./verifier.ts";
+import type { Principal } from "../src/authenticate.ts";
+import { toBase64url } from "../src/base64url.ts";
+import { type Ed25519KeyPair, generateEd25519KeyPair } from "../src/ed25519-keys.ts";
+import { PublicKeyCache } from "../src/public-key-cache.ts";
+import { type SignRequestOptions, signRequest } from "../src/signer.ts";
+import { conclavePolicy, type ReceivedRequest, type VerificationPolicy, type VerifierDeps } from "../src/verifier.ts";
 
-/** Test support only (not exported from index): a signer, a verifier setup and a fixed clock. */
+/** Test support only (outside src, not exported from index): a signer, a verifier setup and a fixed clock. */
 
 export const NOW_MS = 1_700_000_000_000;
 export const NOW_S = NOW_MS / 1000;

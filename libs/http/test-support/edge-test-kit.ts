@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
-import type { Edge } from "./edge.ts";
+import type { Edge } from "../src/edge.ts";
 
 // Test helpers for a real listening edge: clients that speak through a socket,
 // because what a limiter does to a socket is the point of several tests.
