@@ -58,7 +58,7 @@ const e2eRoom = () => {
     decideCreate(
       owner,
       undefined,
-      { id: "r1", mode: "e2e", subject: "conclave.room.r1", sealed_key: sealed },
+      { id: "r1", mode: "e2e", subject: "conclave.room.acme.r1", sealed_key: sealed },
       { cleartextAllowed: false },
     ),
   );
@@ -82,7 +82,7 @@ describe("room decider", () => {
     expect(code(() => decideCreate(owner, undefined, input, { cleartextAllowed: true }))).toBe("ok");
   });
 
-  it("a room's subject is conclave.room.<id> or a subject below it, nothing else", () => {
+  it("a room's subject is conclave.room.<tenant>.<id> or a subject below it, nothing else", () => {
     const create = (subject: string | undefined) =>
       decideCreate(
         owner,
@@ -90,9 +90,19 @@ describe("room decider", () => {
         { id: "r1", mode: "e2e", subject, sealed_key: sealed },
         { cleartextAllowed: false },
       );
-    expect((create(undefined).data as { subject: string }).subject).toBe("conclave.room.r1");
-    expect((create("conclave.room.r1.chat").data as { subject: string }).subject).toBe("conclave.room.r1.chat");
-    for (const bad of ["conclave.room.r10", "conclave.room.r2", "conclave.room.r1.*", "conclave.room.r1.>", "s"]) {
+    expect((create(undefined).data as { subject: string }).subject).toBe("conclave.room.acme.r1");
+    expect((create("conclave.room.acme.r1.chat").data as { subject: string }).subject).toBe(
+      "conclave.room.acme.r1.chat",
+    );
+    for (const bad of [
+      "conclave.room.acme.r10",
+      "conclave.room.acme.r2",
+      "conclave.room.acme.r1.*",
+      "conclave.room.acme.r1.>",
+      "conclave.room.r1",
+      "conclave.room.other.r1",
+      "s",
+    ]) {
       expect(
         code(() => create(bad)),
         bad,
