@@ -31,7 +31,8 @@ export default defineConfig({
           name: "integration",
           include: ["test/**/*.test.ts"],
           // The Docker suite has its own command and config (npm run test:containers).
-          exclude: ["test/chaos/**", "test/bench/**", "test/containers/**"],
+          // test/bench holds one test, the bench smoke; the bench itself is a script (npm run bench).
+          exclude: ["test/chaos/**", "test/containers/**"],
           globalSetup: natsServer,
         },
       },

@@ -1,9 +1,11 @@
-// `npm run bench [-- --json]`: what each guarantee costs, next to the raw NATS
+// `npm run bench [-- --json] [-- --smoke]`: what each guarantee costs, next to the raw NATS
 // operation in the same run, on a single node and on a 3-node R3 cluster.
+// `--smoke` runs every section briefly and small (bench-options.ts), for CI.
 import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { NatsCluster, projectRoot, resolveNatsServer } from "@conclave/testkit";
 import { authBench } from "./auth-bench.ts";
+import { SMOKE } from "./bench-options.ts";
 import { benchWorld } from "./bench-world.ts";
 import { type Figure, printTable } from "./measure.ts";
 import { scaleBench } from "./scale-bench.ts";
@@ -38,16 +40,14 @@ for (const nodes of [1, 3]) {
 // blob throughput vs raw Object Store (6), revocation propagation (5), contended reservations (4).
 function run(args: string[], keep: (line: string) => boolean): string[] {
   const r = spawnSync(process.execPath, args, { cwd: projectRoot(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  // A section that failed fails the bench (and its smoke in CI), instead of printing fewer lines.
+  if (r.status !== 0) throw new Error(`${args.join(" ")} exited with ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return `${r.stdout}\n${r.stderr}`.split("\n").filter(keep);
 }
 log("blob throughput (1 node, 3 nodes)…");
-const blob = [
-  ...run(["--import", "tsx", "test/blob/measure-throughput.ts"], (l) => l.startsWith("|") || l.includes("MB/s")),
-  ...run(
-    ["--import", "tsx", "test/blob/measure-throughput.ts", "--nodes", "3"],
-    (l) => l.startsWith("|") || l.includes("MB/s"),
-  ),
-];
+const blobRun = ["--import", "tsx", "test/blob/measure-throughput.ts", ...(SMOKE ? ["--smoke"] : [])];
+const blobLine = (l: string) => l.startsWith("|") || l.includes("raw put =");
+const blob = [...run(blobRun, blobLine), ...run([...blobRun, "--nodes", "3"], blobLine)];
 log("gateway revocation and budgets…");
 const gateway = run(
   [

@@ -1,12 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { ConclaveClient } from "@conclave/client";
 import { usersTable } from "@conclave/runtime";
-import { type ServiceProcess, spawnService } from "../support/service-process.ts";
-import type { BenchWorld } from "./bench-world.ts";
+import type { ServiceProcess } from "../support/service-process.ts";
+import { CONCURRENCY, REPLICA_COUNTS, SECONDS, TABLE_SIZES } from "./bench-options.ts";
+import { type BenchWorld, spawnReplica } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
-
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 
 /**
  * Section 7: how cost grows with work — signed-GET throughput with 1, 2 and 4
@@ -16,14 +14,12 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
  * under test reads exactly those entries.
  */
 export async function scaleBench(world: BenchWorld): Promise<Figure[]> {
-  const { env, host, bot } = world;
+  const { host, bot } = world;
   const figures: Figure[] = [];
   const replicas: ServiceProcess[] = [];
   try {
-    for (const n of [1, 2, 4]) {
-      while (replicas.length < n) {
-        replicas.push(await spawnService("services/membership/src/main.ts", env));
-      }
+    for (const n of REPLICA_COUNTS) {
+      while (replicas.length < n) replicas.push(await spawnReplica(world));
       const clients = replicas.map((r) => new ConclaveClient({ url: r.url, identity: bot, attempts: 1 }));
       const r = await load(
         (i) => (clients[Math.abs(i) % clients.length] as ConclaveClient).getUser(bot.signPublicKey),
@@ -37,7 +33,7 @@ export async function scaleBench(world: BenchWorld): Promise<Figure[]> {
     const users = usersTable(host.ctx.store);
     const client = new ConclaveClient({ url: replicas[0]?.url ?? host.url, identity: bot, attempts: 1 });
     let size = 2;
-    for (const target of [1_000, 10_000, 100_000]) {
+    for (const target of TABLE_SIZES) {
       const now = new Date().toISOString();
       for (; size < target; size += 256) {
         await Promise.all(

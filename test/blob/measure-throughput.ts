@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import type { KeyFile } from "@conclave/auth";
 import { DEFAULT_CHUNK_BYTES } from "@conclave/blob";
 import { OBJECT_STORES } from "@conclave/store";
-import { NatsCluster } from "@conclave/testkit";
+import { freePorts, NatsCluster } from "@conclave/testkit";
 import { type ObjectStore, Objm, setSha256Backend } from "@nats-io/obj";
 import { bufferSource, signedHeaders, uploadBlob } from "../support/blob-client.ts";
 import { spawnService } from "../support/service-process.ts";
@@ -22,10 +22,14 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const nodesArg = process.argv.indexOf("--nodes");
 const nodes = nodesArg > 0 ? Number(process.argv[nodesArg + 1]) : 1;
+// --smoke (npm run bench -- --smoke, in CI): one round of each, the figures only printed.
+const smoke = process.argv.includes("--smoke");
 const SIZES = [
-  { bytes: MiB, rounds: 15 },
-  { bytes: 16 * MiB, rounds: 5 },
+  { bytes: MiB, rounds: smoke ? 1 : 15 },
+  { bytes: 16 * MiB, rounds: smoke ? 1 : 5 },
 ];
+const SMALL_ROUNDS = smoke ? 3 : 30;
+const HASH_ROUNDS = smoke ? 2 : 10;
 
 /** GET through node:http, counting bytes as they arrive (the upload client is node:http too). */
 function download(baseUrl: string, identity: KeyFile, sha256: string): Promise<number> {
@@ -61,7 +65,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const cluster = await NatsCluster.start({ nodes });
 try {
   const world = await startBlobWorld(cluster.urls, nodes === 1 ? 1 : 3);
-  const svc = await spawnService("services/blob/src/main.ts", { ...world.env, CONCLAVE_LOG_LEVEL: "info" });
+  // At warn, the measured service writes no line per request; its fixed port replaces the "listening" info line.
+  const [port] = await freePorts(1);
+  const svc = await spawnService("services/blob/src/main.ts", {
+    ...world.env,
+    CONCLAVE_LOG_LEVEL: "warn",
+    CONCLAVE_PORT: String(port),
+  });
   const os: ObjectStore = await new Objm(world.host.ctx.store.conn.js).open(OBJECT_STORES.blobs.name);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
   const put = async (data: Buffer) => {
@@ -70,7 +80,7 @@ try {
   };
   try {
     // Fixed cost of a request: a 1 KiB blob.
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < SMALL_ROUNDS; i++) {
       const data = randomBytes(KiB);
       await timed("small PUT", () => put(data));
       await timed("small GET", () => download(svc.url, world.bot, sha(data)));
@@ -108,7 +118,7 @@ try {
       }
     }
     const data = randomBytes(16 * MiB);
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < HASH_ROUNDS; i++) {
       await timed("one native SHA-256 pass (node:crypto)|16 MiB", async () =>
         createHash("sha256").update(data).digest(),
       );

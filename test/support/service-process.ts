@@ -26,6 +26,9 @@ export async function spawnService(
   const output: string[] = [];
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   child.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
+  // A fixed port needs no "listening" line (an info line): a process logging at
+  // warn (benchmarks, no per-request lines) is ready once /healthz answers.
+  const port = env.CONCLAVE_PORT && env.CONCLAVE_PORT !== "0" ? env.CONCLAVE_PORT : undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${entry} did not listen in ${timeoutMs} ms:\n${output.join("")}`)),
@@ -47,6 +50,12 @@ export async function spawnService(
       clearTimeout(timer);
       reject(new Error(`${entry} exited with ${code}:\n${output.join("\n")}`));
     });
+    if (port) {
+      pollHealthz(`http://127.0.0.1:${port}`, child).then((ready) => {
+        clearTimeout(timer);
+        resolve(ready);
+      }, reject);
+    }
   });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return {
@@ -61,4 +70,16 @@ export async function spawnService(
       clearTimeout(timer);
     },
   };
+}
+
+async function pollHealthz(url: string, child: ChildProcess): Promise<string> {
+  while (child.exitCode === null) {
+    const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return url;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`exited with ${child.exitCode}`);
 }

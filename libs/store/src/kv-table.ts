@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { DeliverPolicy } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import { nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import type { ZodType } from "zod";
 import type { BucketSpec } from "./catalogue.ts";
 import type { StoreConnection } from "./connection.ts";
@@ -114,33 +114,42 @@ export class KvTable<T> {
 
   /**
    * Every live key (optionally under a dot-separated filter such as `room1.>`),
-   * for listings and rebuilds. Our own ordered consumer (last message per
-   * subject, headers only), deleted when done: the library's `kv.keys()` left
-   * an ephemeral consumer behind per call, and a busy listing route reached the
-   * stream's consumer limit within seconds (10026, found by the chaos soak).
+   * for listings and rebuilds. An ephemeral consumer of our own (last message
+   * per subject, headers only, R1 in memory, no acks), deleted when done: the
+   * library's `kv.keys()` left one behind per call, and a busy listing route
+   * reached the stream's consumer limit within seconds (10026, chaos soak).
+   * Created explicitly, not as the client's ordered consumer: on a fresh R3
+   * cluster 6–9 of 300 ordered-consumer listings delivered nothing at all
+   * until cut by the attempt timer (3.3 s, then retried), 0 of 600 this way
+   * (docs/store.md). The create answers the pending count itself.
    */
   async keys(filter = ">"): Promise<string[]> {
     const prefix = `$KV.${this.bucket}.`;
+    const { jsm, js } = this.deps.conn;
     return withDeadline(
       `keys ${this.bucket}`,
       this.deps.opTimeoutMs * 5,
       async () => {
-        const consumer = await this.deps.conn.js.consumers.get(this.stream, {
+        const info = await jsm.consumers.add(this.stream, {
           filter_subjects: [`${prefix}${filter}`],
           deliver_policy: DeliverPolicy.LastPerSubject,
           headers_only: true,
-          inactive_threshold: LISTING_INACTIVE_MS,
+          ack_policy: AckPolicy.None,
+          mem_storage: true,
+          num_replicas: 1,
+          inactive_threshold: nanos(LISTING_INACTIVE_MS),
         });
         try {
           const out: string[] = [];
-          if ((await consumer.info(true)).num_pending === 0) return out;
+          if (info.num_pending === 0) return out;
+          const consumer = await js.consumers.get(this.stream, info.name);
           for await (const m of await consumer.consume({ max_messages: 512 })) {
             if (!m.headers?.get(OPERATION)) out.push(m.subject.slice(prefix.length));
             if (m.info.pending === 0) break;
           }
           return out.sort();
         } finally {
-          void consumer.delete().catch(() => {});
+          void jsm.consumers.delete(this.stream, info.name).catch(() => {});
         }
       },
       this.idempotent,

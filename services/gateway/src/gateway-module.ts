@@ -114,6 +114,11 @@ export function createGatewayModule(options: GatewayModuleOptions = {}): Service
         labelNames: ["outcome"] as const,
         registers: [ctx.edge.registry],
       });
+      const auditLost = new Counter({
+        name: "conclave_gateway_audit_lost_total",
+        help: "Audit records whose append failed (the answer was sent all the same)",
+        registers: [ctx.edge.registry],
+      });
       byContext.set(ctx, { config, keys, ledger, plans, audit });
 
       registerJwksRoute(ctx.edge.app, keys);
@@ -125,7 +130,9 @@ export function createGatewayModule(options: GatewayModuleOptions = {}): Service
           rateLimiter,
           audit,
           instance,
+          opTimeoutMs: store.opTimeoutMs,
           onOutcome: (outcome) => decisions.inc({ outcome }),
+          onAuditLost: () => auditLost.inc(),
         });
         registerSessionRoutes(scope, {
           issuer: new SessionIssuer({

@@ -1,5 +1,6 @@
 export { ADMIN_SCOPE, RPC_MUTATION_SCOPE, RPC_READ_SCOPES } from "./access/scope-policy.ts";
 export { type AuditDraft, AuditTrail, UNATTRIBUTED } from "./audit/audit-trail.ts";
+export { DENIAL_SLACK_MS, denialBoundMs, waitAtMost } from "./audit/denial-bound.ts";
 export {
   DEFAULT_TIERS,
   type GatewayConfig,

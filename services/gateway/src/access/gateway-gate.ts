@@ -3,6 +3,7 @@ import { ApiError, type AuditOutcome, type UnitPair, unavailableError } from "@c
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { outcomeOfError, outcomeOfStatus } from "../audit/audit-outcome.ts";
 import type { AuditTrail } from "../audit/audit-trail.ts";
+import { waitAtMost } from "../audit/denial-bound.ts";
 import { type RateLimiter, rateLimitHeaders } from "../limits/rate-limiter.ts";
 import type { EffectivePlan, TenantPlans } from "../limits/tenant-plans.ts";
 import { TokenDenied } from "../sessions/session-verifier.ts";
@@ -35,7 +36,11 @@ export interface GateDeps {
   rateLimiter: RateLimiter;
   audit: AuditTrail;
   instance: string;
+  /** The store's operation timeout: a refusal is answered within it of its arrival (denial-bound.ts). */
+  opTimeoutMs: number;
   onOutcome?: (outcome: AuditOutcome) => void;
+  /** An audit record that could not be appended (logged as well). */
+  onAuditLost?: () => void;
 }
 
 const BEARER = /^bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
@@ -70,7 +75,11 @@ export function decide(request: FastifyRequest, outcome: AuditOutcome, reason?: 
  * the signed-request hook: who is calling (a verified signature, or a bearer
  * token through the one verification function) → the tenant's plan → the
  * shared rate limit, whose headers then go on every response of the tenant.
- * Every response, refusals included, leaves an audit record before it is sent.
+ * Every allow leaves its audit record before it is sent; a refusal waits for
+ * its record only while its own deadline lasts (arrival + operation timeout),
+ * then is answered with the append still going on under the append's own
+ * deadline: under quorum loss the append would otherwise add a second timeout
+ * to every 503 (issue 16).
  */
 export function installGate(scope: FastifyInstance, deps: GateDeps): void {
   scope.addHook("preHandler", async (request, reply) => {
@@ -145,8 +154,8 @@ async function recordAudit(request: FastifyRequest, reply: FastifyReply, deps: G
   deps.onOutcome?.(outcome);
   const principal = state.caller?.principal;
   const tenant = principal?.tenant ?? state.claims?.tenant ?? null;
-  try {
-    await deps.audit.answer({
+  const append = deps.audit
+    .answer({
       tenant,
       subject: principal?.signPub ?? state.claims?.sub ?? null,
       credential:
@@ -165,9 +174,12 @@ async function recordAudit(request: FastifyRequest, reply: FastifyReply, deps: G
       request_id: String(request.id).slice(0, 128),
       instance: deps.instance.slice(0, 128),
       usage: state.usage ?? null,
+    })
+    .catch((err: unknown) => {
+      // The answer is already decided (and an upstream call may have run): log loudly, do not turn it into another.
+      deps.onAuditLost?.();
+      request.log.error({ err, outcome }, "audit record lost");
     });
-  } catch (err) {
-    // The answer is already decided (and an upstream call may have run): log loudly, do not turn it into another.
-    request.log.error({ err, outcome }, "audit record lost");
-  }
+  if (reply.statusCode < 400) await append;
+  else await waitAtMost(append, deps.opTimeoutMs - reply.elapsedTime);
 }

@@ -1,0 +1,10 @@
+// How long and how big the bench runs. `--smoke` (CI, test/bench/bench-smoke.test.ts):
+// every section runs, briefly and small, so the bench cannot break silently;
+// its figures are printed, never compared with anything.
+export const SMOKE = process.argv.includes("--smoke");
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMOKE ? 0.5 : 4));
+export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+/** Membership replicas behind the signed-GET scale rows. */
+export const REPLICA_COUNTS = SMOKE ? [1, 2] : [1, 2, 4];
+/** Users table sizes behind the table-growth rows. */
+export const TABLE_SIZES = SMOKE ? [1_000] : [1_000, 10_000, 100_000];
