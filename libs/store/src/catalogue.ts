@@ -88,6 +88,17 @@ export const BUCKETS = {
     whenFull: "refuse_new",
     purpose: "users allowlist (projection)",
   },
+  userIndex: {
+    name: "conclave_user_index",
+    // One message per key: listings page it in stream order (KvTable.pageBySequence).
+    history: 1,
+    maxValueBytes: 1024,
+    security: false,
+    // 10^6 users × ~200 B (subject, headers, a small value, JetStream's overhead).
+    maxBytes: 256 * MiB,
+    whenFull: "refuse_new",
+    purpose: "users by tenant, key tenant.sign_pub, written once (projection)",
+  },
   rooms: {
     name: "conclave_rooms",
     history: 5,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DeliverPolicy } from "@nats-io/jetstream";
+import { DeliverPolicy, type MsgRequest } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { ZodType } from "zod";
 import type { BucketSpec } from "./catalogue.ts";
@@ -12,6 +12,12 @@ export interface Entry<T> {
   value: T;
   /** The KV revision (stream sequence) of this value: pass it back to update. */
   revision: number;
+}
+
+/** A page of keys in stream order; `more` when keys follow the last one. */
+export interface KeyPage {
+  keys: { key: string; seq: number }[];
+  more: boolean;
 }
 
 export interface WriteOptions {
@@ -168,6 +174,38 @@ export class KvTable<T> {
         this.idempotent,
       ),
     );
+  }
+
+  /**
+   * One page of live keys under a filter, in stream order, after stream
+   * sequence `afterSeq`: for buckets of history 1, where every key has one
+   * message, so each appears once. One leader STREAM.MSG.GET (`next_by_subj`,
+   * the server's subject index) per key plus one to tell whether more follow:
+   * O(page) requests whatever the bucket or the filter's share of it holds
+   * (docs/store.md, "Listings"). A tombstone is stepped over, not returned.
+   */
+  async pageBySequence(filter: string, afterSeq: number, limit: number): Promise<KeyPage> {
+    const subject = `$KV.${this.bucket}.${filter}`;
+    const prefix = `$KV.${this.bucket}.`;
+    const keys: KeyPage["keys"] = [];
+    let cursor = afterSeq;
+    while (keys.length <= limit) {
+      const query = { seq: cursor + 1, next_by_subj: subject } as unknown as MsgRequest;
+      const msg = await observed(this.deps.observer, "get", this.bucket, () =>
+        withDeadline(
+          `page ${this.bucket}`,
+          this.deps.opTimeoutMs,
+          () => this.deps.conn.jsm.streams.getMessage(this.stream, query),
+          this.idempotent,
+        ),
+      );
+      if (!msg) return { keys, more: false };
+      cursor = msg.seq;
+      if (!msg.header?.get(OPERATION)) keys.push({ key: msg.subject.slice(prefix.length), seq: msg.seq });
+    }
+    // The one read past the page only tells that more follow.
+    keys.pop();
+    return { keys, more: true };
   }
 
   /** Like get, but absence is a NotFoundError. */
