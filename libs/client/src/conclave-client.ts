@@ -24,7 +24,7 @@ import type {
 
 const enc = encodeURIComponent;
 
-/** Paging of a listing (docs/gateway.md, "Listings"): page size (server default 100, at most 1000). */
+/** Paging of a listing (docs/auth.md, "Listings"): page size (server default 100, at most 1000). */
 export interface PageOptions {
   limit?: number;
   /** Where to start: a page's `next`; the first page without. */

@@ -1,7 +1,7 @@
 import type { ListPage } from "@conclave/client";
 import { type Command, InvalidArgumentError } from "commander";
 
-/** `--limit`, `--cursor` and `--all` of a listing command (docs/gateway.md, "Listings"). */
+/** `--limit`, `--cursor` and `--all` of a listing command (docs/auth.md, "Listings"). */
 export interface PagingFlags {
   limit?: number;
   cursor?: string;

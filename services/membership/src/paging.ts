@@ -1,7 +1,7 @@
 import { ApiError } from "@conclave/protocol";
 import { z } from "zod";
 
-// Every listing pages the same way (docs/gateway.md, "Listings"): `?limit=` (default 100, at most
+// Every listing pages the same way (docs/auth.md, "Listings"): `?limit=` (default 100, at most
 // 1000) and `?cursor=`, the opaque `next` of the page before; the answer keeps its name
 // (`{"users": [...]}`) and gains `next`, absent on the last page.
 
