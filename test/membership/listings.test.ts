@@ -203,6 +203,10 @@ describe("listings page, by index, within the caller's scope", () => {
     }
   });
 
+  it("a bucket keeping several revisions per key is never paged in stream order (a key would come once per revision)", async () => {
+    await expect(usersTable(host.ctx.store).pageBySequence(">", 0, 10)).rejects.toThrow(/history 1/);
+  });
+
   it("a rebuild of the users projection rebuilds the index and equals the live tables", async () => {
     await rebuildProjection(host.ctx.store, host.ctx.log, usersProjection);
     expect(await compareProjection(host.ctx.store, usersProjection)).toEqual([]);

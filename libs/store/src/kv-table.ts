@@ -52,16 +52,19 @@ export class KvTable<T> {
   private readonly stream: string;
   private readonly deps: TableDeps;
   private readonly schema: ZodType<T>;
+  /** Revisions kept per key, when known (catalogue): paging in stream order needs exactly one. */
+  private readonly history: number | undefined;
 
-  constructor(bucket: string, schema: ZodType<T>, deps: TableDeps) {
+  constructor(bucket: string, schema: ZodType<T>, deps: TableDeps, history?: number) {
     this.bucket = bucket;
+    this.history = history;
     this.stream = `KV_${bucket}`;
     this.schema = schema;
     this.deps = deps;
   }
 
   static forSpec<T>(spec: BucketSpec, schema: ZodType<T>, deps: TableDeps, name = spec.name): KvTable<T> {
-    return new KvTable(name, schema, deps);
+    return new KvTable(name, schema, deps, spec.history);
   }
 
   /** Reads, and writes that carry their msg id: retried within the deadline, held during a lame-duck move. */
@@ -185,6 +188,8 @@ export class KvTable<T> {
    * (docs/store.md, "Listings"). A tombstone is stepped over, not returned.
    */
   async pageBySequence(filter: string, afterSeq: number, limit: number): Promise<KeyPage> {
+    // With older revisions kept, a key would come once per revision.
+    if (this.history !== 1) throw new Error(`${this.bucket}: paging in stream order needs a bucket of history 1`);
     const subject = `$KV.${this.bucket}.${filter}`;
     const prefix = `$KV.${this.bucket}.`;
     const keys: KeyPage["keys"] = [];
