@@ -90,14 +90,14 @@ export const BUCKETS = {
   },
   userIndex: {
     name: "conclave_user_index",
-    // One message per key: listings page it in stream order (KvTable.pageBySequence).
     history: 1,
-    maxValueBytes: 1024,
+    // A chunk of 128 sign_pubs (~6 KiB of JSON).
+    maxValueBytes: 16 * 1024,
     security: false,
-    // 10^6 users × ~200 B (subject, headers, a small value, JetStream's overhead).
+    // Each user in two chunks (its tenant's, every tenant's): 10^6 users × 2 × ~50 B, with room.
     maxBytes: 256 * MiB,
     whenFull: "refuse_new",
-    purpose: "users by tenant, key tenant.sign_pub, written once (projection)",
+    purpose: "users by tenant in registration order, chunks tenant.n and a head (projection)",
   },
   rooms: {
     name: "conclave_rooms",

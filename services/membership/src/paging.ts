@@ -8,13 +8,23 @@ import { z } from "zod";
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 1000;
 
-/** Where a page ends: the last key it answered and, for listings in stream order, that key's sequence. */
+/**
+ * Where a page ends: the last key it answered and, for listings in stream order, that key's
+ * sequence; for the users index, the chunk's key and the position in it.
+ */
 export interface Position {
   key: string;
   seq?: number;
+  offset?: number;
 }
 
-const position = z.object({ key: z.string().min(1).max(1024), seq: z.number().int().positive().optional() }).strict();
+const position = z
+  .object({
+    key: z.string().min(1).max(1024),
+    seq: z.number().int().positive().optional(),
+    offset: z.number().int().nonnegative().optional(),
+  })
+  .strict();
 
 const cursorText = z
   .string()

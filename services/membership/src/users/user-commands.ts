@@ -20,7 +20,7 @@ import {
   evolveUser,
 } from "./user-decider.ts";
 import { BOOTSTRAP_AGGREGATE, USER_AGGREGATE, type UserRecord } from "./user-events.ts";
-import { type userIndexEntry, userIndexFilter } from "./user-index.ts";
+import { chunkKey, readUserIndex, type userIndexEntry, userIndexScope } from "./user-index.ts";
 
 export interface UserCommandDeps {
   log: EventLog;
@@ -123,15 +123,17 @@ export class UserCommands {
 
   /**
    * A page of users: a tenant's (`tenant`), or every tenant's (`undefined`, operators only; the
-   * routes decide who may ask). Reads that tenant's index keys only, a page of them, then each
-   * user: O(page) whatever the table holds.
+   * routes decide who may ask). Reads that scope's index head and the chunks the page spans, then
+   * each user: O(page) whatever the table holds (user-index.ts).
    */
   async page(tenant: string | undefined, limit: number, cursor?: Position): Promise<Page<"users", UserRecord>> {
-    const after = positionIn(cursor, tenant === undefined ? "" : `${tenant}.`);
-    const { keys, more } = await this.deps.index.pageBySequence(userIndexFilter(tenant), after?.seq ?? 0, limit);
-    const found = await Promise.all(keys.map(({ key }) => this.deps.users.get(key.slice(key.indexOf(".") + 1))));
+    const scope = userIndexScope(tenant);
+    const after = positionIn(cursor, `${scope}.`);
+    const from = { chunk: after ? Number(after.key.slice(scope.length + 1)) : 0, offset: after?.offset ?? 0 };
+    if (!Number.isSafeInteger(from.chunk)) throw new ApiError("bad_request", "cursor: not a cursor of this listing");
+    const { signPubs, next } = await readUserIndex(this.deps.index, scope, from, limit);
+    const found = await Promise.all(signPubs.map((k) => this.deps.users.get(k)));
     const users = found.flatMap((e) => (e ? [e.value.data] : []));
-    const last = keys.at(-1);
-    return { users, ...nextOf(more, last) };
+    return { users, ...nextOf(next !== undefined, next && { key: chunkKey(scope, next.chunk), offset: next.offset }) };
   }
 }
