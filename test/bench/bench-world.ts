@@ -10,6 +10,8 @@ export interface BenchWorld {
   env: Record<string, string>;
   host: Host;
   bot: KeyFile;
+  /** The bootstrap operator: lists users of any tenant. */
+  operator: KeyFile;
 }
 
 export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
@@ -22,6 +24,7 @@ export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
   };
   const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
   const bot = identity("bot", "bench");
-  await register(host, identity("admin", "bench"), [bot], true);
-  return { env: { ...env, CONCLAVE_LOG_LEVEL: "info" }, host, bot };
+  const operator = identity("admin", "bench");
+  await register(host, operator, [bot], true);
+  return { env: { ...env, CONCLAVE_LOG_LEVEL: "info" }, host, bot, operator };
 }
