@@ -11,6 +11,8 @@ export interface BenchWorld {
   env: Record<string, string>;
   host: Host;
   bot: KeyFile;
+  /** The bootstrap operator: lists users of any tenant. */
+  operator: KeyFile;
 }
 
 export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
@@ -24,8 +26,9 @@ export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
   };
   const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
   const bot = identity("bot", "bench");
-  await register(host, identity("admin", "bench"), [bot], true);
-  return { env, host, bot };
+  const operator = identity("admin", "bench");
+  await register(host, operator, [bot], true);
+  return { env, host, bot, operator };
 }
 
 /**

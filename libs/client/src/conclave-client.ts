@@ -24,6 +24,19 @@ import type {
 
 const enc = encodeURIComponent;
 
+/** Paging of a listing (docs/auth.md, "Listings"): page size (server default 100, at most 1000). */
+export interface PageOptions {
+  limit?: number;
+  /** Where to start: a page's `next`; the first page without. */
+  cursor?: string;
+}
+
+/** A page of a listing: its items and, unless it is the last page, the cursor of the next. */
+export interface ListPage<T> {
+  items: T[];
+  next?: string;
+}
+
 /** Typed calls for every route of the three services (docs/auth.md, rooms.md, blobs.md, gateway.md), signed with the bot's identity. */
 export class ConclaveClient {
   readonly http: SignedHttp;
@@ -51,8 +64,15 @@ export class ConclaveClient {
   }) {
     return this.http.json<UserRecord>("POST", "/v1/users", { json: user });
   }
-  async listUsers(): Promise<UserRecord[]> {
-    return (await this.http.json<{ users: UserRecord[] }>("GET", "/v1/users")).users;
+  /** Every user the caller may list (all pages; `tenant`: one tenant, for operators). */
+  listUsers(query: { tenant?: string } = {}): Promise<UserRecord[]> {
+    return collect(this.iterateUsers(query));
+  }
+  listUsersPages(query: { tenant?: string } & PageOptions = {}): AsyncGenerator<ListPage<UserRecord>> {
+    return this.pages("/v1/users", "users", query);
+  }
+  iterateUsers(query: { tenant?: string } & PageOptions = {}): AsyncGenerator<UserRecord> {
+    return items(this.listUsersPages(query));
   }
   getUser(signPub: string) {
     return this.http.json<UserRecord>("GET", `/v1/users/${enc(signPub)}`);
@@ -68,8 +88,15 @@ export class ConclaveClient {
   getRoom(id: string) {
     return this.http.json<RoomView>("GET", `/v1/rooms/${enc(id)}`);
   }
-  async members(id: string): Promise<RoomMember[]> {
-    return (await this.http.json<{ members: RoomMember[] }>("GET", `/v1/rooms/${enc(id)}/members`)).members;
+  /** Every member of a room (all pages: a rekey seals for each). */
+  members(id: string): Promise<RoomMember[]> {
+    return collect(this.iterateMembers(id));
+  }
+  membersPages(id: string, opts: PageOptions = {}): AsyncGenerator<ListPage<RoomMember>> {
+    return this.pages(`/v1/rooms/${enc(id)}/members`, "members", opts);
+  }
+  iterateMembers(id: string, opts: PageOptions = {}): AsyncGenerator<RoomMember> {
+    return items(this.membersPages(id, opts));
   }
   invite(id: string, invite: InviteRequest) {
     return this.http.json<RoomView>("POST", `/v1/rooms/${enc(id)}/members`, { json: invite });
@@ -85,8 +112,35 @@ export class ConclaveClient {
   myKey(id: string) {
     return this.http.json<SealedRoomKey>("GET", `/v1/rooms/${enc(id)}/key`);
   }
-  async myRooms(): Promise<MyRoom[]> {
-    return (await this.http.json<{ rooms: MyRoom[] }>("GET", "/v1/me/rooms")).rooms;
+  /** Every room of the caller (all pages). */
+  myRooms(): Promise<MyRoom[]> {
+    return collect(this.iterateMyRooms());
+  }
+  myRoomsPages(opts: PageOptions = {}): AsyncGenerator<ListPage<MyRoom>> {
+    return this.pages("/v1/me/rooms", "rooms", opts);
+  }
+  iterateMyRooms(opts: PageOptions = {}): AsyncGenerator<MyRoom> {
+    return items(this.myRoomsPages(opts));
+  }
+
+  /** Pages of a listing from `cursor` on, following each page's `next` until the last. */
+  private async *pages<T>(
+    path: string,
+    name: string,
+    query: PageOptions & { tenant?: string },
+  ): AsyncGenerator<ListPage<T>> {
+    let cursor = query.cursor;
+    do {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries({ ...query, cursor })) if (v !== undefined) params.set(k, String(v));
+      const qs = params.toString();
+      const page = await this.http.json<Record<string, unknown> & { next?: string }>(
+        "GET",
+        `${path}${qs ? `?${qs}` : ""}`,
+      );
+      cursor = page.next;
+      yield { items: page[name] as T[], ...(cursor ? { next: cursor } : {}) };
+    } while (cursor);
   }
 
   // blobs
@@ -149,4 +203,14 @@ export class ConclaveClient {
     const qs = new URLSearchParams(query).toString();
     return this.http.json<AuditPage>("GET", `/v1/audit${qs ? `?${qs}` : ""}`);
   }
+}
+
+async function* items<T>(pages: AsyncIterable<ListPage<T>>): AsyncGenerator<T> {
+  for await (const page of pages) yield* page.items;
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
 }

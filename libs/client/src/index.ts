@@ -1,7 +1,7 @@
 export { generateIdentity, type KeyFile, readKeyFile, writeKeyFile } from "@conclave/auth";
 export { prepareBytes, prepareFile } from "./blob-transfer.ts";
 export { botAuthenticator, connectAsBot } from "./bot-connection.ts";
-export { ConclaveClient } from "./conclave-client.ts";
+export { ConclaveClient, type ListPage, type PageOptions } from "./conclave-client.ts";
 export { ConclaveError } from "./errors.ts";
 export { NONCE_PATTERN, NonceRefusedError, nonceSigner } from "./nonce-signer.ts";
 export { createE2ERoom, inviteToE2ERoom, RoomChannel, type RoomMessage } from "./room-channel.ts";

@@ -88,6 +88,17 @@ export const BUCKETS = {
     whenFull: "refuse_new",
     purpose: "users allowlist (projection)",
   },
+  userIndex: {
+    name: "conclave_user_index",
+    history: 1,
+    // A chunk of 128 sign_pubs (~6 KiB of JSON).
+    maxValueBytes: 16 * 1024,
+    security: false,
+    // Each user in two chunks (its tenant's, every tenant's): 10^6 users × 2 × ~50 B, with room.
+    maxBytes: 256 * MiB,
+    whenFull: "refuse_new",
+    purpose: "users by tenant in registration order, chunks tenant.n and a head (projection)",
+  },
   rooms: {
     name: "conclave_rooms",
     history: 5,

@@ -47,7 +47,7 @@ export {
   eventEnvelopeSchema,
   type StoredEvent,
 } from "./event-log.ts";
-export { type Entry, KvTable, type WriteOptions } from "./kv-table.ts";
+export { type Entry, type KeyPage, KvTable, type WriteOptions } from "./kv-table.ts";
 export { observed, type StoreObserver, type StoreOutcome } from "./observer.ts";
 export { type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
 export { ProjectionRunner, projectionTables } from "./projection-runner.ts";

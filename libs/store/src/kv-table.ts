@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type MsgRequest } from "@nats-io/jetstream";
 import { nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import type { ZodType } from "zod";
 import type { BucketSpec } from "./catalogue.ts";
@@ -12,6 +12,12 @@ export interface Entry<T> {
   value: T;
   /** The KV revision (stream sequence) of this value: pass it back to update. */
   revision: number;
+}
+
+/** A page of keys in stream order; `more` when keys follow the last one. */
+export interface KeyPage {
+  keys: { key: string; seq: number }[];
+  more: boolean;
 }
 
 export interface WriteOptions {
@@ -46,16 +52,19 @@ export class KvTable<T> {
   private readonly stream: string;
   private readonly deps: TableDeps;
   private readonly schema: ZodType<T>;
+  /** Revisions kept per key, when known (catalogue): paging in stream order needs exactly one. */
+  private readonly history: number | undefined;
 
-  constructor(bucket: string, schema: ZodType<T>, deps: TableDeps) {
+  constructor(bucket: string, schema: ZodType<T>, deps: TableDeps, history?: number) {
     this.bucket = bucket;
+    this.history = history;
     this.stream = `KV_${bucket}`;
     this.schema = schema;
     this.deps = deps;
   }
 
   static forSpec<T>(spec: BucketSpec, schema: ZodType<T>, deps: TableDeps, name = spec.name): KvTable<T> {
-    return new KvTable(name, schema, deps);
+    return new KvTable(name, schema, deps, spec.history);
   }
 
   /** Reads, and writes that carry their msg id: retried within the deadline, held during a lame-duck move. */
@@ -177,6 +186,40 @@ export class KvTable<T> {
         this.idempotent,
       ),
     );
+  }
+
+  /**
+   * One page of live keys under a filter, in stream order, after stream
+   * sequence `afterSeq`: for buckets of history 1, where every key has one
+   * message, so each appears once. One leader STREAM.MSG.GET (`next_by_subj`,
+   * the server's subject index) per key plus one to tell whether more follow:
+   * O(page) requests whatever the bucket or the filter's share of it holds
+   * (docs/store.md, "Listings"). A tombstone is stepped over, not returned.
+   */
+  async pageBySequence(filter: string, afterSeq: number, limit: number): Promise<KeyPage> {
+    // With older revisions kept, a key would come once per revision.
+    if (this.history !== 1) throw new Error(`${this.bucket}: paging in stream order needs a bucket of history 1`);
+    const subject = `$KV.${this.bucket}.${filter}`;
+    const prefix = `$KV.${this.bucket}.`;
+    const keys: KeyPage["keys"] = [];
+    let cursor = afterSeq;
+    while (keys.length <= limit) {
+      const query = { seq: cursor + 1, next_by_subj: subject } as unknown as MsgRequest;
+      const msg = await observed(this.deps.observer, "get", this.bucket, () =>
+        withDeadline(
+          `page ${this.bucket}`,
+          this.deps.opTimeoutMs,
+          () => this.deps.conn.jsm.streams.getMessage(this.stream, query),
+          this.idempotent,
+        ),
+      );
+      if (!msg) return { keys, more: false };
+      cursor = msg.seq;
+      if (!msg.header?.get(OPERATION)) keys.push({ key: msg.subject.slice(prefix.length), seq: msg.seq });
+    }
+    // The one read past the page only tells that more follow.
+    keys.pop();
+    return { keys, more: true };
   }
 
   /** Like get, but absence is a NotFoundError. */

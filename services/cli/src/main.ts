@@ -4,6 +4,7 @@ import { type TenantPlanRequest, tenantPlanRequest } from "@conclave/protocol";
 import { SUBJECTS } from "@conclave/store";
 import { Command, InvalidArgumentError } from "commander";
 import { output } from "./output.ts";
+import { type PagingFlags, pagingOptions, readListing } from "./paged-listing.ts";
 import { bootstrap, PROJECTIONS, rebuild, tail, withStore } from "./store-commands.ts";
 
 const program = new Command("conclave")
@@ -41,6 +42,11 @@ const natsOf = (o: { nats: string; replicas?: number }) => ({
   nats: o.nats.split(",").map((s) => s.trim()),
   replicas: o.replicas,
 });
+/** The items (a table, or a JSON array); where the listing goes on, on stderr, so stdout stays the list. */
+const printListing = (listing: { items: unknown[]; next?: string }, columns?: string[]) => {
+  out().print(listing.items, columns);
+  if (listing.next) process.stderr.write(`more: --cursor ${listing.next} (or --all)\n`);
+};
 const userColumns = ["sign_pub", "name", "tenant", "role", "status"];
 
 program
@@ -130,7 +136,13 @@ users
       out().print(user, userColumns);
     },
   );
-users.command("list").action(async () => out().print(await (await client()).listUsers(), userColumns));
+pagingOptions(users.command("list").description("a page of users (--all: every page)"))
+  .option("--tenant <tenant>", "one tenant's users (operators; an admin lists its own)")
+  .action(async (o: PagingFlags & { tenant?: string }) => {
+    const c = await client();
+    const tenant = o.tenant ? { tenant: o.tenant } : {};
+    printListing(await readListing((page) => c.listUsersPages({ ...tenant, ...page }), o), userColumns);
+  });
 users
   .command("show <sign_pub>")
   .action(async (signPub: string) => out().print(await (await client()).getUser(signPub)));
@@ -143,7 +155,12 @@ users
   );
 
 const rooms = program.command("rooms").description("rooms of the signing identity");
-rooms.command("list").action(async () => out().print(await (await client()).myRooms()));
+pagingOptions(rooms.command("list").description("a page of your rooms (--all: every page)")).action(
+  async (o: PagingFlags) => {
+    const c = await client();
+    printListing(await readListing((page) => c.myRoomsPages(page), o));
+  },
+);
 rooms.command("show <id>").action(async (id: string) => {
   const c = await client();
   const room = await c.getRoom(id);

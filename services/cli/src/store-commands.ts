@@ -1,13 +1,14 @@
 import type { KeyFile } from "@conclave/auth";
 import { blobModule } from "@conclave/blob";
 import { gatewayModule } from "@conclave/gateway";
-import { membershipModule, UserCommands, usersProjection } from "@conclave/membership";
+import { membershipModule, UserCommands, userIndexEntry, usersProjection } from "@conclave/membership";
 import { type ServiceModule, usersTable } from "@conclave/runtime";
 import {
   compareProjection,
   EventLog,
   type Projection,
   ProjectionRunner,
+  projected,
   rebuildProjection,
   STREAMS,
   Store,
@@ -73,7 +74,12 @@ export async function bootstrap(store: Store, log: EventLog, admin: KeyFile) {
   const projection = new ProjectionRunner(store, log, usersProjection);
   projection.start();
   try {
-    const users = new UserCommands({ log, users: usersTable(store), projection });
+    const users = new UserCommands({
+      log,
+      users: usersTable(store),
+      index: store.table("userIndex", projected(userIndexEntry)),
+      projection,
+    });
     return await users.bootstrap({
       sign_pub: admin.signPublicKey,
       kex_pub: admin.kexPublicKey,

@@ -14,6 +14,7 @@ import { registerRoomRoutes } from "./rooms/room-routes.ts";
 import { roomsProjection } from "./rooms/rooms-projection.ts";
 import { UserCommands } from "./users/user-commands.ts";
 import { USER_EVENT_SCHEMAS } from "./users/user-events.ts";
+import { userIndexEntry } from "./users/user-index.ts";
 import { registerUserRoutes } from "./users/user-routes.ts";
 import { usersProjection } from "./users/users-projection.ts";
 
@@ -28,6 +29,7 @@ export function userCommands(ctx: ServiceContext): UserCommands {
   return new UserCommands({
     log: ctx.log,
     users: usersTable(ctx.store),
+    index: ctx.store.table("userIndex", projected(userIndexEntry)),
     projection: runner(ctx, usersProjection.name),
   });
 }

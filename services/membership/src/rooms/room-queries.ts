@@ -9,9 +9,17 @@ import {
 } from "@conclave/protocol";
 import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
 import type { z } from "zod";
+import { nextOf, type Page, type Position, positionIn } from "../paging.ts";
 import { requireMember } from "./room-decider.ts";
 import type { memberRoomEntry, RoomState, roomKeyEntry } from "./room-events.ts";
-import { memberRoomsFilter, type RoomRef, roomKey, roomKeyKey, roomOfMemberRoomKey } from "./room-identity.ts";
+import {
+  memberKey,
+  memberRoomsFilter,
+  type RoomRef,
+  roomKey,
+  roomKeyKey,
+  roomOfMemberRoomKey,
+} from "./room-identity.ts";
 
 export interface RoomQueryDeps {
   rooms: KvTable<Projected<RoomState>>;
@@ -61,11 +69,22 @@ export class RoomQueries {
     return roomView(await this.memberRoom(actor, { tenant: actor.tenant, id }), actor.signPub);
   }
 
-  async members(actor: Principal, id: string): Promise<RoomMember[]> {
-    const room = await this.memberRoom(actor, { tenant: actor.tenant, id });
-    return Object.entries(room.members)
-      .map(([member, m]) => ({ member, role: m.role, kex_pub: m.kex_pub }))
-      .sort((a, b) => a.member.localeCompare(b.member));
+  /** A page of a room's members by key; reads the room's snapshot only (one key). */
+  async members(actor: Principal, id: string, limit: number, cursor?: Position): Promise<Page<"members", RoomMember>> {
+    const ref = { tenant: actor.tenant, id };
+    const room = await this.memberRoom(actor, ref);
+    const after = positionIn(cursor, memberKey(ref, ""))?.key;
+    const rest = Object.keys(room.members)
+      .map((member) => memberKey(ref, member))
+      .filter((key) => after === undefined || key > after)
+      .sort();
+    const members = rest.slice(0, limit).map((key) => {
+      const member = key.slice(memberKey(ref, "").length);
+      const m = room.members[member] as { role: RoomMember["role"]; kex_pub: string };
+      return { member, role: m.role, kex_pub: m.kex_pub };
+    });
+    const last = rest[members.length - 1];
+    return { members, ...nextOf(rest.length > limit, last === undefined ? undefined : { key: last }) };
   }
 
   /** The caller's own sealed key at the newest keyed epoch; nobody else's, ever. */
@@ -82,12 +101,17 @@ export class RoomQueries {
     };
   }
 
-  /** Discovery: the caller's rooms with what a bot needs to join them. */
-  async myRooms(actor: Principal): Promise<MyRoom[]> {
-    const keys = await this.deps.memberRooms.keys(memberRoomsFilter(actor.signPub, actor.tenant));
+  /**
+   * Discovery: a page of the caller's rooms with what a bot needs to join them, in the order it
+   * joined them; reads its own member_rooms keys only, a page of them (KvTable.pageBySequence).
+   */
+  async myRooms(actor: Principal, limit: number, cursor?: Position): Promise<Page<"rooms", MyRoom>> {
+    const after = positionIn(cursor, `${actor.signPub}.${actor.tenant}.`);
+    const filter = memberRoomsFilter(actor.signPub, actor.tenant);
+    const { keys, more } = await this.deps.memberRooms.pageBySequence(filter, after?.seq ?? 0, limit);
     const rooms = await Promise.all(
-      keys.map(async (k) => {
-        const ref = roomOfMemberRoomKey(actor.signPub, actor.tenant, k);
+      keys.map(async ({ key }) => {
+        const ref = roomOfMemberRoomKey(actor.signPub, actor.tenant, key);
         const id = ref.id;
         const room = (await this.deps.rooms.get(roomKey(ref)))?.value.data;
         const role = room && ownValue(room.members, actor.signPub)?.role;
@@ -97,6 +121,6 @@ export class RoomQueries {
       }),
     );
     await this.deps.witness.confirm();
-    return rooms.filter((r) => r !== undefined);
+    return { rooms: rooms.filter((r) => r !== undefined), ...nextOf(more, keys.at(-1)) };
   }
 }

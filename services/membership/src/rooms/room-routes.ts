@@ -3,10 +3,12 @@ import { ApiError, createRoomRequest, inviteRequest, publicKey32, rekeyRequest, 
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { pageQuery } from "../paging.ts";
 import type { RoomCommands } from "./room-commands.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";
 
 const idParams = z.object({ id: roomId }).strict();
+const listQuery = pageQuery.strict();
 const memberParams = z.object({ id: roomId, member: publicKey32 }).strict();
 
 /** Room scopes (SPEC §3), decided here for every room route: reads need rooms:read, changes rooms:write. */
@@ -55,7 +57,8 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
   });
 
   app.get("/v1/rooms/:id/members", signed("none"), async (request) => {
-    return { members: await queries.members(principalOf(request), idParams.parse(request.params).id) };
+    const { limit, cursor } = listQuery.parse(request.query ?? {});
+    return queries.members(principalOf(request), idParams.parse(request.params).id, limit, cursor);
   });
 
   app.post("/v1/rooms/:id/members", signed("json"), async (request, reply) => {
@@ -82,6 +85,7 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
   });
 
   app.get("/v1/me/rooms", signed("none"), async (request) => {
-    return { rooms: await queries.myRooms(principalOf(request)) };
+    const { limit, cursor } = listQuery.parse(request.query ?? {});
+    return queries.myRooms(principalOf(request), limit, cursor);
   });
 }

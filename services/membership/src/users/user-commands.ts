@@ -8,6 +8,8 @@ import {
   type ProjectionRunner,
   type StoredEvent,
 } from "@conclave/store";
+import type { z } from "zod";
+import { nextOf, type Page, type Position, positionIn } from "../paging.ts";
 import {
   type Actor,
   type AddUserInput,
@@ -16,14 +18,16 @@ import {
   decideBootstrap,
   decideRevokeUser,
   evolveUser,
-  managesTenant,
 } from "./user-decider.ts";
 import { BOOTSTRAP_AGGREGATE, USER_AGGREGATE, type UserRecord } from "./user-events.ts";
+import { chunkKey, readUserIndex, type userIndexEntry, userIndexScope } from "./user-index.ts";
 
 export interface UserCommandDeps {
   log: EventLog;
   /** The users projection's table (leader reads). */
   users: KvTable<Projected<UserRecord>>;
+  /** The users by tenant (user-index.ts): what listings page. */
+  index: KvTable<Projected<z.infer<typeof userIndexEntry>>>;
   /** The users projection runner: commands answer once their event is visible to every replica. */
   projection: ProjectionRunner;
 }
@@ -117,16 +121,19 @@ export class UserCommands {
     return (await this.deps.users.get(signPub))?.value.data;
   }
 
-  /** The users of the tenants the actor manages (`tenant`: only that one). */
-  async list(actor: Actor, tenant?: string): Promise<UserRecord[]> {
-    const keys = await this.deps.users.keys();
-    const out: UserRecord[] = [];
-    for (let i = 0; i < keys.length; i += 32) {
-      const batch = await Promise.all(keys.slice(i, i + 32).map((k) => this.get(k)));
-      for (const u of batch) {
-        if (u && managesTenant(actor, u.tenant) && (tenant === undefined || u.tenant === tenant)) out.push(u);
-      }
-    }
-    return out;
+  /**
+   * A page of users: a tenant's (`tenant`), or every tenant's (`undefined`, operators only; the
+   * routes decide who may ask). Reads that scope's index head and the chunks the page spans, then
+   * each user: O(page) whatever the table holds (user-index.ts).
+   */
+  async page(tenant: string | undefined, limit: number, cursor?: Position): Promise<Page<"users", UserRecord>> {
+    const scope = userIndexScope(tenant);
+    const after = positionIn(cursor, `${scope}.`);
+    const from = { chunk: after ? Number(after.key.slice(scope.length + 1)) : 0, offset: after?.offset ?? 0 };
+    if (!Number.isSafeInteger(from.chunk)) throw new ApiError("bad_request", "cursor: not a cursor of this listing");
+    const { signPubs, next } = await readUserIndex(this.deps.index, scope, from, limit);
+    const found = await Promise.all(signPubs.map((k) => this.deps.users.get(k)));
+    const users = found.flatMap((e) => (e ? [e.value.data] : []));
+    return { users, ...nextOf(next !== undefined, next && { key: chunkKey(scope, next.chunk), offset: next.offset }) };
   }
 }

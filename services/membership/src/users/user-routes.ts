@@ -2,6 +2,7 @@ import { ApiError, newUser, publicKey32, scope, tenantId } from "@conclave/proto
 import { principalOf } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { pageQuery } from "../paging.ts";
 import type { UserCommands } from "./user-commands.ts";
 import { managesTenant, mayReadUser } from "./user-decider.ts";
 
@@ -11,7 +12,7 @@ export const DEFAULT_MEMBER_SCOPES = ["rooms:read", "rooms:write", "blobs:read",
 const addUserBody = newUser.extend({ scopes: z.array(scope).max(32).optional() }).strict();
 // Shape only: a user registered before weak keys were refused must stay readable and revocable.
 const signPubParams = z.object({ sign_pub: publicKey32 }).strict();
-const listQuery = z.object({ tenant: tenantId.optional() }).strict();
+const listQuery = pageQuery.extend({ tenant: tenantId.optional() }).strict();
 const revokeBody = z
   .object({ reason: z.string().max(256).optional() })
   .strict()
@@ -28,11 +29,12 @@ export function registerUserRoutes(app: FastifyInstance, users: UserCommands): v
 
   app.get("/v1/users", { config: { body: "none", auth: "signed" } }, async (request) => {
     const actor = principalOf(request);
-    const { tenant } = listQuery.parse(request.query ?? {});
+    const { tenant, limit, cursor } = listQuery.parse(request.query ?? {});
     if (actor.role === "member") throw new ApiError("forbidden", "only admins list users");
     // Another tenant is no tenant to an admin.
     if (tenant !== undefined && !managesTenant(actor, tenant)) throw new ApiError("not_found", "no such tenant");
-    return { users: await users.list(actor, tenant) };
+    // An admin lists its own tenant; only an operator lists every tenant at once.
+    return users.page(actor.role === "operator" ? tenant : actor.tenant, limit, cursor);
   });
 
   app.get("/v1/users/:sign_pub", { config: { body: "none", auth: "signed" } }, async (request) => {

@@ -1,15 +1,22 @@
 import type { Projection } from "@conclave/store";
 import { evolveUser } from "./user-decider.ts";
 import { USER_AGGREGATE, userRecord } from "./user-events.ts";
+import { appendToUserIndex } from "./user-index.ts";
 
-/** users bucket: one entry per sign_pub, the allowlist every service's auth reads. */
+/**
+ * users bucket: one entry per sign_pub, the allowlist every service's auth reads;
+ * user_index: the users of each tenant in registration order, for listings (user-index.ts).
+ */
 export const usersProjection: Projection = {
   name: "users",
   aggregateTypes: [USER_AGGREGATE],
-  tables: ["users"],
+  tables: ["users", "userIndex"],
   async apply(event, tx) {
     const id = event.aggregate.id;
     const next = evolveUser(await tx.get("users", userRecord, id), event);
-    if (next) await tx.put("users", userRecord, id, next);
+    if (!next) return;
+    // A user is added once (decideAddUser): its one place in the index, kept whatever follows.
+    if (event.type === "user.added") await appendToUserIndex(tx, next.tenant, id);
+    await tx.put("users", userRecord, id, next);
   },
 };
