@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { claimNonce, type NonceClaim } from "@conclave/auth";
 import { ConclaveClient } from "@conclave/client";
-import type { NatsCluster } from "@conclave/testkit";
+import { eventually, type NatsCluster } from "@conclave/testkit";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
 import { CONCURRENCY, SECONDS } from "./bench-options.ts";
@@ -18,6 +18,8 @@ export async function authBench(cluster: NatsCluster, world: BenchWorld, profile
     const client = new ConclaveClient({ url: service.url, identity: bot, attempts: 1 });
     const bucket = `bench_raw_${profile.replace(/\W/g, "")}`;
     const kv = await new Kvm(host.ctx.store.conn.js).create(bucket, { replicas: cluster.nodes.length, history: 1 });
+    // A new R3 bucket answers "no responders" until its stream has elected a leader (seen in CI): wait for that.
+    await eventually(() => kv.put("ready", "1"), 30_000);
     const jsm = host.ctx.store.conn.jsm;
     const raw = await load(
       async (i) => {

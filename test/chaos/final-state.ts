@@ -75,9 +75,17 @@ export async function collectFinalState(deps: {
     }
     deps.progress("final state: projections drained");
     final.users = await settle("list users through the API", async () => {
-      const answer = await adminGet("membership", "/v1/users");
-      if (answer.status !== 200) throw new Error(`GET /v1/users answered ${answer.status} ${answer.error ?? ""}`);
-      const users = (answer.body as { users: { sign_pub: string; status: string }[] }).users;
+      // Every page: the listing pages (limit, cursor, next), and a run registers more users than one holds.
+      const users: { sign_pub: string; status: string }[] = [];
+      let cursor: string | undefined;
+      do {
+        const path = `/v1/users?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+        const answer = await adminGet("membership", path);
+        if (answer.status !== 200) throw new Error(`GET /v1/users answered ${answer.status} ${answer.error ?? ""}`);
+        const page = answer.body as { users: { sign_pub: string; status: string }[]; next?: string };
+        users.push(...page.users);
+        cursor = page.next;
+      } while (cursor);
       return Object.fromEntries(users.map((u) => [u.sign_pub, { status: u.status }]));
     });
     final.events = await settle("read the log", async () => {
