@@ -1,11 +1,17 @@
 import { randomBytes } from "node:crypto";
 import type { KeyFile } from "@conclave/auth";
-import { membershipModule, UserCommands, userCommands, userIndexEntry, usersProjection } from "@conclave/membership";
-import { type Host, loadServiceEnv, startHost, usersTable } from "@conclave/runtime";
+import { UserCommands, userCommands, userIndexEntry, usersProjection } from "@conclave/membership";
+import { type Host, usersTable } from "@conclave/runtime";
 import { compareProjection, projected, rebuildProjection, Store, type StoreObserver } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fakeSealedKey, identity, ROOM_SCOPES } from "../support/membership-fixture.ts";
+import {
+  bootstrapOperator,
+  fakeSealedKey,
+  identity,
+  ROOM_SCOPES,
+  startMembershipHost,
+} from "../support/membership-fixture.ts";
 import { signedFetch } from "../support/signed-client.ts";
 
 // Issue 18, items 1 and 2: every listing pages (`limit`, an opaque `cursor`, `next` absent on
@@ -82,24 +88,8 @@ describe("listings page, by index, within the caller's scope", () => {
   const signPubs = (pages: PageBody[]) => pages.flatMap((p) => (p.users ?? []).map((u) => u.sign_pub));
 
   beforeAll(async () => {
-    host = await startHost({
-      env: loadServiceEnv({
-        CONCLAVE_NATS_URLS: cluster().urls.join(","),
-        CONCLAVE_REPLICAS: "1",
-        CONCLAVE_LOG_LEVEL: "warn",
-        CONCLAVE_IP_RATE_PER_S: "100000",
-        CONCLAVE_IP_BURST: "100000",
-        CONCLAVE_PORT: "0",
-      }),
-      modules: [membershipModule],
-    });
-    await userCommands(host.ctx).bootstrap({
-      sign_pub: operator.signPublicKey,
-      kex_pub: operator.kexPublicKey,
-      tenant: "local",
-      role: "operator",
-      scopes: [],
-    });
+    host = await startMembershipHost(cluster().urls);
+    await bootstrapOperator(host, operator);
     await add(adminA, "admin");
     await add(adminB, "admin");
     await add(alice, "member");

@@ -1,11 +1,11 @@
 import type { KeyFile } from "@conclave/auth";
-import { membershipModule, roomCommands, roomsProjection, userCommands } from "@conclave/membership";
-import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
+import { roomCommands, roomsProjection, userCommands } from "@conclave/membership";
+import type { Host } from "@conclave/runtime";
 import { compareProjection, projectionTables, rebuildProjection } from "@conclave/store";
 import { eventually, useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { fakeSealedKey, identity } from "../support/membership-fixture.ts";
+import { bootstrapOperator, fakeSealedKey, identity, startMembershipHost } from "../support/membership-fixture.ts";
 import { signedFetch } from "../support/signed-client.ts";
 
 // Issue 15, items 3-5: room ids per tenant (nothing of another tenant's rooms is
@@ -42,24 +42,8 @@ describe("rooms: tenancy, scopes and revocation", () => {
     (await host.ctx.log.read({ type: "room", id: aggregate })).filter((e) => e.type === "room.member_removed");
 
   beforeAll(async () => {
-    host = await startHost({
-      env: loadServiceEnv({
-        CONCLAVE_NATS_URLS: cluster().urls.join(","),
-        CONCLAVE_REPLICAS: "1",
-        CONCLAVE_LOG_LEVEL: "warn",
-        CONCLAVE_IP_RATE_PER_S: "100000",
-        CONCLAVE_IP_BURST: "100000",
-        CONCLAVE_PORT: "0",
-      }),
-      modules: [membershipModule],
-    });
-    await userCommands(host.ctx).bootstrap({
-      sign_pub: operator.signPublicKey,
-      kex_pub: operator.kexPublicKey,
-      tenant: "local",
-      role: "operator",
-      scopes: [],
-    });
+    host = await startMembershipHost(cluster().urls);
+    await bootstrapOperator(host, operator);
     for (const k of [alice, bob, carol, eve]) await add(k);
     await add(reader, ["rooms:read"]);
     await add(writer, ["rooms:write"]);

@@ -1,9 +1,9 @@
 import type { KeyFile } from "@conclave/auth";
-import { membershipModule, userCommands } from "@conclave/membership";
-import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
+import { userCommands } from "@conclave/membership";
+import type { Host } from "@conclave/runtime";
 import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { identity } from "../support/membership-fixture.ts";
+import { identity, startMembershipHost } from "../support/membership-fixture.ts";
 import { signedFetch } from "../support/signed-client.ts";
 
 // Issue 15, items 2 and 7: an admin rules its own tenant only, the operator every
@@ -29,17 +29,7 @@ describe("tenant admins and the operator", () => {
   const users = () => userCommands(host.ctx);
 
   beforeAll(async () => {
-    host = await startHost({
-      env: loadServiceEnv({
-        CONCLAVE_NATS_URLS: cluster().urls.join(","),
-        CONCLAVE_REPLICAS: "1",
-        CONCLAVE_LOG_LEVEL: "warn",
-        CONCLAVE_IP_RATE_PER_S: "100000",
-        CONCLAVE_IP_BURST: "100000",
-        CONCLAVE_PORT: "0",
-      }),
-      modules: [membershipModule],
-    });
+    host = await startMembershipHost(cluster().urls);
   });
   afterAll(async () => {
     await host?.close();

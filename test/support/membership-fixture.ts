@@ -1,10 +1,36 @@
 import { randomBytes } from "node:crypto";
 import { generateIdentity, type KeyFile } from "@conclave/auth";
-import { userCommands } from "@conclave/membership";
-import type { Host } from "@conclave/runtime";
+import { membershipModule, userCommands } from "@conclave/membership";
+import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
 
 /** What the fixture's members may do with rooms. */
 export const ROOM_SCOPES = ["rooms:read", "rooms:write"];
+
+/** An in-process membership host on the cluster at `urls` (R1, quiet, the per-IP bucket out of the way). */
+export function startMembershipHost(urls: string[]): Promise<Host> {
+  return startHost({
+    env: loadServiceEnv({
+      CONCLAVE_NATS_URLS: urls.join(","),
+      CONCLAVE_REPLICAS: "1",
+      CONCLAVE_LOG_LEVEL: "warn",
+      CONCLAVE_IP_RATE_PER_S: "100000",
+      CONCLAVE_IP_BURST: "100000",
+      CONCLAVE_PORT: "0",
+    }),
+    modules: [membershipModule],
+  });
+}
+
+/** Bootstraps `key` as the operator (of its own tenant). */
+export async function bootstrapOperator(host: Host, key: KeyFile): Promise<void> {
+  await userCommands(host.ctx).bootstrap({
+    sign_pub: key.signPublicKey,
+    kex_pub: key.kexPublicKey,
+    tenant: key.tenant,
+    role: "operator",
+    scopes: [],
+  });
+}
 
 /** A fresh identity for tests (tenant acme unless said otherwise). */
 export function identity(name: string, tenant = "acme"): KeyFile {
