@@ -3,7 +3,7 @@ import type { KeyFile } from "@conclave/auth";
 import { UserCommands, userCommands, userIndexEntry, usersProjection } from "@conclave/membership";
 import { type Host, usersTable } from "@conclave/runtime";
 import { compareProjection, projected, rebuildProjection, Store, type StoreObserver } from "@conclave/store";
-import { useCluster } from "@conclave/testkit";
+import { eventually, useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   bootstrapOperator,
@@ -95,7 +95,11 @@ describe("listings page, by index, within the caller's scope", () => {
     await add(alice, "member");
     seededA.push(...(await seed("tenant-a", A_USERS)));
     await seed("tenant-b", BIG_TENANT);
-  }, 120_000);
+    // Every seeded user applied before the first listing (under CI load the users projection lagged past a request's wait).
+    await eventually(async () => {
+      await host.ctx.projections.get("users")?.caughtUp();
+    }, 120_000);
+  }, 240_000);
   afterAll(async () => {
     await host?.close();
   });
