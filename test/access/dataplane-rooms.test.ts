@@ -1,0 +1,104 @@
+import { createAccessModule, loadAccessConfig } from "@conclave/access";
+import { ConclaveClient } from "@conclave/client";
+import { membershipModule, roomCommands, userCommands } from "@conclave/membership";
+import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
+import { eventually } from "@conclave/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { identity, register } from "../support/membership-fixture.ts";
+import { connectBot, connectOutcome, subscribeRefused } from "./bot-probe.ts";
+import { useDataplaneNats } from "./dataplane-nats.ts";
+
+// Issue 18 item 3: a bot in 1,000 rooms lists them page by page and is admitted by the callout
+// into every one of them, against a real nats-server; one room past CONCLAVE_ACCESS_MAX_ROOMS
+// (set to 1,000 here so the bound is crossed by one room) and it is refused.
+
+const ROOMS = 1_000;
+
+describe(`a bot in ${ROOMS} rooms`, () => {
+  const nats = useDataplaneNats();
+  let membership: Host;
+  let callout: Host;
+  const admin = identity("admin");
+  const bot = identity("fleet-bot");
+  const subjectOf = (i: number) => `conclave.room.${bot.tenant}.room-${i}`;
+
+  const createRooms = async (from: number, to: number) => {
+    const user = await userCommands(membership.ctx).get(bot.signPublicKey);
+    if (!user) throw new Error("no bot");
+    const rooms = roomCommands(membership.ctx);
+    const ids = Array.from({ length: to - from }, (_, i) => from + i);
+    // Rooms are separate aggregates: a few created at once.
+    for (let i = 0; i < ids.length; i += 8) {
+      await Promise.all(
+        ids.slice(i, i + 8).map((n) => rooms.create(toPrincipal(user), { id: `room-${n}`, mode: "clear" })),
+      );
+    }
+  };
+
+  beforeAll(async () => {
+    const n = nats();
+    const base = { CONCLAVE_NATS_URLS: n.urls.join(","), CONCLAVE_REPLICAS: "1", CONCLAVE_LOG_LEVEL: "warn" };
+    membership = await startHost({
+      env: loadServiceEnv({ ...base, CONCLAVE_PORT: "0", CONCLAVE_NATS_NKEY_SEED: n.seeds.service }),
+      modules: [membershipModule],
+    });
+    const accessEnv = {
+      ...base,
+      CONCLAVE_PORT: "0",
+      CONCLAVE_NATS_NKEY_SEED: n.seeds.callout,
+      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
+      CONCLAVE_ACCESS_MAX_ROOMS: String(ROOMS),
+    };
+    callout = await startHost({
+      env: loadServiceEnv(accessEnv),
+      modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],
+    });
+    await register(membership, admin, [bot], true);
+    const started = performance.now();
+    await createRooms(0, ROOMS);
+    console.log(`${ROOMS} rooms created: ${(performance.now() - started).toFixed(0)} ms`);
+  }, 180_000);
+  afterAll(async () => {
+    await callout?.close();
+    await membership?.close();
+  });
+
+  it("GET /v1/me/rooms pages through all of them, each once", async () => {
+    const client = new ConclaveClient({ url: membership.url, identity: bot });
+    const pages = [];
+    for await (const page of client.myRoomsPages({ limit: 100 })) pages.push(page.items.map((r) => r.subject));
+    expect(pages.map((p) => p.length)).toEqual(Array(ROOMS / 100).fill(100));
+    const subjects = new Set(pages.flat());
+    expect(subjects.size).toBe(ROOMS);
+    expect(subjects).toEqual(new Set(Array.from({ length: ROOMS }, (_, i) => subjectOf(i))));
+  }, 60_000);
+
+  it("the callout admits it into every room: it subscribes to all of them and hears the last", async () => {
+    const started = performance.now();
+    const b = await connectBot(bot, nats().urls);
+    console.log(`admitted with ${ROOMS} rooms in ${(performance.now() - started).toFixed(0)} ms`);
+    try {
+      const heard: string[] = [];
+      for (let i = 0; i < ROOMS; i++) b.nc.subscribe(subjectOf(i), { callback: (_e, m) => void heard.push(m.subject) });
+      await b.nc.flush();
+      b.nc.publish(subjectOf(ROOMS - 1), "last");
+      b.nc.publish(subjectOf(0), "first");
+      await eventually(
+        async () => expect(heard.sort()).toEqual([subjectOf(0), subjectOf(ROOMS - 1)].sort()),
+        5_000,
+        20,
+      );
+      expect(b.violations).toEqual([]);
+      expect(await subscribeRefused(b, `conclave.room.${bot.tenant}.room-${ROOMS}`)).toBe(true);
+    } finally {
+      await b.nc.close();
+    }
+  }, 60_000);
+
+  it(`one room more than CONCLAVE_ACCESS_MAX_ROOMS (${ROOMS}) and the callout refuses it`, async () => {
+    await createRooms(ROOMS, ROOMS + 1);
+    expect(await connectOutcome(bot, nats().urls)).toMatch(/authoriz/i);
+    const metrics = await (await fetch(`${callout.url}/metrics`)).text();
+    expect(metrics).toMatch(/conclave_access_decisions_total\{outcome="too_many_rooms"\} [1-9]/);
+  }, 60_000);
+});
