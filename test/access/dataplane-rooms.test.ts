@@ -1,7 +1,8 @@
-import { createAccessModule, loadAccessConfig } from "@conclave/access";
+import { createAccessModule, loadAccessConfig, storeRoomsOfMember } from "@conclave/access";
 import { ConclaveClient } from "@conclave/client";
 import { membershipModule, roomCommands, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
+import type { Store } from "@conclave/store";
 import { eventually } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
@@ -100,5 +101,32 @@ describe(`a bot in ${ROOMS} rooms`, () => {
     expect(await connectOutcome(bot, nats().urls)).toMatch(/authoriz/i);
     const metrics = await (await fetch(`${callout.url}/metrics`)).text();
     expect(metrics).toMatch(/conclave_access_decisions_total\{outcome="too_many_rooms"\} [1-9]/);
+  }, 60_000);
+
+  it("the callout's room read stops once the bot is known to be past the bound", async () => {
+    // The rooms table of the host's store, its gets counted.
+    const store = membership.ctx.store;
+    let gets = 0;
+    const counted = {
+      table: (name: string, schema: unknown) => {
+        const table = store.table(name as "rooms", schema as never);
+        if (name !== "rooms") return table;
+        return new Proxy(table, {
+          get: (target, prop, receiver) =>
+            prop === "get"
+              ? (key: string) => {
+                  gets++;
+                  return target.get(key);
+                }
+              : Reflect.get(target, prop, receiver),
+        });
+      },
+    } as unknown as Store;
+    const roomsOf = storeRoomsOfMember(counted);
+    expect(await roomsOf(bot.signPublicKey, 10)).toHaveLength(11);
+    expect(gets).toBeLessThanOrEqual(256);
+    gets = 0;
+    expect(await roomsOf(bot.signPublicKey)).toHaveLength(ROOMS + 1);
+    expect(gets).toBe(ROOMS + 1);
   }, 60_000);
 });

@@ -134,7 +134,7 @@ export class CalloutResponder {
           if (Date.now() >= deadline) return undefined;
           started = true;
           const user = await sources.user(signPub);
-          const rooms = user?.status === "active" ? await sources.roomsOf(signPub) : [];
+          const rooms = user?.status === "active" ? await sources.roomsOf(signPub, config.maxRooms) : [];
           await sources.confirm();
           return { user, rooms };
         }),
