@@ -1,5 +1,5 @@
 import { type ApiError, sealedKey } from "@conclave/protocol";
-import type { StoredEvent } from "@conclave/store";
+import { BUCKETS, STREAMS, type StoredEvent } from "@conclave/store";
 import { describe, expect, it } from "vitest";
 import {
   type Decision,
@@ -219,16 +219,28 @@ describe("room decider", () => {
     }
   });
 
-  it("a full room's rekey event fits one NATS message (max_payload 1 MiB) with every sealed key at its maximum", () => {
+  it("a full room's snapshot fits the rooms bucket, its rekey event the event log, with every sealed key at its maximum", () => {
     const longest = "k".repeat(256);
     expect(sealedKey.safeParse(longest).success).toBe(true);
     expect(sealedKey.safeParse(`${longest}k`).success).toBe(false);
-    const sealed_keys = Object.fromEntries(
-      Array.from({ length: MAX_ROOM_MEMBERS }, (_, i) => [i.toString(36).padStart(43, "F"), longest]),
+    const members = Array.from({ length: MAX_ROOM_MEMBERS }, (_, i) => i.toString(36).padStart(43, "F"));
+    const rekey = Buffer.byteLength(
+      JSON.stringify({ epoch: 2 ** 31, sealed_keys: Object.fromEntries(members.map((m) => [m, longest])) }),
     );
-    const bytes = Buffer.byteLength(JSON.stringify({ epoch: 2 ** 31, sealed_keys }));
-    console.log(`rekey event data at ${MAX_ROOM_MEMBERS} members, longest sealed keys: ${bytes} bytes`);
-    // The event envelope (ids, actor, time) adds well under 1 KiB; half the message is the margin kept.
-    expect(bytes).toBeLessThan(512 * 1024);
+    const room = e2eRoom();
+    const snapshot = Buffer.byteLength(
+      JSON.stringify({
+        seq: 2 ** 40,
+        data: {
+          ...room,
+          subject: "s".repeat(256),
+          members: Object.fromEntries(members.map((m) => [m, { role: "member", kex_pub: key("k") }])),
+        },
+      }),
+    );
+    console.log(`at ${MAX_ROOM_MEMBERS} members: rekey event data ${rekey} B, room snapshot ${snapshot} B`);
+    // The event envelope (ids, actor, time) adds well under 1 KiB: half of each limit is the margin kept.
+    expect(rekey).toBeLessThan(STREAMS.events.maxMsgBytes / 2);
+    expect(snapshot).toBeLessThan(BUCKETS.rooms.maxValueBytes / 2);
   });
 });

@@ -23,10 +23,11 @@ const roleOf = (room: RoomState, member: string): RoomRole | undefined => ownVal
 const rank: Record<RoomRole, number> = { owner: 3, admin: 2, member: 1 };
 
 /**
- * Members a room may have (docs/rooms.md, "Limits"). A room is one snapshot (a KV value) and a
- * rekey one event carrying a sealed key per member; both must fit one NATS message (max_payload,
- * 1 MiB by default). At this bound, worst case (every sealed key at its 256-character maximum): a
- * rekey event ≈ 1,024 × 305 B ≈ 312 KB, the snapshot ≈ 1,024 × 121 B ≈ 124 KB.
+ * Members a room may have (docs/rooms.md, "Limits"). A room is one snapshot, a value of
+ * conclave_rooms (at most 256 KiB), and a rekey one event of the log (at most 1 MiB, a message)
+ * carrying a sealed key per member. At this bound, worst case (every sealed key at its
+ * 256-character maximum, the longest subject): the snapshot ≈ 123 KB, a rekey event ≈ 312 KB,
+ * each under half its limit (room-decider.test.ts computes both).
  */
 export const MAX_ROOM_MEMBERS = 1024;
 
