@@ -23,15 +23,30 @@ describe(`a bot in ${ROOMS} rooms`, () => {
   const bot = identity("fleet-bot");
   const subjectOf = (i: number) => `conclave.room.${bot.tenant}.room-${i}`;
 
-  const createRooms = async (from: number, to: number) => {
-    const user = await userCommands(membership.ctx).get(bot.signPublicKey);
+  const longBot = identity("long-bot");
+  /** The longest subject a room may have (256 characters): the largest admission per room. */
+  const longSubjectOf = (i: number) => {
+    const own = `conclave.room.${longBot.tenant}.long-${i}`;
+    const tokens = [own];
+    while (tokens.join(".").length + 65 <= 256) tokens.push("x".repeat(64));
+    const s = tokens.join(".");
+    return `${s}.${"y".repeat(256 - s.length - 1)}`;
+  };
+
+  const createRooms = async (owner: typeof bot, from: number, to: number, subject?: (i: number) => string) => {
+    const user = await userCommands(membership.ctx).get(owner.signPublicKey);
     if (!user) throw new Error("no bot");
     const rooms = roomCommands(membership.ctx);
     const ids = Array.from({ length: to - from }, (_, i) => from + i);
+    const id = (n: number) => (subject ? `long-${n}` : `room-${n}`);
     // Rooms are separate aggregates: a few created at once.
     for (let i = 0; i < ids.length; i += 8) {
       await Promise.all(
-        ids.slice(i, i + 8).map((n) => rooms.create(toPrincipal(user), { id: `room-${n}`, mode: "clear" })),
+        ids
+          .slice(i, i + 8)
+          .map((n) =>
+            rooms.create(toPrincipal(user), { id: id(n), mode: "clear", ...(subject ? { subject: subject(n) } : {}) }),
+          ),
       );
     }
   };
@@ -54,9 +69,9 @@ describe(`a bot in ${ROOMS} rooms`, () => {
       env: loadServiceEnv(accessEnv),
       modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],
     });
-    await register(membership, admin, [bot], true);
+    await register(membership, admin, [bot, longBot], true);
     const started = performance.now();
-    await createRooms(0, ROOMS);
+    await createRooms(bot, 0, ROOMS);
     console.log(`${ROOMS} rooms created: ${(performance.now() - started).toFixed(0)} ms`);
   }, 180_000);
   afterAll(async () => {
@@ -97,7 +112,7 @@ describe(`a bot in ${ROOMS} rooms`, () => {
   }, 60_000);
 
   it(`one room more than CONCLAVE_ACCESS_MAX_ROOMS (${ROOMS}) and the callout refuses it`, async () => {
-    await createRooms(ROOMS, ROOMS + 1);
+    await createRooms(bot, ROOMS, ROOMS + 1);
     expect(await connectOutcome(bot, nats().urls)).toMatch(/authoriz/i);
     const metrics = await (await fetch(`${callout.url}/metrics`)).text();
     expect(metrics).toMatch(/conclave_access_decisions_total\{outcome="too_many_rooms"\} [1-9]/);
@@ -129,4 +144,21 @@ describe(`a bot in ${ROOMS} rooms`, () => {
     expect(await roomsOf(bot.signPublicKey)).toHaveLength(ROOMS + 1);
     expect(gets).toBe(ROOMS + 1);
   }, 60_000);
+
+  it(`with the longest subjects (256 chars) in all ${ROOMS} rooms, nats-server takes the ~0.9 MB answer`, async () => {
+    expect(longSubjectOf(0)).toHaveLength(256);
+    await createRooms(longBot, 0, ROOMS, longSubjectOf);
+    // 2,006 B + 889 B a room (services/access/src/admission-token.test.ts): ≈ 891 KB of the 1 MiB.
+    const b = await connectBot(longBot, nats().urls);
+    try {
+      const heard: string[] = [];
+      b.nc.subscribe(longSubjectOf(ROOMS - 1), { callback: (_e, m) => void heard.push(m.string()) });
+      await b.nc.flush();
+      b.nc.publish(longSubjectOf(ROOMS - 1), "the last room");
+      await eventually(async () => expect(heard).toEqual(["the last room"]), 5_000, 20);
+      expect(b.violations).toEqual([]);
+    } finally {
+      await b.nc.close();
+    }
+  }, 120_000);
 });
