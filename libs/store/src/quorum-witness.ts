@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { boundedByDecision } from "./decision-deadline.ts";
 import type { KvTable } from "./kv-table.ts";
 
 /**
@@ -40,7 +41,12 @@ export class QuorumWitness {
 
   static readonly schema = z.object({ at: z.number() });
 
+  /** Resolves once a quorum write that started after this call committed; never later than the caller's decision deadline. */
   confirm(): Promise<void> {
+    return boundedByDecision("witness", this.next());
+  }
+
+  private next(): Promise<void> {
     if (!this.inflight) return this.start();
     // A write already in flight started before us: it proves nothing about our read.
     if (!this.queued) {

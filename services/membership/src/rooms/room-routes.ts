@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { ApiError, createRoomRequest, inviteRequest, publicKey32, rekeyRequest, roomId } from "@conclave/protocol";
-import { principalOf } from "@conclave/runtime";
+import { prefetched, principalOf, type RouteReads } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { pageQuery } from "../paging.ts";
 import type { RoomCommands } from "./room-commands.ts";
+import type { RoomState } from "./room-events.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";
 
 const idParams = z.object({ id: roomId }).strict();
@@ -20,6 +21,10 @@ function neededScope(method: string): string {
 }
 
 const signed = (body: "json" | "none") => ({ config: { body, auth: "signed" as const } });
+/** A signed read route whose reads go out with the allowlist read, before the nonce claim (RouteReads). */
+const signedReads = (reads: RouteReads<unknown>) => ({
+  config: { body: "none" as const, auth: "signed" as const, reads },
+});
 
 /**
  * Room routes (docs/rooms.md), in one plugin scope whose hook checks the room scope
@@ -39,6 +44,22 @@ export function registerRoomRoutes(root: FastifyInstance, commands: RoomCommands
 }
 
 function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
+  // The room's snapshot, read once the allowlist entry names the caller's tenant; params are checked again by the route.
+  const snapshot: RouteReads<RoomState | undefined> = async (request, { principal }) => {
+    const params = idParams.safeParse(request.params);
+    const actor = await principal;
+    return params.success && actor ? queries.snapshot(actor, params.data.id) : undefined;
+  };
+  const myRooms: RouteReads<Awaited<ReturnType<RoomQueries["myRooms"]>> | undefined> = async (
+    request,
+    { principal },
+  ) => {
+    const actor = await principal;
+    if (!actor) return undefined;
+    const { limit, cursor } = listQuery.parse(request.query ?? {});
+    return queries.myRooms(actor, limit, cursor);
+  };
+
   app.post("/v1/rooms", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
     const body = createRoomRequest.parse(request.body);
@@ -52,13 +73,15 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
     return reply.code(201).send(roomView(room, actor.signPub));
   });
 
-  app.get("/v1/rooms/:id", signed("none"), async (request) => {
-    return queries.room(principalOf(request), idParams.parse(request.params).id);
+  app.get("/v1/rooms/:id", signedReads(snapshot), async (request) => {
+    idParams.parse(request.params);
+    return queries.room(principalOf(request), prefetched(request, snapshot));
   });
 
-  app.get("/v1/rooms/:id/members", signed("none"), async (request) => {
+  app.get("/v1/rooms/:id/members", signedReads(snapshot), async (request) => {
+    idParams.parse(request.params);
     const { limit, cursor } = listQuery.parse(request.query ?? {});
-    return queries.members(principalOf(request), idParams.parse(request.params).id, limit, cursor);
+    return queries.members(principalOf(request), prefetched(request, snapshot), limit, cursor);
   });
 
   app.post("/v1/rooms/:id/members", signed("json"), async (request, reply) => {
@@ -80,12 +103,13 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
     return roomView(await commands.rekey(actor, id, rekeyRequest.parse(request.body)), actor.signPub);
   });
 
-  app.get("/v1/rooms/:id/key", signed("none"), async (request) => {
-    return queries.myKey(principalOf(request), idParams.parse(request.params).id);
+  app.get("/v1/rooms/:id/key", signedReads(snapshot), async (request) => {
+    idParams.parse(request.params);
+    return queries.myKey(principalOf(request), prefetched(request, snapshot));
   });
 
-  app.get("/v1/me/rooms", signed("none"), async (request) => {
-    const { limit, cursor } = listQuery.parse(request.query ?? {});
-    return queries.myRooms(principalOf(request), limit, cursor);
+  app.get("/v1/me/rooms", signedReads(myRooms), async (request) => {
+    listQuery.parse(request.query ?? {});
+    return prefetched(request, myRooms);
   });
 }
