@@ -45,6 +45,7 @@ export async function load(
     opsPerSec: latencies.length / elapsed,
     p50Ms: pct(latencies, 50),
     p99Ms: pct(latencies, 99),
+    maxMs: latencies.at(-1) ?? 0,
     errors,
     count: latencies.length,
   };
