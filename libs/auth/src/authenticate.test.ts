@@ -1,7 +1,7 @@
 import { ApiError } from "@conclave/protocol";
 import { describe, expect, it } from "vitest";
 import { signingFixture } from "../test-support/signed-request-fixture.ts";
-import { type AuthenticatorDeps, authenticate, type Principal } from "./authenticate.ts";
+import { type AuthenticatorDeps, authenticate, type Principal, readInTenant } from "./authenticate.ts";
 import type { NonceClaim } from "./nonce-guard.ts";
 
 // The pipeline's order and fail-closed rules, with in-memory stand-ins for the
@@ -133,5 +133,30 @@ describe("authenticate", () => {
     const denied = authenticate(f.signed({ method: "GET" }), deps, async ({ principal }) => (await principal)?.tenant);
     expect(await reason(denied)).toBe("401:unknown_signer");
     expect(claims.size).toBe(0);
+  });
+
+  it("a tenant-scoped read goes out at once under the signer's last tenant, and again if the allowlist names another", async () => {
+    const principal = Promise.resolve({ tenant: "acme" } as Principal);
+    const reads: string[] = [];
+    const read = async (caller: { tenant: string }) => {
+      reads.push(caller.tenant);
+      return caller.tenant;
+    };
+    expect(await readInTenant({ keyid: "k", tenantHint: "acme", principal }, read)).toBe("acme");
+    expect(reads).toEqual(["acme"]);
+    expect(await readInTenant({ keyid: "k", tenantHint: "moved", principal }, read)).toBe("acme");
+    expect(reads).toEqual(["acme", "moved", "acme"]);
+    expect(await readInTenant({ keyid: "k", tenantHint: undefined, principal }, read)).toBe("acme");
+    const unknown = Promise.resolve(undefined);
+    expect(await readInTenant({ keyid: "k", tenantHint: "acme", principal: unknown }, async () => "x")).toBeUndefined();
+  });
+
+  it("the signer's tenant is the hint of its next request", async () => {
+    const { f, deps } = setup();
+    const hints: (string | undefined)[] = [];
+    const reads = async ({ tenantHint }: { tenantHint: string | undefined }) => hints.push(tenantHint);
+    await authenticate(f.signed({ method: "GET" }), deps, reads);
+    await authenticate(f.signed({ method: "GET" }), deps, reads);
+    expect(hints).toEqual([undefined, "acme"]);
   });
 });

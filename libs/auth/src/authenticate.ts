@@ -31,6 +31,8 @@ export interface AuthenticatorDeps {
 /** What a route's reads may start from: the signer's key at once, its allowlist entry when read. */
 export interface SignerReads {
   keyid: string;
+  /** The tenant the allowlist named for this signer last time (PublicKeyCache.tenantOf): a hint, never trusted. */
+  tenantHint: string | undefined;
   /** The allowlist read in flight (undefined: unknown signer, or the read failed: the request is denied then). */
   principal: Promise<Principal | undefined>;
 }
@@ -74,15 +76,38 @@ export async function authenticate<R = never>(
     throw err;
   }
   const lookup = storeCall(() => deps.lookupUser(signature.keyid));
-  const routeReads =
-    reads && settle((async () => reads({ keyid: signature.keyid, principal: lookup.catch(() => undefined) }))());
+  const signer = {
+    keyid: signature.keyid,
+    tenantHint: deps.keyCache.tenantOf(signature.keyid),
+    principal: lookup.catch(() => undefined),
+  };
+  const routeReads = reads && settle((async () => reads(signer))());
   const principal = await lookup;
   if (!principal) throw denied("unknown_signer");
   if (principal.status !== "active") throw denied("revoked_signer");
+  deps.keyCache.noteTenant(signature.keyid, principal.tenant);
   const settled = await routeReads;
   const outcome = await storeCall(() => claimNonce(deps.nonces, signature.keyid, signature.nonce, deps.policy.now()));
   if (outcome === "replay") throw denied("replay");
   return settled ? { principal, signature, reads: settled } : { principal, signature };
+}
+
+/**
+ * A read scoped to the signer's tenant, sent as early as it can be: at once
+ * under the tenant hint, alongside the allowlist read; sent again under the
+ * allowlist's tenant if that names another (a guess is never used unchecked).
+ * Undefined for a signer the allowlist does not know.
+ */
+export async function readInTenant<T>(
+  signer: SignerReads,
+  read: (caller: { signPub: string; tenant: string }) => Promise<T>,
+): Promise<T | undefined> {
+  const guess =
+    signer.tenantHint === undefined ? undefined : read({ signPub: signer.keyid, tenant: signer.tenantHint });
+  guess?.catch(() => {}); // unused when the signer is unknown or moved: no unhandled rejection
+  const principal = await signer.principal;
+  if (!principal) return undefined;
+  return guess && principal.tenant === signer.tenantHint ? guess : read(principal);
 }
 
 /** Never rejects, so a request denied before its reads are awaited leaves no unhandled rejection. */

@@ -3,6 +3,7 @@ export {
   type AuthenticatorDeps,
   authenticate,
   type Principal,
+  readInTenant,
   type Settled,
   type SignerReads,
 } from "./authenticate.ts";

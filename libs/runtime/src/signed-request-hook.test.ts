@@ -7,6 +7,7 @@ import {
   toBase64url,
 } from "@conclave/auth";
 import { createEdge, type Edge } from "@conclave/http";
+import { withDeadline } from "@conclave/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerSignedRequestAuth } from "./signed-request-hook.ts";
 
@@ -101,4 +102,42 @@ describe("the scheme and authority a signature over @target-uri is checked again
     expect(await reasonFor(edge, "http://internal:7420/v1/thing?x=1", "internal:7420")).toBe("bad_signature");
     await edge.app.close();
   });
+});
+
+// Issue 16 item 5: authentication's store calls end together within the
+// decision bound of the request's arrival, not each within its own timeout.
+// Here each call's own timeout is a minute: only the decision deadline can
+// end the request (it would time the test out otherwise); nothing is timed.
+describe("the signed-request hook decides within decisionMs of arrival", () => {
+  it("an allowlist read that answers, then a claim that never does: 503 at the decision deadline", async () => {
+    const keys = generateEd25519KeyPair();
+    const keyid = toBase64url(keys.publicKey);
+    const minute = 60_000;
+    const edge = createEdge({ service: "test", logger: false, ready: async () => true });
+    const deps: AuthenticatorDeps = {
+      policy: conclavePolicy(Date.now),
+      keyCache: new PublicKeyCache(),
+      lookupUser: (signPub) =>
+        withDeadline("allowlist read", minute, async () => ({
+          signPub,
+          kexPub: signPub,
+          tenant: "acme",
+          role: "member" as const,
+          scopes: [],
+          status: "active" as const,
+        })),
+      nonces: { create: () => withDeadline("nonce claim", minute, () => new Promise<never>(() => {})) },
+    };
+    registerSignedRequestAuth(edge.app, deps, { mode: "enforce", decisionMs: 300 });
+    edge.app.get("/v1/thing", { config: { body: "none" } }, async () => ({ allowed: true }));
+    await edge.app.ready();
+    const headers = signRequest({ method: "GET", url: "/v1/thing", secretKey: keys.secretKey, keyid });
+    const res = await edge.app.inject({
+      method: "GET",
+      url: "/v1/thing",
+      headers: headers as unknown as Record<string, string>,
+    });
+    expect(res.statusCode).toBe(503);
+    await edge.app.close();
+  }, 10_000);
 });

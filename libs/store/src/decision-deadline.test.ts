@@ -71,4 +71,18 @@ describe("the decision deadline bounds every store call of one decision", () => 
     expect(ours?.err).toBeInstanceOf(UnavailableError);
     expect(ours?.at).toBeLessThanOrEqual(410);
   });
+
+  it("a witness write shared by several callers is not cut at the deadline of the one that started it", async () => {
+    // Each write takes 300 ms and honours the decision deadline it runs under, as KvTable writes do.
+    const table = {
+      put: () => withDeadline("witness write", OP_TIMEOUT_MS, () => new Promise((r) => setTimeout(r, 300))),
+    } as unknown as KvTable<{ at: number }>;
+    const witness = new QuorumWitness(table, "t", 1_000);
+    void witness.confirm(); // a write in flight: the next one is queued by the first caller below
+    const short = withinDecisionDeadline(Date.now() + 100, () => witness.confirm());
+    const patient = witness.confirm();
+    const [a, b] = await Promise.all([settle(short), settle(patient)]);
+    expect(a?.err).toBeInstanceOf(UnavailableError);
+    expect(b).toEqual({ at: expect.any(Number), err: undefined });
+  });
 });

@@ -18,6 +18,17 @@ export function withinDecisionDeadline<T>(at: number, work: () => Promise<T>): P
   return decision.run(outer === undefined ? at : Math.min(outer, at), work);
 }
 
+/**
+ * Runs `work` outside any decision: for work one caller starts that others
+ * share and that outlives it (the witness's coalesced write, a batched CAS
+ * loop). Started inside, it would be cut at its first caller's deadline and
+ * fail everyone who joined it later. Each waiter bounds its own wait with
+ * boundedByDecision.
+ */
+export function outsideDecision<T>(work: () => T): T {
+  return decision.exit(work);
+}
+
 /** The bound of the decision in progress, or undefined outside one. */
 export function decisionDeadline(): number | undefined {
   return decision.getStore();

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { boundedByDecision } from "./decision-deadline.ts";
+import { boundedByDecision, outsideDecision } from "./decision-deadline.ts";
 import type { KvTable } from "./kv-table.ts";
 
 /**
@@ -64,7 +64,8 @@ export class QuorumWitness {
   }
 
   private start(): Promise<void> {
-    const tracked: Promise<void> = this.table.put(this.key, { at: Date.now() }).then(() => {});
+    // Shared by every caller queued behind it: bounded by its own deadline, not by its first caller's decision.
+    const tracked: Promise<void> = outsideDecision(() => this.table.put(this.key, { at: Date.now() })).then(() => {});
     this.inflight = tracked;
     this.inflightSince = Date.now();
     const clear = () => {

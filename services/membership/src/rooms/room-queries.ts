@@ -14,6 +14,9 @@ import { requireMember } from "./room-decider.ts";
 import type { memberRoomEntry, RoomState, roomKeyEntry } from "./room-events.ts";
 import { memberKey, memberRoomsFilter, roomKey, roomKeyKey, roomOfMemberRoomKey } from "./room-identity.ts";
 
+/** Who reads: enough to find the caller's rooms (a route's read may run before the full principal is known). */
+type Caller = Pick<Principal, "signPub" | "tenant">;
+
 export interface RoomQueryDeps {
   rooms: KvTable<Projected<RoomState>>;
   memberRooms: KvTable<Projected<z.infer<typeof memberRoomEntry>>>;
@@ -53,7 +56,7 @@ export class RoomQueries {
   }
 
   /** The room's snapshot in the caller's tenant (a route's read, before the nonce claim). */
-  async snapshot(actor: Principal, id: string): Promise<RoomState | undefined> {
+  async snapshot(actor: Caller, id: string): Promise<RoomState | undefined> {
     return (await this.deps.rooms.get(roomKey({ tenant: actor.tenant, id })))?.value.data;
   }
 
@@ -107,7 +110,7 @@ export class RoomQueries {
    * Discovery: a page of the caller's rooms with what a bot needs to join them, in the order it
    * joined them; reads its own member_rooms keys only, a page of them (KvTable.pageBySequence).
    */
-  async myRooms(actor: Principal, limit: number, cursor?: Position): Promise<Page<"rooms", MyRoom>> {
+  async myRooms(actor: Caller, limit: number, cursor?: Position): Promise<Page<"rooms", MyRoom>> {
     const after = positionIn(cursor, `${actor.signPub}.${actor.tenant}.`);
     const filter = memberRoomsFilter(actor.signPub, actor.tenant);
     const { keys, more } = await this.deps.memberRooms.pageBySequence(filter, after?.seq ?? 0, limit);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readInTenant } from "@conclave/auth";
 import { ApiError, createRoomRequest, inviteRequest, publicKey32, rekeyRequest, roomId } from "@conclave/protocol";
 import { prefetched, principalOf, type RouteReads } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
@@ -44,20 +45,15 @@ export function registerRoomRoutes(root: FastifyInstance, commands: RoomCommands
 }
 
 function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
-  // The room's snapshot, read once the allowlist entry names the caller's tenant; params are checked again by the route.
-  const snapshot: RouteReads<RoomState | undefined> = async (request, { principal }) => {
+  // Scoped to the caller's tenant: sent with the allowlist read under the signer's last tenant (readInTenant).
+  // Params are checked again by the route, which answers their 400.
+  const snapshot: RouteReads<RoomState | undefined> = async (request, signer) => {
     const params = idParams.safeParse(request.params);
-    const actor = await principal;
-    return params.success && actor ? queries.snapshot(actor, params.data.id) : undefined;
+    return params.success ? readInTenant(signer, (caller) => queries.snapshot(caller, params.data.id)) : undefined;
   };
-  const myRooms: RouteReads<Awaited<ReturnType<RoomQueries["myRooms"]>> | undefined> = async (
-    request,
-    { principal },
-  ) => {
-    const actor = await principal;
-    if (!actor) return undefined;
+  const myRooms: RouteReads<Awaited<ReturnType<RoomQueries["myRooms"]>> | undefined> = async (request, signer) => {
     const { limit, cursor } = listQuery.parse(request.query ?? {});
-    return queries.myRooms(actor, limit, cursor);
+    return readInTenant(signer, (caller) => queries.myRooms(caller, limit, cursor));
   };
 
   app.post("/v1/rooms", signed("json"), async (request, reply) => {
