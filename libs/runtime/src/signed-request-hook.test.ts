@@ -7,9 +7,10 @@ import {
   toBase64url,
 } from "@conclave/auth";
 import { createEdge, type Edge } from "@conclave/http";
+import { ApiError } from "@conclave/protocol";
 import { withDeadline } from "@conclave/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerSignedRequestAuth } from "./signed-request-hook.ts";
+import { prefetched, type RouteReads, registerSignedRequestAuth } from "./signed-request-hook.ts";
 
 // Routes are signed unless they opt out by name (issue 15, item 10). Every
 // request here is unsigned and refused at the parse step, before the store:
@@ -140,4 +141,71 @@ describe("the signed-request hook decides within decisionMs of arrival", () => {
     expect(res.statusCode).toBe(503);
     await edge.app.close();
   }, 10_000);
+});
+
+describe("a route's reads (config.reads)", () => {
+  const keys = generateEd25519KeyPair();
+  const keyid = toBase64url(keys.publicKey);
+  const principal = {
+    signPub: keyid,
+    kexPub: keyid,
+    tenant: "acme",
+    role: "member" as const,
+    scopes: [],
+    status: "active" as const,
+  };
+  const declared: RouteReads<string> = async (_request, signer) => `read for ${signer.keyid.slice(0, 4)}`;
+  const other: RouteReads<string> = async () => "never declared";
+  const failing: RouteReads<string> = async () => {
+    throw new ApiError("not_found", "no such thing");
+  };
+  let edge: Edge;
+
+  beforeAll(async () => {
+    edge = createEdge({ service: "test", logger: false, ready: async () => true });
+    const claims = new Set<string>();
+    const deps: AuthenticatorDeps = {
+      policy: conclavePolicy(Date.now),
+      keyCache: new PublicKeyCache(),
+      lookupUser: async (signPub) => (signPub === keyid ? principal : undefined),
+      nonces: {
+        create: async (key) => {
+          if (claims.has(key)) throw Object.assign(new Error("exists"), { name: "ConflictError" });
+          claims.add(key);
+          return claims.size;
+        },
+      },
+    };
+    registerSignedRequestAuth(edge.app, deps, { mode: "enforce" });
+    const config = (reads: RouteReads<string>) => ({ config: { body: "none" as const, reads } });
+    edge.app.get("/v1/declared", config(declared), async (request) => ({ got: prefetched(request, declared) }));
+    edge.app.get("/v1/mismatch", config(declared), async (request) => ({ got: prefetched(request, other) }));
+    edge.app.get("/v1/failing", config(failing), async (request) => ({ got: prefetched(request, failing) }));
+    await edge.app.ready();
+  });
+  afterAll(() => edge.app.close());
+
+  const get = (url: string) =>
+    edge.app.inject({
+      method: "GET",
+      url,
+      headers: signRequest({ method: "GET", url, secretKey: keys.secretKey, keyid }) as unknown as Record<
+        string,
+        string
+      >,
+    });
+
+  it("the route gets what its declared reads returned before the claim", async () => {
+    expect((await get("/v1/declared")).json()).toEqual({ got: `read for ${keyid.slice(0, 4)}` });
+  });
+
+  it("a route taking reads it did not declare answers 500, never data", async () => {
+    const res = await get("/v1/mismatch");
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain("never declared");
+  });
+
+  it("a read's own refusal is the route's answer, after the signer was admitted", async () => {
+    expect((await get("/v1/failing")).statusCode).toBe(404);
+  });
 });
