@@ -12,6 +12,8 @@ const SECTIONS = [
   "| 3 nonce (1 node) ",
   "| 2 e2e (3 nodes R3) ",
   "| 3 nonce (3 nodes R3) ",
+  "| 8 read barrier (1 node) ",
+  "| 8 read barrier (3 nodes R3) ",
   "| 7 scale ",
   "| 7 rooms ",
   "| service PUT (signed, hashed once, streamed) | 1 MiB |",
