@@ -72,7 +72,7 @@ export class RoomChannel {
   private readonly keys = new Map<number, Uint8Array>();
   private memberSet = new Set<string>();
   private readonly refresher: CoalescedRefresh;
-  private readonly replay: ReplayGuard;
+  private readonly replayPolicy: ReplayPolicy | undefined;
   private readonly sequence = new SenderSequence();
   private readonly subs = new Set<Subscription>();
   private readonly stopWatching: () => void;
@@ -90,7 +90,7 @@ export class RoomChannel {
       this.resolveRemoved = resolve;
     });
     this.refresher = new CoalescedRefresh(() => this.refresh(), opts.refreshIntervalMs ?? 1_000);
-    this.replay = new ReplayGuard(opts.replay);
+    this.replayPolicy = opts.replay;
     this.stopWatching = link.onViolation((err) => this.onViolation(err));
   }
 
@@ -168,12 +168,14 @@ export class RoomChannel {
     onDropped: (why: string) => void = () => {},
   ): Promise<Subscription> {
     if (this.removal) throw new RoomRemovedError(this.removal);
+    // Per subscription: each one delivers every envelope once (a guard shared by two would drop the second copy).
+    const replay = new ReplayGuard(this.replayPolicy);
     const sub = this.link.nc.subscribe(this.room.subject, {
       callback: (err, msg) => {
         // nats.js hands a refused subscription's error to its callback, then closes it.
         if (err instanceof PermissionViolationError) this.onViolation(err);
         else if (err) onDropped(err.message);
-        else this.receive(msg, onMessage, onDropped);
+        else this.receive(msg, replay, onMessage, onDropped);
       },
     });
     this.subs.add(sub);
@@ -189,10 +191,15 @@ export class RoomChannel {
     if (this.ownsLink) await this.link.close();
   }
 
-  private receive(msg: Msg, onMessage: (m: RoomMessage) => void, onDropped: (why: string) => void): void {
-    const envelope = this.screen(msg);
+  private receive(
+    msg: Msg,
+    replay: ReplayGuard,
+    onMessage: (m: RoomMessage) => void,
+    onDropped: (why: string) => void,
+  ): void {
+    const envelope = this.screen(msg, replay);
     const deliver = () => {
-      const opened = this.open(envelope as RoomEnvelope);
+      const opened = this.open(envelope as RoomEnvelope, replay);
       if (typeof opened === "string") onDropped(opened);
       else onMessage(opened);
     };
@@ -211,7 +218,7 @@ export class RoomChannel {
   }
 
   /** The envelope, or why it is dropped. Cheap refusals only, none costing a refresh (junk must not turn into one). */
-  private screen(msg: Msg): RoomEnvelope | string {
+  private screen(msg: Msg, replay: ReplayGuard): RoomEnvelope | string {
     let envelope: RoomEnvelope | string;
     try {
       envelope = parseEnvelope(msg.json());
@@ -220,19 +227,19 @@ export class RoomChannel {
     }
     if (typeof envelope === "string") return envelope;
     if (envelope.room !== this.room.id) return "envelope for another room";
-    const replayed = this.replay.check(envelope.from, envelope.seq, envelope.ts);
+    const replayed = replay.check(envelope.from, envelope.seq, envelope.ts);
     if (replayed) return replayed;
     if (!envelopeSignedBySender(envelope)) return "message signature does not verify";
     return envelope;
   }
 
   /** Decrypts a screened envelope of a known member and epoch and records it as seen, or says why not. */
-  private open(envelope: RoomEnvelope): RoomMessage | string {
+  private open(envelope: RoomEnvelope, replay: ReplayGuard): RoomMessage | string {
     const key = this.keys.get(envelope.epoch);
     if (!key) return `no key for epoch ${envelope.epoch}`;
     if (!this.memberSet.has(envelope.from)) return "sender is not a member";
     // Again: a copy may have been accepted while this one waited for a refresh.
-    const replayed = this.replay.check(envelope.from, envelope.seq, envelope.ts);
+    const replayed = replay.check(envelope.from, envelope.seq, envelope.ts);
     if (replayed) return replayed;
     let data: Uint8Array;
     try {
@@ -240,7 +247,7 @@ export class RoomChannel {
     } catch (err) {
       return (err as Error).message;
     }
-    this.replay.accept(envelope.from, envelope.seq, envelope.ts);
+    replay.accept(envelope.from, envelope.seq, envelope.ts);
     const { from, epoch, seq, ts } = envelope;
     return { from, epoch, seq, ts, data, text: () => new TextDecoder().decode(data) };
   }

@@ -1,11 +1,14 @@
-import { fromBase64url, toBase64url } from "@conclave/auth";
+import { sign, verify } from "node:crypto";
+import { fromBase64url, privateKeyObject, publicKeyObject, toBase64url } from "@conclave/auth";
 import nacl from "tweetnacl";
 
 // End-to-end room crypto with tweetnacl (the SDK's side only; the server never
 // sees a room key). A room key is 32 random bytes per epoch. It is sealed to a
 // member's X25519 kex key with an ephemeral sender key (a "sealed box"):
 //   sealed = ephemeralPub(32) ‖ nonce(24) ‖ box(roomKey, nonce, memberPub, ephemeralSecret)
-// Messages are secretbox-encrypted under the room key and Ed25519-signed by the sender.
+// Messages are secretbox-encrypted under the room key and Ed25519-signed by the sender
+// (signed and verified with node:crypto: identical signatures, many times faster than
+// tweetnacl's, which matters when a receiver must refuse a flood of junk).
 
 const bytes = (s: string, what: string): Uint8Array => {
   const b = fromBase64url(s);
@@ -106,7 +109,7 @@ export function encryptMessage(
     nonce: toBase64url(nonce),
     ct: toBase64url(nacl.secretbox(plaintext, nonce, ctx.roomKey)),
   };
-  const sig = nacl.sign.detached(signedPart(unsigned), bytes(ctx.signSecretKey, "sign secret"));
+  const sig = sign(null, signedPart(unsigned), privateKeyObject(bytes(ctx.signSecretKey, "sign secret")));
   return { ...unsigned, sig: toBase64url(sig) };
 }
 
@@ -115,7 +118,7 @@ export function envelopeSignedBySender(envelope: RoomEnvelope): boolean {
   const pub = fromBase64url(envelope.from);
   const sig = fromBase64url(envelope.sig);
   if (pub?.length !== 32 || sig?.length !== 64) return false;
-  return nacl.sign.detached.verify(signedPart(envelope), sig, pub);
+  return verify(null, signedPart(envelope), publicKeyObject(pub), sig);
 }
 
 /**
