@@ -9,18 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
 import { type BotConnection, connectBot, connectOutcome, publishRefused, subscribeRefused } from "./bot-probe.ts";
-import { type DataplaneNats, useDataplaneNats } from "./dataplane-nats.ts";
+import { dataplaneHostEnv } from "./dataplane-hosts.ts";
+import { useDataplaneNats } from "./dataplane-nats.ts";
 
 // Bots on NATS as themselves (SPEC §10), against a real nats-server with the data-plane accounts:
 // a membership host and two callout replicas (A in-process, B an OS process) on the services account.
 
-const hostEnv = (nats: DataplaneNats, seed: string) => ({
-  CONCLAVE_NATS_URLS: nats.urls.join(","),
-  CONCLAVE_NATS_NKEY_SEED: seed,
-  CONCLAVE_REPLICAS: "1",
-  CONCLAVE_LOG_LEVEL: "warn",
-  CONCLAVE_PORT: "0",
-});
+const hostEnv = dataplaneHostEnv;
 
 describe("the auth callout admits bots into their rooms and nothing else", () => {
   const nats = useDataplaneNats();

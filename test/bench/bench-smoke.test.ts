@@ -16,6 +16,7 @@ const SECTIONS = [
   "| 8 read barrier (3 nodes R3) ",
   "| 7 scale ",
   "| 7 rooms ",
+  "| 9 data plane (1 node) ",
   "| service PUT (signed, hashed once, streamed) | 1 MiB |",
   "| service GET (signed, verified, streamed) | 16 MiB |",
   "reserve+settle pairs/s",

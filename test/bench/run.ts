@@ -7,6 +7,7 @@ import { NatsCluster, projectRoot, resolveNatsServer } from "@conclave/testkit";
 import { authBench } from "./auth-bench.ts";
 import { SMOKE } from "./bench-options.ts";
 import { benchWorld } from "./bench-world.ts";
+import { dataplaneBench } from "./dataplane-bench.ts";
 import { type Figure, printTable } from "./measure.ts";
 import { readBarrierBench } from "./read-barrier-bench.ts";
 import { roomsListingBench } from "./rooms-listing-bench.ts";
@@ -39,6 +40,9 @@ for (const nodes of [1, 3]) {
     await cluster.stop();
   }
 }
+
+log("data plane (1 node)…");
+figures.push(...(await dataplaneBench()));
 
 // Sections measured by the services' own scripts and measured tests, run in this same session:
 // blob throughput vs raw Object Store (6), revocation propagation (5), contended reservations (4).

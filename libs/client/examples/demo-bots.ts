@@ -4,7 +4,6 @@
 // Run: npm run demo   (uses .conclave/admin.key.json to register the bots)
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
 import {
   ConclaveClient,
   ConclaveError,
@@ -44,9 +43,9 @@ async function bot(admin: ConclaveClient, name: string): Promise<ConclaveClient>
 }
 
 /** Subscribes a bot to the room; returns a function that waits for a message matching a predicate. */
-function inbox(channel: RoomChannel, who: string) {
+async function inbox(channel: RoomChannel, who: string) {
   const received: RoomMessage[] = [];
-  channel.subscribe(
+  await channel.subscribe(
     (m) => {
       received.push(m);
       if (m.from !== channel.client.identity.signPublicKey) say(who, `got (epoch ${m.epoch}) "${m.text()}"`);
@@ -65,7 +64,8 @@ function inbox(channel: RoomChannel, who: string) {
 
 const admin = new ConclaveClient({ identity: await readKeyFile(join(dataDir, "admin.key.json")) });
 const [alice, bob, carol] = [await bot(admin, "alice"), await bot(admin, "bob"), await bot(admin, "carol")];
-const nc = await connect({ servers: natsUrl });
+// Each bot connects to NATS as itself (its sign_pub is its NATS user; the auth callout admits it into its rooms).
+const channels: RoomChannel[] = [];
 try {
   // alice opens a room and invites bob and carol, sealing the key to their kex keys.
   const { room } = await createE2ERoom(alice, { id: `demo-${Date.now().toString(36)}` });
@@ -80,11 +80,15 @@ try {
   if (!found) throw new Error("bob cannot discover the room");
   say("bob", `discovered ${found.id} (role ${found.role}, epoch ${found.epoch})`);
 
-  const [aliceCh, bobCh, carolCh] = await Promise.all([alice, bob, carol].map((c) => RoomChannel.join(c, room.id, nc)));
+  channels.push(
+    ...(await Promise.all([alice, bob, carol].map((c) => RoomChannel.join(c, room.id, { servers: natsUrl })))),
+  );
+  const [aliceCh, bobCh, carolCh] = channels;
   if (!aliceCh || !bobCh || !carolCh) throw new Error("join failed");
-  const bobInbox = inbox(bobCh, "bob");
-  const aliceInbox = inbox(aliceCh, "alice");
-  inbox(carolCh, "carol");
+  void carolCh.removed.then((r) => say("carol", `removed from the room (${r.operation} refused on ${r.subject})`));
+  const bobInbox = await inbox(bobCh, "bob");
+  const aliceInbox = await inbox(aliceCh, "alice");
+  await inbox(carolCh, "carol");
 
   const fromAlice = (m: RoomMessage) => m.from === alice.identity.signPublicKey;
   await aliceCh.publish("hello bob, this is end-to-end encrypted");
@@ -114,5 +118,5 @@ try {
   say("bob", `read it at epoch ${last.epoch}`);
   console.log("demo complete");
 } finally {
-  await nc.close();
+  await Promise.all(channels.map((ch) => ch.close()));
 }
