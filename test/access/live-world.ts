@@ -128,6 +128,8 @@ export async function receiving(bots: BotConnection[], subject: string, timeoutM
 }
 
 export interface RemovalSample {
+  /** From sending the removal to the last message delivered to the removed bot (ms). */
+  effectMs: number;
   /** Publish time of the last message any of the removed bot's connections received, after the 2xx (ms, may be < 0). */
   lastDeliveryMs: number;
   /** Messages delivered to it that were published more than `boundMs` after the 2xx: must be none. */
@@ -145,12 +147,41 @@ export async function measureRemoval(
 ): Promise<RemovalSample> {
   const listening = opts.conns.map((c) => record(c, opts.subject));
   await Promise.all(opts.conns.map((c) => c.nc.flush()));
+  const sent = performance.now();
   const ok = await call(world, opts.owner, "DELETE", `/v1/rooms/${opts.room}/members/${opts.victim.signPublicKey}`);
   await new Promise((r) => setTimeout(r, opts.boundMs + 500));
   for (const l of listening) l.stop();
-  const after = listening.flatMap((l) => l.publishedAt).map((t) => t - ok);
+  const delivered = listening.flatMap((l) => l.publishedAt);
+  const last = delivered.length > 0 ? Math.max(...delivered) : sent;
+  const after = delivered.map((t) => t - ok);
   return {
-    lastDeliveryMs: after.length > 0 ? Math.max(...after) : Number.NEGATIVE_INFINITY,
+    effectMs: last - sent,
+    lastDeliveryMs: last - ok,
     late: after.filter((t) => t > opts.boundMs).length,
   };
+}
+
+/**
+ * `count` removals of `victim` from a room where `publisher` keeps publishing, each followed by its
+ * re-invite (which kicks it again, to come back with the room) and a wait until it receives again.
+ */
+export async function removals(
+  world: LiveWorld,
+  opts: Parameters<typeof measureRemoval>[1] & { publisher: BotConnection; count: number },
+): Promise<RemovalSample[]> {
+  const tick = ticker(opts.publisher, opts.subject);
+  const samples: RemovalSample[] = [];
+  try {
+    for (let i = 0; i < opts.count; i++) {
+      await receiving(opts.conns, opts.subject);
+      samples.push(await measureRemoval(world, opts));
+      await call(world, opts.owner, "POST", `/v1/rooms/${opts.room}/members`, {
+        member: opts.victim.signPublicKey,
+        role: "member",
+      });
+    }
+  } finally {
+    tick.stop();
+  }
+  return samples;
 }

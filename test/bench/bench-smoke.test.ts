@@ -13,6 +13,7 @@ const SECTIONS = [
   "| 2 e2e (3 nodes R3) ",
   "| 3 nonce (3 nodes R3) ",
   "| 7 scale ",
+  "| 8 removal (2 nodes) ",
   "| service PUT (signed, hashed once, streamed) | 1 MiB |",
   "| service GET (signed, verified, streamed) | 16 MiB |",
   "reserve+settle pairs/s",

@@ -8,6 +8,7 @@ import { authBench } from "./auth-bench.ts";
 import { SMOKE } from "./bench-options.ts";
 import { benchWorld } from "./bench-world.ts";
 import { type Figure, printTable } from "./measure.ts";
+import { removalBench } from "./removal-bench.ts";
 import { scaleBench } from "./scale-bench.ts";
 import { verifyBench } from "./verify-bench.ts";
 
@@ -35,6 +36,9 @@ for (const nodes of [1, 3]) {
     await cluster.stop();
   }
 }
+
+log("removal to effect (2 nodes)…");
+figures.push(...(await removalBench()));
 
 // Sections measured by the services' own scripts and measured tests, run in this same session:
 // blob throughput vs raw Object Store (6), revocation propagation (5), contended reservations (4).
