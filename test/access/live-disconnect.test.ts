@@ -68,7 +68,7 @@ describe("a committed change closes the bot's connections on every server", () =
     await world?.close();
   });
 
-  it(`a removed member receives nothing published more than ${BOUND_MS} ms after the removal's 2xx (${REMOVALS} removals)`, {
+  it("a removed member receives nothing published more than 1 s after the removal's 2xx, on either server", {
     timeout: 240_000,
   }, async () => {
     await createRoom("r-remove", [victim, bystander]);

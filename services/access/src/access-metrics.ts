@@ -72,6 +72,7 @@ export function liveDisconnectMetrics(registry: Registry): LiveDisconnectMetrics
   new Gauge({
     name: "conclave_access_kick_backlog",
     help: "Bots whose kick waits for a turn (coalesced)",
+    labelNames: [] as const,
     registers: [registry],
     collect() {
       this.set(read());
