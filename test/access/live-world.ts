@@ -19,32 +19,34 @@ export interface LiveWorld {
   close(): Promise<void>;
 }
 
-export async function startLiveWorld(nats: DataplaneNats, logLevel = "warn"): Promise<LiveWorld> {
-  const env = (seed: string) => ({
-    CONCLAVE_NATS_URLS: nats.urls.join(","),
-    CONCLAVE_NATS_NKEY_SEED: seed,
-    CONCLAVE_REPLICAS: String(Math.min(nats.nodes.length, 3)),
-    CONCLAVE_LOG_LEVEL: logLevel,
-    CONCLAVE_PORT: "0",
-    CONCLAVE_IP_RATE_PER_S: "100000",
-    CONCLAVE_IP_BURST: "100000",
-  });
-  const membership = await startHost({ env: loadServiceEnv(env(nats.seeds.service)), modules: [membershipModule] });
-  const accessEnv = {
-    ...env(nats.seeds.callout),
+const hostEnv = (nats: DataplaneNats, seed: string, logLevel: string) => ({
+  CONCLAVE_NATS_URLS: nats.urls.join(","),
+  CONCLAVE_NATS_NKEY_SEED: seed,
+  CONCLAVE_REPLICAS: String(Math.min(nats.nodes.length, 3)),
+  CONCLAVE_LOG_LEVEL: logLevel,
+  CONCLAVE_PORT: "0",
+  CONCLAVE_IP_RATE_PER_S: "100000",
+  CONCLAVE_IP_BURST: "100000",
+});
+
+/** One callout replica with live disconnect (the system user's seed), in-process. */
+export function startCallout(nats: DataplaneNats, instance: string, logLevel = "warn"): Promise<Host> {
+  const env = {
+    ...hostEnv(nats, nats.seeds.callout, logLevel),
     CONCLAVE_ACCESS_ISSUER_SEED: nats.seeds.issuer,
     CONCLAVE_NATS_SYSTEM_SEED: nats.seeds.system,
+    CONCLAVE_INSTANCE: `access-${instance}`,
   };
+  return startHost({ env: loadServiceEnv(env), modules: [createAccessModule({ config: loadAccessConfig(env) })] });
+}
+
+export async function startLiveWorld(nats: DataplaneNats, logLevel = "warn"): Promise<LiveWorld> {
+  const membership = await startHost({
+    env: loadServiceEnv(hostEnv(nats, nats.seeds.service, logLevel)),
+    modules: [membershipModule],
+  });
   const callouts: Host[] = [];
-  for (const instance of ["a", "b"]) {
-    const instanceEnv = { ...accessEnv, CONCLAVE_INSTANCE: `access-${instance}` };
-    callouts.push(
-      await startHost({
-        env: loadServiceEnv(instanceEnv),
-        modules: [createAccessModule({ config: loadAccessConfig(instanceEnv) })],
-      }),
-    );
-  }
+  for (const instance of ["a", "b"]) callouts.push(await startCallout(nats, instance, logLevel));
   return {
     membership,
     callouts,

@@ -71,13 +71,17 @@ async function startLiveDisconnect(
     maxReconnectAttempts: -1,
     timeout: ctx.store.opTimeoutMs,
   });
+  let stopping = false;
   const kicker = new ConnectionKicker({
     system,
     account: config.account,
     stallMs: live.connzStallMs,
     timeoutMs: ctx.store.opTimeoutMs,
-    onLateError: (err, signPub) =>
-      ctx.logger.warn({ err, subject: signPub }, "live disconnect: a late server's connections not closed"),
+    onLateError: (err, signPub) => {
+      // A listing cut by our own shutdown is not a failure to report.
+      if (!stopping)
+        ctx.logger.warn({ err, subject: signPub }, "live disconnect: a late server's connections not closed");
+    },
   });
   const disconnect = new LiveDisconnect({
     store: ctx.store,
@@ -87,9 +91,12 @@ async function startLiveDisconnect(
     logger: ctx.logger,
     ...(now ? { now } : {}),
   });
+  // Best effort: without it the first kick waits out one CONNZ stall to find the servers.
+  await kicker.learnServers().catch((err) => ctx.logger.warn({ err }, "live disconnect: servers not listed yet"));
   disconnect.start();
   return {
     async stop() {
+      stopping = true;
       await disconnect.stop();
       await system.close();
     },

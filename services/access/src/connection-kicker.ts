@@ -52,6 +52,8 @@ interface Connection {
 // A server that answered recently and not this time: its connections would be missed, so the
 // listing counts as incomplete and is retried. Forgotten after this long (a removed server).
 const SERVER_MEMORY_MS = 5 * 60_000;
+// Not a sign_pub (those are 43 base64url characters): no bot's connection has this name.
+const PRIME_USER = "conclave-kicker-learns-servers";
 
 /**
  * Finds a bot's connections on every server (its admission names the
@@ -137,6 +139,14 @@ export class ConnectionKicker {
   private remember(servers: Iterable<string>): void {
     const now = this.now();
     for (const id of servers) this.seen.set(id, now);
+  }
+
+  /**
+   * Learns the servers with a listing that matches no connection (no sign_pub
+   * is this name), so the first real kick need not wait out the stall.
+   */
+  async learnServers(): Promise<number> {
+    return (await this.kick(PRIME_USER)).servers;
   }
 
   /** Servers that answered within the memory: the ones a listing must hear from to be complete. */
