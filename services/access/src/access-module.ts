@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import { type AccessConfig, type LiveDisconnectConfig, loadAccessConfig } from "./access-config.ts";
 import { accessMetrics, liveDisconnectMetrics } from "./access-metrics.ts";
 import { CalloutResponder } from "./callout-responder.ts";
-import { ConnectionKicker } from "./connection-kicker.ts";
+import { ConnectionKicker, SERVER_MEMORY_MS } from "./connection-kicker.ts";
 import { IssuerKey } from "./issuer-key.ts";
 import { LiveDisconnect } from "./live-disconnect.ts";
 import { storeRoomsOfMember } from "./rooms-of-member.ts";
@@ -91,12 +91,19 @@ async function startLiveDisconnect(
     logger: ctx.logger,
     ...(now ? { now } : {}),
   });
-  // Best effort: without it the first kick waits out one CONNZ stall to find the servers.
-  await kicker.learnServers().catch((err) => ctx.logger.warn({ err }, "live disconnect: servers not listed yet"));
+  // Best effort: without it a kick waits out one CONNZ stall to find the servers. Refreshed
+  // well within the kicker's memory of them, so a quiet spell does not bring the stall back.
+  const learn = () =>
+    kicker.learnServers().catch((err) => {
+      if (!stopping) ctx.logger.warn({ err }, "live disconnect: servers not listed");
+    });
+  await learn();
+  const relearn = setInterval(learn, SERVER_MEMORY_MS / 3);
   disconnect.start();
   return {
     async stop() {
       stopping = true;
+      clearInterval(relearn);
       await disconnect.stop();
       await system.close();
     },

@@ -7,7 +7,7 @@ export const CONNZ_SUBJECT = "$SYS.REQ.SERVER.PING.CONNZ";
 export const kickSubject = (serverId: string) => `$SYS.REQ.SERVER.${serverId}.KICK`;
 
 const connzAnswer = z.object({
-  server: z.object({ id: z.string().min(1) }),
+  server: z.object({ id: z.string().min(1), name: z.string().min(1) }),
   data: z
     .object({
       limit: z.number().int().positive().optional(),
@@ -50,8 +50,10 @@ interface Connection {
 }
 
 // A server that answered recently and not this time: its connections would be missed, so the
-// listing counts as incomplete and is retried. Forgotten after this long (a removed server).
-const SERVER_MEMORY_MS = 5 * 60_000;
+// listing counts as incomplete and is retried. Known by name: a restarted server has a new id.
+// Forgotten after this long (a server gone, or cut off from ours: kicks stop failing on it, and
+// what it holds is bounded by the admission lifetime); learnServers() refreshes the rest.
+export const SERVER_MEMORY_MS = 60_000;
 // Not a sign_pub (those are 43 base64url characters): no bot's connection has this name.
 const PRIME_USER = "conclave-kicker-learns-servers";
 
@@ -133,7 +135,7 @@ export class ConnectionKicker {
     if (data.limit !== undefined && connections.length >= data.limit) {
       throw new KickError(`CONNZ of ${server.id} paged`);
     }
-    return { server: server.id, connections: connections.map((c) => ({ server: server.id, cid: c.cid })) };
+    return { server: server.name, connections: connections.map((c) => ({ server: server.id, cid: c.cid })) };
   }
 
   private remember(servers: Iterable<string>): void {
