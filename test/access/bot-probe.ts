@@ -10,7 +10,11 @@ export interface BotConnection {
 }
 
 export async function connectBot(identity: KeyFile, servers: string[]): Promise<BotConnection> {
-  const nc = await connectAsBot(identity, { servers, timeout: 10_000 });
+  return probed(await connectAsBot(identity, { servers, timeout: 10_000 }));
+}
+
+/** Any connection (a bot's, the system user's), with the permission violations the server reports on it. */
+export function probed(nc: NatsConnection): BotConnection {
   const violations: PermissionViolationError[] = [];
   void (async () => {
     for await (const s of nc.status()) {

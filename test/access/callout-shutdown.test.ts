@@ -18,7 +18,10 @@ describe("a callout replica stopping", () => {
 
   it("answers the admissions in flight before it lets its connection go", async () => {
     const n = nats();
-    const config: AccessConfig = loadAccessConfig({ CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer });
+    const config: AccessConfig = loadAccessConfig({
+      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
+      CONCLAVE_NATS_SYSTEM_SEED: n.seeds.system,
+    });
     const nc = await connect({
       servers: n.urls,
       authenticator: nkeyAuthenticator(new TextEncoder().encode(n.seeds.callout)),

@@ -17,15 +17,20 @@ import { afterAll, afterEach, beforeAll } from "vitest";
 export interface DataplaneNats {
   nodes: NatsNode[];
   urls: string[];
-  /** Seeds ("SU…") of the services-account users; the account seed ("SA…") of the callout's issuer. */
-  seeds: { service: string; callout: string; issuer: string };
+  /**
+   * Seeds ("SU…") of the services-account users and of the restricted system user (CONNZ/KICK only,
+   * contracts.md); the account seed ("SA…") of the callout's issuer.
+   */
+  seeds: { service: string; callout: string; system: string; issuer: string };
   logs(): string;
   stop(): Promise<void>;
 }
 
 const seedOf = (kp: KeyPair) => new TextDecoder().decode(kp.getSeed());
 
-export function dataplaneConfig(keys: { service: KeyPair; callout: KeyPair; issuer: KeyPair }, clustered: boolean) {
+type DataplaneKeys = { service: KeyPair; callout: KeyPair; system: KeyPair; issuer: KeyPair };
+
+export function dataplaneConfig(keys: DataplaneKeys, clustered: boolean) {
   return `server_name: $NATS_SERVER_NAME
 listen: $NATS_LISTEN
 http: $NATS_HTTP
@@ -40,7 +45,20 @@ accounts {
     ]
   }
   BOTS {}
+  # Finds and closes bots' connections (live disconnect, services/access): nothing else.
+  SYS {
+    users: [
+      {
+        nkey: ${keys.system.getPublicKey()}
+        permissions: {
+          publish: { allow: ["$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.SERVER.*.KICK"] }
+          subscribe: { allow: ["_INBOX.>"] }
+        }
+      }
+    ]
+  }
 }
+system_account: SYS
 authorization {
   timeout: 2
   auth_callout {
@@ -56,7 +74,7 @@ authorization {
 export async function startDataplaneNats(count = 1): Promise<DataplaneNats> {
   const bin = await resolveNatsServer();
   const dir = await mkdtemp(join(tmpdir(), "conclave-dataplane-"));
-  const keys = { service: createUser(), callout: createUser(), issuer: createAccount() };
+  const keys = { service: createUser(), callout: createUser(), system: createUser(), issuer: createAccount() };
   const configFile = join(dir, "nats.conf");
   await writeFile(configFile, dataplaneConfig(keys, count > 1));
   const ports = await freePorts(count * 3);
@@ -99,7 +117,12 @@ export async function startDataplaneNats(count = 1): Promise<DataplaneNats> {
   return {
     nodes,
     urls: nodes.map((n) => n.url),
-    seeds: { service: seedOf(keys.service), callout: seedOf(keys.callout), issuer: seedOf(keys.issuer) },
+    seeds: {
+      service: seedOf(keys.service),
+      callout: seedOf(keys.callout),
+      system: seedOf(keys.system),
+      issuer: seedOf(keys.issuer),
+    },
     logs,
     stop,
   };

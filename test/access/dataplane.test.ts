@@ -46,7 +46,11 @@ describe("the auth callout admits bots into their rooms and nothing else", () =>
   beforeAll(async () => {
     const n = nats();
     membership = await startHost({ env: loadServiceEnv(hostEnv(n, n.seeds.service)), modules: [membershipModule] });
-    const accessEnv = { ...hostEnv(n, n.seeds.callout), CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer };
+    const accessEnv = {
+      ...hostEnv(n, n.seeds.callout),
+      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
+      CONCLAVE_NATS_SYSTEM_SEED: n.seeds.system,
+    };
     calloutA = await startHost({
       env: loadServiceEnv(accessEnv),
       modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],

@@ -25,6 +25,7 @@ const accessEnv = {
   CONCLAVE_LOG_LEVEL: "info",
   CONCLAVE_NATS_NKEY_SEED: nats.seeds.callout,
   CONCLAVE_ACCESS_ISSUER_SEED: nats.seeds.issuer,
+  CONCLAVE_NATS_SYSTEM_SEED: nats.seeds.system,
 };
 const replicas = await Promise.all([1, 2].map(() => spawnService("services/access/src/main.ts", accessEnv)));
 try {

@@ -33,7 +33,11 @@ describe("the callout when the store cannot answer", () => {
       CONCLAVE_PORT: "0",
     });
     membership = await startHost({ env: loadServiceEnv(env(n.seeds.service)), modules: [membershipModule] });
-    const accessEnv = { ...env(n.seeds.callout), CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer };
+    const accessEnv = {
+      ...env(n.seeds.callout),
+      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
+      CONCLAVE_NATS_SYSTEM_SEED: n.seeds.system,
+    };
     callout = await startHost({
       env: loadServiceEnv(accessEnv),
       modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],

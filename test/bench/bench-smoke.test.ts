@@ -17,6 +17,7 @@ const SECTIONS = [
   "| 7 scale ",
   "| 7 rooms ",
   "| 9 data plane (1 node) ",
+  "| 10 removal (2 nodes) ",
   "| service PUT (signed, hashed once, streamed) | 1 MiB |",
   "| service GET (signed, verified, streamed) | 16 MiB |",
   "reserve+settle pairs/s",

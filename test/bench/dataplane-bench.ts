@@ -17,7 +17,7 @@ const BATCH = 100;
 const PAYLOAD = new Uint8Array(256);
 
 /**
- * Section 8 (issue 14 item 6): admissions through the auth callout against a
+ * Section 9 (issue 14 item 6): admissions through the auth callout against a
  * static-nkey connect that never reaches it, and room publishing on a
  * bot's permission-restricted connection against the same publish on an
  * unrestricted services-account connection, on the data-plane server.

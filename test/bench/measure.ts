@@ -12,7 +12,8 @@ export interface Figure {
   note?: string;
 }
 
-const pct = (sorted: number[], p: number) =>
+/** Percentile of an ascending sample. */
+export const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 /** Runs `op` for about `seconds` with `concurrency` workers; returns throughput and latency percentiles. */

@@ -10,6 +10,7 @@ import { benchWorld } from "./bench-world.ts";
 import { dataplaneBench } from "./dataplane-bench.ts";
 import { type Figure, printTable } from "./measure.ts";
 import { readBarrierBench } from "./read-barrier-bench.ts";
+import { removalBench } from "./removal-bench.ts";
 import { roomsListingBench } from "./rooms-listing-bench.ts";
 import { scaleBench } from "./scale-bench.ts";
 import { verifyBench } from "./verify-bench.ts";
@@ -43,6 +44,8 @@ for (const nodes of [1, 3]) {
 
 log("data plane (1 node)…");
 figures.push(...(await dataplaneBench()));
+log("removal to effect (2 nodes)…");
+figures.push(...(await removalBench()));
 
 // Sections measured by the services' own scripts and measured tests, run in this same session:
 // blob throughput vs raw Object Store (6), revocation propagation (5), contended reservations (4).

@@ -7,7 +7,14 @@ import {
   checkRevocations,
   type FinalState,
 } from "./checkers.ts";
-import { type FaultRecord, noFaults, type RequestRecord } from "./history.ts";
+import { checkDataplaneAdmissions, checkDataplaneRemovals } from "./dataplane-checkers.ts";
+import {
+  type AdmissionRecord,
+  type DeliveryRecord,
+  type FaultRecord,
+  noFaults,
+  type RequestRecord,
+} from "./history.ts";
 import { checkBudgets, checkUsageRecorded } from "./service-checkers.ts";
 
 // The checkers must catch what they exist to catch: synthetic histories with
@@ -209,5 +216,58 @@ describe("budget checker", () => {
     expect(checkUsageRecorded(calls, ended(20, 20)).verdict).toBe("PASS");
     // An acknowledged call whose usage the ledger lost.
     expect(checkUsageRecorded(calls, ended(20, 0)).verdict).toBe("FAIL");
+  });
+});
+
+describe("data-plane checkers", () => {
+  const DP = { dataplaneBoundMs: 1_000, revokeBoundMs: 0 };
+  const removal = req({ op: "room.remove", t0: 900, t1: 1_000, summary: { room: "r1", member: "V" } });
+  const revocation = req({ op: "user.revoke", t0: 900, t1: 1_000, summary: { user: "X" } });
+  const added = (user: string) => req({ op: "user.add", t0: 0, t1: 100, summary: { user } });
+  const delivery = (bot: string, publishedAt: number, room = "r1"): DeliveryRecord => ({
+    type: "delivery",
+    bot,
+    room,
+    publishedAt,
+    receivedAt: publishedAt + 5,
+  });
+  const admission = (bot: string, t0: number, admitted = true): AdmissionRecord => ({
+    type: "admission",
+    bot,
+    t0,
+    t1: t0 + 20,
+    admitted,
+  });
+
+  it("fails on a delivery published past the bound after a removal's or a revocation's 2xx", () => {
+    expect(checkDataplaneRemovals([removal, delivery("V", 2_001)], DP).verdict).toBe("FAIL");
+    expect(checkDataplaneRemovals([revocation, delivery("X", 2_500, "r7")], DP).verdict).toBe("FAIL");
+  });
+  it("passes deliveries within the bound, to others, on other rooms, and after a re-invite was sent", () => {
+    const reinvite = req({ op: "room.invite", t0: 1_500, t1: 1_600, summary: { room: "r1", member: "V" } });
+    const history = [
+      removal,
+      revocation,
+      delivery("V", 1_999),
+      delivery("W", 5_000),
+      delivery("V", 5_000, "r2"),
+      reinvite,
+      delivery("V", 3_000),
+    ];
+    expect(checkDataplaneRemovals(history, DP).verdict).toBe("PASS");
+  });
+  it("fails on an admission of a never-registered key and of a key after its revocation", () => {
+    expect(checkDataplaneAdmissions([added("A"), admission("M", 500)], DP).verdict).toBe("FAIL");
+    expect(checkDataplaneAdmissions([added("X"), revocation, admission("X", 1_001)], DP).verdict).toBe("FAIL");
+  });
+  it("passes admissions of registered keys before a revocation, and refusals of anyone", () => {
+    const history = [
+      added("X"),
+      revocation,
+      admission("X", 500),
+      admission("X", 1_500, false),
+      admission("M", 10, false),
+    ];
+    expect(checkDataplaneAdmissions(history, DP).verdict).toBe("PASS");
   });
 });

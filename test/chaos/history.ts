@@ -98,7 +98,27 @@ export interface MetaRecord {
   [key: string]: unknown;
 }
 
-export type HistoryRecord = RequestRecord | FaultRecord | ProbeRecord | MetaRecord;
+/** A message a data-plane bot received on a room subject, published at `publishedAt` (carried in the payload). */
+export interface DeliveryRecord {
+  type: "delivery";
+  /** The receiving bot's sign_pub. */
+  bot: string;
+  room: string;
+  publishedAt: number;
+  receivedAt: number;
+}
+
+/** A data-plane connect and whether the server admitted it. */
+export interface AdmissionRecord {
+  type: "admission";
+  bot: string;
+  t0: number;
+  t1: number;
+  admitted: boolean;
+  error?: string;
+}
+
+export type HistoryRecord = RequestRecord | FaultRecord | ProbeRecord | MetaRecord | DeliveryRecord | AdmissionRecord;
 
 /** Appends every record to a JSON-lines file as it happens, and keeps them for the checkers. */
 export class HistoryRecorder {

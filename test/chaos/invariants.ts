@@ -13,6 +13,7 @@ import {
   checkRevocations,
   type FinalState,
 } from "./checkers.ts";
+import { checkDataplaneAdmissions, checkDataplaneRemovals } from "./dataplane-checkers.ts";
 import type { HistoryRecord, RequestRecord } from "./history.ts";
 import { checkBlobReads, checkBudgets, checkTokenRevocations, checkUsageRecorded } from "./service-checkers.ts";
 
@@ -20,9 +21,12 @@ import { checkBlobReads, checkBudgets, checkTokenRevocations, checkUsageRecorded
 export function runCheckers(
   history: HistoryRecord[],
   final: FinalState,
-  opts: CheckOptions & { recoveryBoundMs: number },
+  opts: CheckOptions & { recoveryBoundMs: number; dataplaneBoundMs?: number },
 ): CheckResult[] {
   const reqs = history.filter((h): h is RequestRecord => h.type === "req");
+  // Judged when the workload ran data-plane bots (CHAOS_DATAPLANE, test/chaos/dataplane-ops.ts).
+  const dataplane = history.some((h) => h.type === "delivery" || h.type === "admission");
+  const dp = { dataplaneBoundMs: opts.dataplaneBoundMs ?? 1_000, revokeBoundMs: opts.revokeBoundMs };
   return [
     ...checkAcknowledgedWrites(reqs, final),
     checkRefusedWritesAbsent(reqs, final),
@@ -37,6 +41,7 @@ export function runCheckers(
     ...(reqs.some((r) => r.op === "rpc.call")
       ? [checkTokenRevocations(reqs, opts), checkBudgets(reqs, final), checkUsageRecorded(reqs, final)]
       : []),
+    ...(dataplane ? [checkDataplaneRemovals(history, dp), checkDataplaneAdmissions(history, dp)] : []),
     checkInternalErrors(reqs),
   ];
 }

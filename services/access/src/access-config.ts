@@ -5,6 +5,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ACCOUNT_SEED = /^SA[A-Z2-7]{56}$/;
+const USER_SEED = /^SU[A-Z2-7]{56}$/;
 
 export interface AccessConfig {
   /** The callout issuer's account nkey seed ("SA…"): the server trusts responses signed by its public key. */
@@ -24,6 +25,19 @@ export interface AccessConfig {
   /** A bot in more rooms than this is refused rather than handed an unbounded permission list. */
   maxRooms: number;
   limits: { subs: number; payload: number; data: number };
+  /** Closing bots' connections when their rooms or status change (live-disconnect.ts); undefined: off. */
+  liveDisconnect: LiveDisconnectConfig | undefined;
+}
+
+export interface LiveDisconnectConfig {
+  /** The restricted system-account user's seed ("SU…"): it may only send CONNZ and KICK (contracts.md). */
+  systemSeed: string;
+  /** Bots being looked up and kicked at once, per replica: a storm of changes queues behind this. */
+  concurrency: number;
+  /** Changes delivered and not yet acknowledged, per table and cluster-wide (the feeds' max_ack_pending). */
+  maxPending: number;
+  /** How long a CONNZ waits for the servers' answers: answers stop coming for this long and it is over. */
+  connzStallMs: number;
 }
 
 export const accessEnvSchema = z.object({
@@ -51,6 +65,13 @@ export const accessEnvSchema = z.object({
   CONCLAVE_ACCESS_MAX_PAYLOAD: int(KiB, 64 * MiB).default(MiB),
   // Bytes a connection may have pending to it on the server; -1 would be unlimited.
   CONCLAVE_ACCESS_MAX_DATA: int(MiB, 1024 * MiB).default(64 * MiB),
+  CONCLAVE_NATS_SYSTEM_SEED: z.string().regex(USER_SEED, "must be a user nkey seed (SU…)").optional(),
+  CONCLAVE_NATS_SYSTEM_SEED_FILE: z.string().min(1).optional(),
+  // "off" leaves a removed or revoked bot its permissions until its admission expires (CONCLAVE_ACCESS_TTL_S).
+  CONCLAVE_ACCESS_LIVE_DISCONNECT: z.enum(["on", "off"]).default("on"),
+  CONCLAVE_ACCESS_KICK_CONCURRENCY: int(1, 1_000).default(8),
+  CONCLAVE_ACCESS_KICK_PENDING: int(1, 100_000).default(512),
+  CONCLAVE_ACCESS_CONNZ_STALL_MS: int(10, 5_000).default(200),
 });
 
 export class AccessConfigError extends Error {
@@ -68,24 +89,42 @@ export function loadAccessConfig(env: NodeJS.ProcessEnv = process.env): AccessCo
   const fail = (variable: string, message: string): never => {
     throw new AccessConfigError(`invalid access configuration:\n  ${variable}: ${message}`);
   };
-  if (e.CONCLAVE_ACCESS_ISSUER_SEED && e.CONCLAVE_ACCESS_ISSUER_SEED_FILE) {
-    fail("CONCLAVE_ACCESS_ISSUER_SEED_FILE", "set either it or CONCLAVE_ACCESS_ISSUER_SEED");
-  }
-  let issuerSeed = e.CONCLAVE_ACCESS_ISSUER_SEED;
-  if (e.CONCLAVE_ACCESS_ISSUER_SEED_FILE) {
+  // One rule for both keys: given inline or in a file (a mounted secret), never both, checked for its kind.
+  const seedOf = (inline: string | undefined, file: string | undefined, names: [string, string], kind: RegExp) => {
+    const [inlineName, fileName] = names;
+    if (inline && file) fail(fileName, `set either it or ${inlineName}`);
+    if (!file) return inline;
+    let seed = "";
     try {
-      issuerSeed = readFileSync(e.CONCLAVE_ACCESS_ISSUER_SEED_FILE, "utf8").trim();
+      seed = readFileSync(file, "utf8").trim();
     } catch (err) {
-      fail("CONCLAVE_ACCESS_ISSUER_SEED_FILE", (err as Error).message);
+      fail(fileName, (err as Error).message);
     }
-    if (!issuerSeed || !ACCOUNT_SEED.test(issuerSeed)) {
-      fail("CONCLAVE_ACCESS_ISSUER_SEED_FILE", "must hold an account nkey seed (SA…)");
-    }
-  }
+    return kind.test(seed) ? seed : fail(fileName, `must hold a seed of the kind ${inlineName} takes`);
+  };
+  const issuerSeed = seedOf(
+    e.CONCLAVE_ACCESS_ISSUER_SEED,
+    e.CONCLAVE_ACCESS_ISSUER_SEED_FILE,
+    ["CONCLAVE_ACCESS_ISSUER_SEED", "CONCLAVE_ACCESS_ISSUER_SEED_FILE"],
+    ACCOUNT_SEED,
+  );
   if (!issuerSeed) {
     return fail(
       "CONCLAVE_ACCESS_ISSUER_SEED",
       "required (or CONCLAVE_ACCESS_ISSUER_SEED_FILE): the callout's issuer key",
+    );
+  }
+  const systemSeed = seedOf(
+    e.CONCLAVE_NATS_SYSTEM_SEED,
+    e.CONCLAVE_NATS_SYSTEM_SEED_FILE,
+    ["CONCLAVE_NATS_SYSTEM_SEED", "CONCLAVE_NATS_SYSTEM_SEED_FILE"],
+    USER_SEED,
+  );
+  // On by default, so a deployment without the system user fails at start rather than silently keeping old permissions.
+  if (e.CONCLAVE_ACCESS_LIVE_DISCONNECT === "on" && !systemSeed) {
+    fail(
+      "CONCLAVE_NATS_SYSTEM_SEED",
+      "required (or CONCLAVE_NATS_SYSTEM_SEED_FILE) to close removed bots' connections; or CONCLAVE_ACCESS_LIVE_DISCONNECT=off",
     );
   }
   return {
@@ -102,5 +141,14 @@ export function loadAccessConfig(env: NodeJS.ProcessEnv = process.env): AccessCo
       payload: e.CONCLAVE_ACCESS_MAX_PAYLOAD,
       data: e.CONCLAVE_ACCESS_MAX_DATA,
     },
+    liveDisconnect:
+      e.CONCLAVE_ACCESS_LIVE_DISCONNECT === "on" && systemSeed
+        ? {
+            systemSeed,
+            concurrency: e.CONCLAVE_ACCESS_KICK_CONCURRENCY,
+            maxPending: e.CONCLAVE_ACCESS_KICK_PENDING,
+            connzStallMs: e.CONCLAVE_ACCESS_CONNZ_STALL_MS,
+          }
+        : undefined,
   };
 }

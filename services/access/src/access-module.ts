@@ -1,8 +1,12 @@
-import { type ServiceModule, usersTable } from "@conclave/runtime";
-import { type AccessConfig, loadAccessConfig } from "./access-config.ts";
-import { accessMetrics } from "./access-metrics.ts";
+import { type ServiceContext, type ServiceModule, usersTable } from "@conclave/runtime";
+import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { type AccessConfig, type LiveDisconnectConfig, loadAccessConfig } from "./access-config.ts";
+import { accessMetrics, liveDisconnectMetrics } from "./access-metrics.ts";
 import { CalloutResponder } from "./callout-responder.ts";
+import { ConnectionKicker, SERVER_MEMORY_MS } from "./connection-kicker.ts";
 import { IssuerKey } from "./issuer-key.ts";
+import { LiveDisconnect } from "./live-disconnect.ts";
 import { storeRoomsOfMember } from "./rooms-of-member.ts";
 
 export interface AccessModuleOptions {
@@ -23,7 +27,7 @@ export function createAccessModule(opts: AccessModuleOptions = {}): ServiceModul
     name: "access",
     eventSchemas: {},
     projections: [],
-    register(ctx) {
+    async register(ctx) {
       const config = opts.config ?? loadAccessConfig();
       const users = usersTable(ctx.store);
       const responder = new CalloutResponder({
@@ -39,10 +43,69 @@ export function createAccessModule(opts: AccessModuleOptions = {}): ServiceModul
         logger: ctx.logger,
         ...(opts.now ? { now: opts.now } : {}),
       });
+      const live = config.liveDisconnect;
+      const disconnect = live && (await startLiveDisconnect(ctx, config, live, opts.now));
       responder.start();
       // The edge closes before the store connection (host.close): answers in flight go out first.
-      ctx.edge.app.addHook("onClose", () => responder.stop());
+      ctx.edge.app.addHook("onClose", () => Promise.all([responder.stop(), disconnect?.stop()]));
+      if (!live)
+        ctx.logger.warn(
+          "live disconnect off: a removed or revoked bot keeps its permissions until its admission expires",
+        );
       ctx.logger.info({ account: config.account, queue: config.queue, ttlS: config.ttlS }, "auth callout answering");
+    },
+  };
+}
+
+/** The kicker on the restricted system user's own connection (another account than the store's), fed by the tables' changes. */
+async function startLiveDisconnect(
+  ctx: ServiceContext,
+  config: AccessConfig,
+  live: LiveDisconnectConfig,
+  now: (() => number) | undefined,
+): Promise<{ stop(): Promise<void> }> {
+  const system = await connect({
+    servers: ctx.env.CONCLAVE_NATS_URLS,
+    name: `access-kicker-${ctx.env.CONCLAVE_INSTANCE ?? "local"}`,
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(live.systemSeed)),
+    maxReconnectAttempts: -1,
+    timeout: ctx.store.opTimeoutMs,
+  });
+  let stopping = false;
+  const kicker = new ConnectionKicker({
+    system,
+    account: config.account,
+    stallMs: live.connzStallMs,
+    timeoutMs: ctx.store.opTimeoutMs,
+    onLateError: (err, signPub) => {
+      // A listing cut by our own shutdown is not a failure to report.
+      if (!stopping)
+        ctx.logger.warn({ err, subject: signPub }, "live disconnect: a late server's connections not closed");
+    },
+  });
+  const disconnect = new LiveDisconnect({
+    store: ctx.store,
+    kick: (signPub) => kicker.kick(signPub),
+    config: { concurrency: live.concurrency, maxPending: live.maxPending, ttlS: config.ttlS },
+    metrics: liveDisconnectMetrics(ctx.edge.registry),
+    logger: ctx.logger,
+    ...(now ? { now } : {}),
+  });
+  // Best effort: without it a kick waits out one CONNZ stall to find the servers. Refreshed
+  // well within the kicker's memory of them, so a quiet spell does not bring the stall back.
+  const learn = () =>
+    kicker.learnServers().catch((err) => {
+      if (!stopping) ctx.logger.warn({ err }, "live disconnect: servers not listed");
+    });
+  await learn();
+  const relearn = setInterval(learn, SERVER_MEMORY_MS / 3);
+  disconnect.start();
+  return {
+    async stop() {
+      stopping = true;
+      clearInterval(relearn);
+      await disconnect.stop();
+      await system.close();
     },
   };
 }

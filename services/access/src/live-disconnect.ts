@@ -1,0 +1,163 @@
+import { BUCKETS, backoffMs, type Store, withDeadline } from "@conclave/store";
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { LiveDisconnectMetrics } from "./access-metrics.ts";
+import {
+  kicksOfChange,
+  memberOfKey,
+  roomMembersKey,
+  type TableChange,
+  WATCHED_TABLES,
+  type WatchedTable,
+} from "./change-kicks.ts";
+import type { KickResult } from "./connection-kicker.ts";
+import { KickQueue } from "./kick-queue.ts";
+
+// A change held this long without an ack goes to another replica; a slow one keeps it with progress acks.
+const ACK_WAIT_MS = 10_000;
+const OPERATION = "KV-Operation";
+
+export interface LiveDisconnectDeps {
+  store: Store;
+  kick(signPub: string): Promise<KickResult>;
+  config: { concurrency: number; maxPending: number; ttlS: number };
+  metrics: LiveDisconnectMetrics;
+  logger: Logger;
+  /** Milliseconds since the epoch. */
+  now?: () => number;
+}
+
+/** The durable consumer of a watched table's KV stream: its name is the checkpoint every replica shares. */
+export const kickDurable = (table: WatchedTable) => `access_kick_${table}`;
+
+/**
+ * Closes bots' connections when a committed change to the tables the callout
+ * reads makes them stale (docs/dataplane.md, "Live disconnect"). It reads the
+ * tables' KV streams, not the requests: a write is there only once the
+ * projection has made it, so the bot's reconnect is decided on the new state,
+ * whenever it comes. One durable consumer per table, shared by every replica:
+ * each change is handled by one replica (acked once its bots are kicked, or
+ * redelivered), not by all of them, which would list every bot N times and
+ * kick its fresh connection again. The consumer is the checkpoint: a replica
+ * that stops or loses its feed resumes where the cluster left off.
+ */
+export class LiveDisconnect {
+  private readonly deps: LiveDisconnectDeps;
+  private readonly now: () => number;
+  private readonly queue: KickQueue<KickResult>;
+  private readonly members: ReturnType<Store["table"]>;
+  private stopped = false;
+  private readonly feeds = new Map<WatchedTable, ConsumerMessages>();
+  private loops: Promise<void>[] = [];
+  private readonly handling = new Set<Promise<void>>();
+
+  constructor(deps: LiveDisconnectDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+    this.queue = new KickQueue(deps.config.concurrency, (signPub) => deps.kick(signPub));
+    this.members = deps.store.table("members", z.unknown());
+    deps.metrics.backlog(() => this.queue.backlog);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.loops = WATCHED_TABLES.map((table) => this.run(table));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const feed of this.feeds.values()) feed.stop();
+    await Promise.all(this.loops);
+    await Promise.allSettled([...this.handling]);
+  }
+
+  private stream(table: WatchedTable) {
+    const bucket = BUCKETS[table].name;
+    return { name: `KV_${bucket}`, prefix: `$KV.${bucket}.` };
+  }
+
+  private async ensureConsumer(table: WatchedTable): Promise<void> {
+    const { jsm } = this.deps.store.conn;
+    const stream = this.stream(table).name;
+    await withDeadline("kick consumer", this.deps.store.opTimeoutMs, async () => {
+      if (await jsm.consumers.info(stream, kickDurable(table)).catch(() => undefined)) return;
+      await jsm.consumers.add(stream, {
+        durable_name: kickDurable(table),
+        ack_policy: AckPolicy.Explicit,
+        // Only what is committed from now on: older admissions were decided on newer state or have expired.
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: ACK_WAIT_MS * 1_000_000,
+        // A storm of changes waits in the stream, not in this process: at most this many are out at once.
+        max_ack_pending: this.deps.config.maxPending,
+        num_replicas: 0,
+      });
+    });
+  }
+
+  // Whatever ends the feed (reconnect, node loss, a deleted consumer), re-attach and carry on from the checkpoint.
+  private async run(table: WatchedTable): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.ensureConsumer(table);
+        const consumer = await this.deps.store.conn.js.consumers.get(this.stream(table).name, kickDurable(table));
+        const feed = await consumer.consume({ max_messages: this.deps.config.maxPending, idle_heartbeat: 1_000 });
+        this.feeds.set(table, feed);
+        if (this.stopped) feed.stop();
+        for await (const msg of feed) {
+          attempt = 0;
+          // Not awaited: kicks of different bots overlap, bounded by the queue and max_ack_pending.
+          const handled = this.handle(table, msg).finally(() => this.handling.delete(handled));
+          this.handling.add(handled);
+        }
+      } catch (err) {
+        this.deps.logger.warn({ err, table }, "live disconnect: change feed interrupted");
+      }
+      if (!this.stopped) {
+        this.deps.metrics.feedRestarted(table);
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
+      }
+    }
+  }
+
+  private async handle(table: WatchedTable, msg: JsMsg): Promise<void> {
+    const committedMs = msg.info.timestampNanos / 1e6;
+    // Every admission older than this has expired by itself: nothing left to close.
+    if (this.now() - committedMs > this.deps.config.ttlS * 1_000) {
+      this.deps.metrics.change(table, "expired");
+      msg.ack();
+      return;
+    }
+    const holding = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
+    try {
+      const operation = msg.headers?.get(OPERATION);
+      const change: TableChange = {
+        table,
+        key: msg.subject.slice(this.stream(table).prefix.length),
+        removed: operation === "DEL" || operation === "PURGE",
+        value: msg.data,
+      };
+      const who = await this.whoseConnections(change);
+      const results = await Promise.all(who.map((signPub) => this.queue.submit(signPub)));
+      msg.ack();
+      const kicked = results.reduce((sum, r) => sum + r.kicked, 0);
+      this.deps.metrics.change(table, who.length > 0 ? "kicked" : "none");
+      if (who.length > 0) this.deps.metrics.kicked(table, kicked, (this.now() - committedMs) / 1_000);
+    } catch (err) {
+      this.deps.metrics.change(table, "failed");
+      this.deps.logger.warn({ err, table, seq: msg.seq }, "live disconnect: kick failed, retried");
+      // Redelivered (to any replica) after a backoff; retried until it is older than an admission.
+      msg.nak(Math.round(250 + backoffMs(msg.info.deliveryCount, 250, 5_000)));
+    } finally {
+      clearInterval(holding);
+    }
+  }
+
+  private async whoseConnections(change: TableChange): Promise<string[]> {
+    const filter = roomMembersKey(change);
+    if (!filter) return kicksOfChange(change);
+    // A deleted room: its members as the members table lists them, deleted entries included.
+    const keys = await this.members.keysWithHistory(filter);
+    return [...new Set(keys.map(memberOfKey).filter((m) => m !== undefined))];
+  }
+}

@@ -1,0 +1,49 @@
+import { ConnectionKicker } from "@conclave/access";
+import { eventually } from "@conclave/testkit";
+import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { identity, register } from "../support/membership-fixture.ts";
+import { type BotConnection, connectBot } from "./bot-probe.ts";
+import { useDataplaneNats } from "./dataplane-nats.ts";
+import { type LiveWorld, startLiveWorld } from "./live-world.ts";
+
+// The kicker on its own, against two servers: it must hear from every server it knows, or fail (and be retried).
+
+describe("the connection kicker", () => {
+  const nats = useDataplaneNats(2);
+  let world: LiveWorld;
+  let system: NatsConnection;
+  const admin = identity("admin");
+  const bot = identity("bot");
+  const bots: BotConnection[] = [];
+
+  beforeAll(async () => {
+    world = await startLiveWorld(nats());
+    await register(world.membership, admin, [bot], true);
+    system = await connect({
+      servers: nats().urls,
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(nats().seeds.system)),
+    });
+  });
+  afterAll(async () => {
+    await Promise.all(bots.map((b) => b.nc.close()));
+    await system?.close();
+    await world?.close();
+  });
+
+  it("closes the bot's connection on each server; a known server that stops answering fails the kick", {
+    timeout: 60_000,
+  }, async () => {
+    for (const url of nats().urls) bots.push(await connectBot(bot, [url]));
+    const kicker = new ConnectionKicker({ system, account: "BOTS", stallMs: 300, timeoutMs: 5_000 });
+    expect(await kicker.kick(bot.signPublicKey)).toEqual({ kicked: 2, servers: 2 });
+    // Nobody else's connections: a user with none is a complete listing of nothing.
+    expect(await kicker.kick(admin.signPublicKey)).toEqual({ kicked: 0, servers: 2 });
+    await nats().nodes[1]?.kill();
+    await expect(kicker.kick(bot.signPublicKey)).rejects.toThrow(/CONNZ incomplete/);
+    // Back, under a new server id: known by its name, so listings are complete again.
+    await nats().nodes[1]?.start();
+    await eventually(async () => expect((await kicker.kick(bot.signPublicKey)).servers).toBe(2), 30_000, 250);
+  });
+});
