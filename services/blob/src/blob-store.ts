@@ -42,6 +42,8 @@ export interface BlobStoreOptions {
 
 const KiB = 1024;
 export const DEFAULT_CHUNK_BYTES = 128 * KiB;
+/** Chunk publishes an upload keeps in flight: 4 × 128 KiB held per upload at most. */
+export const DEFAULT_WRITE_WINDOW = 4;
 
 /** The JetStream stream behind the blob bucket (Object Store layout: `OBJ_<bucket>`). */
 export const BLOB_STREAM = `OBJ_${OBJECT_STORES.blobs.name}`;
@@ -78,7 +80,7 @@ export class BlobStore {
     this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.readAheadChunks = opts.readAheadChunks ?? 8;
     this.readStallMs = opts.readStallMs ?? Math.max(5_000, 5 * store.opTimeoutMs);
-    this.writeWindow = opts.writeWindow ?? 4;
+    this.writeWindow = opts.writeWindow ?? DEFAULT_WRITE_WINDOW;
   }
 
   /** Opens the catalogue's blob bucket (provisioned by the host at start). */
