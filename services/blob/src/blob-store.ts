@@ -11,7 +11,7 @@ import {
 } from "@conclave/store";
 import { type JetStreamClient, type JetStreamManager, JsHeaders, PubHeaders } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
-import { type ObjectInfo, type ObjectStore, Objm, setSha256Backend } from "@nats-io/obj";
+import { type ObjectInfo, type ObjectStore, Objm } from "@nats-io/obj";
 import { objectName } from "./blob-address.ts";
 import { type ByteSpan, openChunkReader } from "./chunk-reader.ts";
 import { writeChunks } from "./chunk-writer.ts";
@@ -54,7 +54,7 @@ export const BLOB_STREAM = `OBJ_${OBJECT_STORES.blobs.name}`;
  * client): an object's bytes are messages on `$O.<bucket>.C.<nuid>`, and the
  * object becomes visible only when its meta message on `$O.<bucket>.M.<name>`
  * is written, after the last chunk. A put that fails before that leaves no
- * object, and the library purges the chunks it wrote.
+ * object, and the put purges the chunks it wrote.
  */
 export class BlobStore {
   readonly bucket = OBJECT_STORES.blobs.name;
@@ -85,12 +85,10 @@ export class BlobStore {
 
   /** Opens the catalogue's blob bucket (provisioned by the host at start). */
   static async open(store: Store, opts: BlobStoreOptions = {}): Promise<BlobStore> {
-    // The library's own object digest (it hashes every put and get) in node:crypto
-    // rather than its pure-JS default: measured ~3x faster puts (docs/blobs.md).
-    // Process-wide, and idempotent.
-    setSha256Backend("native");
-    // The library publishes chunks and reads metadata itself: give it a client whose
-    // publishes carry msg ids and are retried, so a leadership move does not fail an upload.
+    // The library only reads meta messages here (`info`); puts and reads are ours, so its
+    // SHA-256 is never used. The retrying client (msg ids, retries inside the timeout) serves
+    // those reads and the in-order resend and meta write of a put, so a leadership move
+    // does not fail an upload.
     const js = retryingJetStream(store.conn.js, store.opTimeoutMs);
     const os = await withDeadline("open blob bucket", store.opTimeoutMs, () =>
       new Objm(js).open(OBJECT_STORES.blobs.name, false),
@@ -118,7 +116,7 @@ export class BlobStore {
   /**
    * True when every chunk the meta message promises is in the stream. A put whose
    * meta write timed out but was applied anyway has had its chunks purged by the
-   * library: that object is visible yet empty, and must be written again.
+   * put: that object is visible yet empty, and must be written again.
    */
   async intact(blob: StoredBlob): Promise<boolean> {
     if (blob.chunks === 0) return true;
@@ -247,7 +245,7 @@ export class BlobStore {
 }
 
 function toStoredBlob(tenant: string, sha256: string, info: ObjectInfo): StoredBlob {
-  // The library's digest of the stored bytes must be the address: anything else is
+  // The recorded digest of the stored bytes must be the address: anything else is
   // an object we did not write (or a corrupted one), never served as this blob. Fail closed.
   if (digestHex(info.digest) !== sha256) {
     throw new UnavailableError(`blob ${sha256}: stored digest does not match its address`);
