@@ -1,16 +1,21 @@
 import type { KeyFile } from "@conclave/auth";
 import { membershipModule } from "@conclave/membership";
-import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
+import { loadServiceEnv, startHost } from "@conclave/runtime";
+import { Store } from "@conclave/store";
 import { freePorts, type NatsCluster } from "@conclave/testkit";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
+import { pinMeasured } from "./pin.ts";
 
-/** What every membership benchmark starts from: an in-process host, an admin and one registered bot. */
+/** What every membership benchmark starts from: a store connection, an operator and two registered users. */
 export interface BenchWorld {
   /** Environment for spawned replicas (the per-IP bucket out of the way: one client is the load). */
   env: Record<string, string>;
-  host: Host;
+  /** A plain store connection for the raw baselines and direct table writes: no projection runners. */
+  store: Store;
   bot: KeyFile;
+  /** A second member of the bench tenant: who the invite rows invite. */
+  guest: KeyFile;
   /** The bootstrap operator: lists users of any tenant. */
   operator: KeyFile;
 }
@@ -24,11 +29,19 @@ export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
     CONCLAVE_IP_RATE_PER_S: "1000000",
     CONCLAVE_IP_BURST: "1000000",
   };
-  const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
   const bot = identity("bot", "bench");
+  const guest = identity("guest", "bench");
   const operator = identity("admin", "bench");
-  await register(host, operator, [bot], true);
-  return { env, host, bot, operator };
+  // The in-process host provisions and registers, then goes: its projection runners
+  // would otherwise be a second set of consumers inside the load generator (issue 16).
+  const host = await startHost({ env: loadServiceEnv({ ...env, CONCLAVE_PORT: "0" }), modules: [membershipModule] });
+  try {
+    await register(host, operator, [bot, guest], true);
+  } finally {
+    await host.close();
+  }
+  const store = await Store.connect({ name: "bench-load", servers: cluster.urls, replicas: cluster.nodes.length });
+  return { env, store, bot, guest, operator };
 }
 
 /**
@@ -38,5 +51,7 @@ export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
  */
 export async function spawnReplica(world: BenchWorld): Promise<ServiceProcess> {
   const [port] = await freePorts(1);
-  return spawnService("services/membership/src/main.ts", { ...world.env, CONCLAVE_PORT: String(port) });
+  const replica = await spawnService("services/membership/src/main.ts", { ...world.env, CONCLAVE_PORT: String(port) });
+  pinMeasured(replica.child.pid);
+  return replica;
 }

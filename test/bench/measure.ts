@@ -3,10 +3,13 @@ import { performance } from "node:perf_hooks";
 export interface Figure {
   section: string;
   name: string;
-  opsPerSec: number;
+  /** Absent for rows that only carry a printed line (a child run's figure). */
+  opsPerSec?: number;
   p50Ms?: number;
   p99Ms?: number;
   maxMs?: number;
+  /** Throughput in MB/s, for byte-moving rows (blobs). */
+  mbPerSec?: number;
   /** Our operation relative to its raw NATS baseline in the same run. */
   ratio?: number;
   note?: string;
@@ -16,10 +19,17 @@ export interface Figure {
 export const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
+/** Latency percentiles (and max) of samples in milliseconds. */
+export function percentiles(samples: number[]): { p50Ms: number; p99Ms: number; maxMs: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50Ms: pct(sorted, 50), p99Ms: pct(sorted, 99), maxMs: sorted.at(-1) ?? 0 };
+}
+
 /** Runs `op` for about `seconds` with `concurrency` workers; returns throughput and latency percentiles. */
 export async function load(
   op: (i: number) => Promise<unknown>,
-  opts: { seconds: number; concurrency: number; warmup?: number },
+  /** `limit`: at most this many measured operations (each `i` below it once), e.g. one per room made earlier. */
+  opts: { seconds: number; concurrency: number; warmup?: number; limit?: number },
 ) {
   for (let i = 0; i < (opts.warmup ?? 20); i++) await op(-1 - i);
   const latencies: number[] = [];
@@ -29,7 +39,7 @@ export async function load(
   const started = performance.now();
   await Promise.all(
     Array.from({ length: opts.concurrency }, async () => {
-      while (performance.now() < deadline) {
+      while (performance.now() < deadline && next < (opts.limit ?? Number.POSITIVE_INFINITY)) {
         const i = next++;
         const t = performance.now();
         try {
@@ -42,12 +52,9 @@ export async function load(
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
   return {
     opsPerSec: latencies.length / elapsed,
-    p50Ms: pct(latencies, 50),
-    p99Ms: pct(latencies, 99),
-    maxMs: latencies.at(-1) ?? 0,
+    ...percentiles(latencies),
     errors,
     count: latencies.length,
   };
@@ -66,17 +73,19 @@ export function micro(op: () => unknown, ms = 1500): number {
 }
 
 export function printTable(figures: Figure[]): void {
+  const num = (n: number | undefined) => (n === undefined ? "" : n >= 100 ? n.toFixed(0) : n.toFixed(2));
   const rows = figures.map((f) => [
     f.section,
     f.name,
-    f.opsPerSec >= 100 ? f.opsPerSec.toFixed(0) : f.opsPerSec.toFixed(2),
-    f.p50Ms === undefined ? "" : f.p50Ms.toFixed(2),
-    f.p99Ms === undefined ? "" : f.p99Ms.toFixed(2),
-    f.maxMs === undefined ? "" : f.maxMs.toFixed(2),
+    num(f.opsPerSec),
+    num(f.mbPerSec),
+    num(f.p50Ms),
+    num(f.p99Ms),
+    num(f.maxMs),
     f.ratio === undefined ? "" : `${(f.ratio * 100).toFixed(0)}%`,
     f.note ?? "",
   ]);
-  const head = ["section", "measurement", "ops/s", "p50 ms", "p99 ms", "max ms", "vs raw", "note"];
+  const head = ["section", "measurement", "ops/s", "MB/s", "p50 ms", "p99 ms", "max ms", "vs raw", "note"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   console.log(line(head));

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { eventually, type NatsCluster } from "@conclave/testkit";
+import { eventually } from "@conclave/testkit";
 import type { StoredMsg } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { CONCURRENCY, SECONDS } from "./bench-options.ts";
-import type { BenchWorld } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
+import type { ClusterBench } from "./section.ts";
 
 /**
  * Section 8 (issue 16 item 3): the two ways to make a read fresh enough for a
@@ -16,8 +16,12 @@ import { type Figure, load } from "./measure.ts";
  *   stream, then a `multi_last` direct get of [key, barrier] that must show
  *   the barrier at or past that write (else the answering replica was behind).
  */
-export async function readBarrierBench(cluster: NatsCluster, world: BenchWorld, profile: string): Promise<Figure[]> {
-  const { js, jsm } = world.host.ctx.store.conn;
+export async function readBarrierBench({
+  cluster,
+  world,
+  profile: { name: profile },
+}: ClusterBench): Promise<Figure[]> {
+  const { js, jsm } = world.store.conn;
   const tag = profile.replace(/\W/g, "");
   const kvm = new Kvm(js);
   const replicas = cluster.nodes.length;

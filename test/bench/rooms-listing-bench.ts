@@ -1,9 +1,11 @@
+import type { KeyFile } from "@conclave/auth";
 import { ConclaveClient } from "@conclave/client";
-import { projected } from "@conclave/store";
+import { type KvTable, projected } from "@conclave/store";
 import { z } from "zod";
 import { ROOM_COUNTS, SECONDS } from "./bench-options.ts";
-import type { BenchWorld } from "./bench-world.ts";
+import { spawnReplica } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
+import type { ClusterBench } from "./section.ts";
 
 // The first page of 100, a few requests at a time (as the users listing rows of scale-bench.ts).
 const LIST_PAGE = 100;
@@ -17,11 +19,30 @@ const TENANT = "bench";
  * shape the rooms projection writes them (rooms-projection.ts): 10^4 rooms through the command
  * path would take minutes of serialized appends, and the read path under test reads exactly these.
  */
-export async function roomsListingBench(world: BenchWorld): Promise<Figure[]> {
-  const { host, bot } = world;
-  const rooms = host.ctx.store.table("rooms", projected(z.unknown()));
-  const memberRooms = host.ctx.store.table("memberRooms", projected(z.unknown()));
-  const client = new ConclaveClient({ url: host.url, identity: bot, attempts: 1 });
+export async function roomsListingBench({ world }: ClusterBench): Promise<Figure[]> {
+  const { store, bot } = world;
+  const rooms = store.table("rooms", projected(z.unknown()));
+  const memberRooms = store.table("memberRooms", projected(z.unknown()));
+  // The measured route runs in a replica process of its own (bench-world.ts), not in the load generator.
+  const replica = await spawnReplica(world);
+  try {
+    return await listings(
+      bot,
+      rooms,
+      memberRooms,
+      new ConclaveClient({ url: replica.url, identity: bot, attempts: 1 }),
+    );
+  } finally {
+    await replica.stop();
+  }
+}
+
+async function listings(
+  bot: KeyFile,
+  rooms: KvTable<unknown>,
+  memberRooms: KvTable<unknown>,
+  client: ConclaveClient,
+): Promise<Figure[]> {
   const filter = `${bot.signPublicKey}.${TENANT}.*`;
   const figures: Figure[] = [];
   const now = new Date().toISOString();

@@ -4,8 +4,9 @@ import { projected } from "@conclave/store";
 import { SeededUsers } from "../support/seeded-users.ts";
 import type { ServiceProcess } from "../support/service-process.ts";
 import { CONCURRENCY, REPLICA_COUNTS, SECONDS, TABLE_SIZES } from "./bench-options.ts";
-import { type BenchWorld, spawnReplica } from "./bench-world.ts";
+import { spawnReplica } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
+import type { ClusterBench } from "./section.ts";
 
 // Listing: the first page of 100, a few requests at a time.
 const LIST_PAGE = 100;
@@ -20,8 +21,8 @@ const LIST_CONCURRENCY = 4;
  * Listing: the first page of 100 through `GET /v1/users?tenant=`, next to the
  * raw read of the index chunks it rests on (docs/store.md, "Listings").
  */
-export async function scaleBench(world: BenchWorld): Promise<Figure[]> {
-  const { host, bot, operator } = world;
+export async function scaleBench({ world }: ClusterBench): Promise<Figure[]> {
+  const { store, bot, operator } = world;
   const figures: Figure[] = [];
   const replicas: ServiceProcess[] = [];
   try {
@@ -37,15 +38,17 @@ export async function scaleBench(world: BenchWorld): Promise<Figure[]> {
       );
       figures.push({ section: "7 scale", name: `signed GET, ${n} replica(s)`, ...r, note: "2 cores shared by all" });
     }
-    const index = host.ctx.store.table("userIndex", projected(userIndexEntry));
-    const client = new ConclaveClient({ url: replicas[0]?.url ?? host.url, identity: bot, attempts: 1 });
-    const lister = new ConclaveClient({ url: replicas[0]?.url ?? host.url, identity: operator, attempts: 1 });
+    const index = store.table("userIndex", projected(userIndexEntry));
+    const url = replicas[0]?.url;
+    if (!url) throw new Error("REPLICA_COUNTS is empty: the table-growth rows need a replica");
+    const client = new ConclaveClient({ url, identity: bot, attempts: 1 });
+    const lister = new ConclaveClient({ url, identity: operator, attempts: 1 });
     /** The first page of the bench tenant's users, through the route. */
     const listPage = async () => {
       for await (const page of lister.listUsersPages({ tenant: "bench", limit: LIST_PAGE })) return page;
     };
     // The bench tenant already has the bot and the operator; the seeded users come on top.
-    const seeded = new SeededUsers(host.ctx.store, "bench");
+    const seeded = new SeededUsers(store, "bench");
     for (const target of TABLE_SIZES) {
       await seeded.growTo(target - 2);
       const r = await load(() => client.getUser(bot.signPublicKey), { seconds: SECONDS, concurrency: CONCURRENCY });

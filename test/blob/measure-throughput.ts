@@ -1,19 +1,25 @@
 // Blob throughput through the service next to the raw Object Store, in the same run.
 //   npx tsx test/blob/measure-throughput.ts            (single node)
 //   npx tsx test/blob/measure-throughput.ts --nodes 3  (3-node cluster, R3 bucket)
+//   ... --json                                        (one JSON line of figures: npm run bench)
 // Not a test: it prints figures (docs/blobs.md quotes them). The service runs as
-// its own OS process, as deployed; the raw operations run from this process.
+// its own OS process, as deployed; the raw operations run from this process,
+// which is pinned to its own core (test/bench/pin.ts).
 // Rounds alternate service and raw operations so both see the same background
 // load (2 cores here); each figure is the median of its rounds.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { get as httpGet } from "node:http";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { KeyFile } from "@conclave/auth";
-import { DEFAULT_CHUNK_BYTES } from "@conclave/blob";
-import { OBJECT_STORES } from "@conclave/store";
+import { DEFAULT_CHUNK_BYTES, DEFAULT_WRITE_WINDOW } from "@conclave/blob";
+import { OBJECT_STORES, Store } from "@conclave/store";
 import { freePorts, NatsCluster } from "@conclave/testkit";
+import { type JetStreamClient, JsHeaders, PubHeaders } from "@nats-io/jetstream";
+import { headers } from "@nats-io/nats-core";
 import { type ObjectStore, Objm, setSha256Backend } from "@nats-io/obj";
+import { type Figure, percentiles, printTable } from "../bench/measure.ts";
+import { pinLoadGenerator, pinMeasured, pinningNote } from "../bench/pin.ts";
 import { bufferSource, signedHeaders, uploadBlob } from "../support/blob-client.ts";
 import { spawnService } from "../support/service-process.ts";
 import { startBlobWorld } from "./blob-fixture.ts";
@@ -24,12 +30,45 @@ const nodesArg = process.argv.indexOf("--nodes");
 const nodes = nodesArg > 0 ? Number(process.argv[nodesArg + 1]) : 1;
 // --smoke (npm run bench -- --smoke, in CI): one round of each, the figures only printed.
 const smoke = process.argv.includes("--smoke");
+// --cpu-prof DIR: the service process writes a V8 CPU profile there when it exits (docs/benchmarks.md).
+const profArg = process.argv.indexOf("--cpu-prof");
+const profDir = profArg > 0 ? process.argv[profArg + 1] : undefined;
 const SIZES = [
   { bytes: MiB, rounds: smoke ? 1 : 15 },
   { bytes: 16 * MiB, rounds: smoke ? 1 : 5 },
 ];
 const SMALL_ROUNDS = smoke ? 3 : 30;
 const HASH_ROUNDS = smoke ? 2 : 10;
+const SERVICE_PUT = "service PUT (signed, hashed once, streamed)";
+const RAW_PUT = "raw Object Store put (native SHA-256, same chunks)";
+const SERVICE_GET = "service GET (signed, verified, streamed)";
+const RAW_GET = "raw Object Store get (streaming get)";
+const RAW_WINDOW_PUT = `raw chunk publishes, ${DEFAULT_WRITE_WINDOW} in flight, + meta (native SHA-256)`;
+
+/**
+ * The NATS operations the service's PUT now does, without the service: one SHA-256 pass, the
+ * chunks published ${DEFAULT_WRITE_WINDOW} at a time with msg ids, then the meta message (create-only, rollup).
+ * The library's put (one chunk at a time) is no longer the like-for-like baseline.
+ */
+async function rawWindowPut(js: JetStreamClient, name: string, data: Buffer): Promise<void> {
+  const nuid = randomUUID().replaceAll("-", "");
+  const bucket = OBJECT_STORES.blobs.name;
+  const digest = createHash("sha256").update(data).digest("base64").replaceAll("+", "-").replaceAll("/", "_");
+  const inFlight: Promise<unknown>[] = [];
+  let chunks = 0;
+  for (let at = 0; at < data.length; at += DEFAULT_CHUNK_BYTES) {
+    const chunk = data.subarray(at, at + DEFAULT_CHUNK_BYTES);
+    inFlight.push(js.publish(`$O.${bucket}.C.${nuid}`, chunk, { msgID: `${nuid}.${chunks++}` }));
+    if (inFlight.length >= DEFAULT_WRITE_WINDOW) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const h = headers();
+  h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, "0");
+  h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
+  const meta = { bucket, nuid, size: data.length, chunks, name, digest: `SHA-256=${digest}`, deleted: false };
+  const subject = `$O.${bucket}.M.${Buffer.from(name).toString("base64").replaceAll("+", "-").replaceAll("/", "_")}`;
+  await js.publish(subject, JSON.stringify(meta), { headers: h });
+}
 
 /** GET through node:http, counting bytes as they arrive (the upload client is node:http too). */
 function download(baseUrl: string, identity: KeyFile, sha256: string): Promise<number> {
@@ -62,17 +101,29 @@ async function timed(what: string, op: () => Promise<unknown>): Promise<void> {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
+pinLoadGenerator();
 const cluster = await NatsCluster.start({ nodes });
+pinMeasured(...cluster.nodes.map((n) => n.pid));
 try {
   const world = await startBlobWorld(cluster.urls, nodes === 1 ? 1 : 3);
+  // The in-process host provisioned and registered; it goes before measuring, so that no
+  // projection runners of it share this load generator's core (issue 16). A plain store does the raw operations.
+  await world.host.close();
+  const store = await Store.connect({ name: "bench-load", servers: cluster.urls, replicas: nodes === 1 ? 1 : 3 });
   // At warn, the measured service writes no line per request; its fixed port replaces the "listening" info line.
   const [port] = await freePorts(1);
-  const svc = await spawnService("services/blob/src/main.ts", {
-    ...world.env,
-    CONCLAVE_LOG_LEVEL: "warn",
-    CONCLAVE_PORT: String(port),
-  });
-  const os: ObjectStore = await new Objm(world.host.ctx.store.conn.js).open(OBJECT_STORES.blobs.name);
+  const svc = await spawnService(
+    "services/blob/src/main.ts",
+    {
+      ...world.env,
+      CONCLAVE_LOG_LEVEL: "warn",
+      CONCLAVE_PORT: String(port),
+    },
+    30_000,
+    profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
+  );
+  pinMeasured(svc.child.pid);
+  const os: ObjectStore = await new Objm(store.conn.js).open(OBJECT_STORES.blobs.name);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
   const put = async (data: Buffer) => {
     const res = await uploadBlob({ baseUrl: svc.url, identity: world.bot, source: bufferSource(data) });
@@ -82,8 +133,8 @@ try {
     // Fixed cost of a request: a 1 KiB blob.
     for (let i = 0; i < SMALL_ROUNDS; i++) {
       const data = randomBytes(KiB);
-      await timed("small PUT", () => put(data));
-      await timed("small GET", () => download(svc.url, world.bot, sha(data)));
+      await timed("service PUT, 1 KiB (fixed cost)", () => put(data));
+      await timed("service GET, 1 KiB (fixed cost)", () => download(svc.url, world.bot, sha(data)));
     }
     for (const { bytes, rounds } of SIZES) {
       const size = `${bytes / MiB} MiB`;
@@ -94,14 +145,13 @@ try {
         const data = randomBytes(bytes);
         const name = `bench/${bytes}/${i}`;
         setSha256Backend("native");
-        await run("service PUT (signed, hashed once, streamed)", () => put(data));
-        await run("raw Object Store put (native SHA-256)", () =>
-          os.putBlob({ name, options: { max_chunk_size: DEFAULT_CHUNK_BYTES } }, data),
-        );
-        await run("service GET (signed, verified, streamed)", async () => {
+        await run(SERVICE_PUT, () => put(data));
+        await run(RAW_WINDOW_PUT, () => rawWindowPut(store.conn.js, `${name}/w`, data));
+        await run(RAW_PUT, () => os.putBlob({ name, options: { max_chunk_size: DEFAULT_CHUNK_BYTES } }, data));
+        await run(SERVICE_GET, async () => {
           if ((await download(svc.url, world.bot, sha(data))) !== bytes) throw new Error("short GET");
         });
-        await run("raw Object Store get (streaming get)", async () => {
+        await run(RAW_GET, async () => {
           const res = await os.get(name);
           if (!res || (await drain(res.data)) !== bytes) throw new Error("short raw get");
         });
@@ -125,36 +175,39 @@ try {
     }
   } finally {
     await svc.stop();
-    await world.host.close();
+    await store.close();
   }
 } finally {
   await cluster.stop();
 }
 
+// Each operation's latency p50/p99/max over its rounds, MB/s at its median, and the service rows'
+// ratio to the raw operation of the same size (MB/s at the medians). Sections of `npm run bench`.
+const section = `6 blobs (${nodes === 1 ? "1 node" : `${nodes} nodes R3`})`;
+const RAW_OF: Record<string, string> = {
+  [SERVICE_PUT]: RAW_WINDOW_PUT,
+  [SERVICE_GET]: RAW_GET,
+};
 const mbps = (what: string) => {
   const [, size = ""] = what.split("|");
-  const bytes = Number.parseFloat(size) * MiB;
-  return bytes / 1e6 / (median(samples.get(what) ?? []) / 1000);
+  return (Number.parseFloat(size) * MiB) / 1e6 / (median(samples.get(what) ?? []) / 1000);
 };
-console.log(
-  `machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}; ` +
-    `${nodes === 1 ? "single node" : `${nodes} nodes, R3 bucket`}; chunks ${DEFAULT_CHUNK_BYTES / KiB} KiB`,
-);
-console.log(
-  `fixed cost (1 KiB blob, median): PUT ${median(samples.get("small PUT") ?? []).toFixed(1)} ms, ` +
-    `GET ${median(samples.get("small GET") ?? []).toFixed(1)} ms`,
-);
-console.log("| operation | size | MB/s (median) |");
-console.log("| --- | --- | --- |");
-for (const what of samples.keys()) {
-  if (!what.includes("|")) continue;
-  const [name, size] = what.split("|");
-  console.log(`| ${name} | ${size} | ${mbps(what).toFixed(0)} |`);
+const figures: Figure[] = [];
+for (const [what, ms] of samples) {
+  const [name = what, size] = what.split("|");
+  const raw = RAW_OF[name];
+  figures.push({
+    section,
+    name: size ? `${name}, ${size}` : name,
+    ...percentiles(ms),
+    ...(size ? { mbPerSec: mbps(what) } : {}),
+    ...(raw && size ? { ratio: mbps(what) / mbps(`${raw}|${size}`) } : {}),
+    note: `${ms.length} rounds${raw ? "; target ≥ 70%" : ""}`,
+  });
 }
-for (const size of ["1 MiB", "16 MiB"]) {
-  const ratio = (a: string, b: string) => (mbps(`${a}|${size}`) / mbps(`${b}|${size}`)).toFixed(2);
-  console.log(
-    `${size}: service PUT / raw put = ${ratio("service PUT (signed, hashed once, streamed)", "raw Object Store put (native SHA-256)")}, ` +
-      `service GET / raw get = ${ratio("service GET (signed, verified, streamed)", "raw Object Store get (streaming get)")}`,
-  );
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}; chunks ${DEFAULT_CHUNK_BYTES / KiB} KiB; ${pinningNote()}`;
+if (process.argv.includes("--json")) console.log(JSON.stringify({ machine, figures }));
+else {
+  console.log(`machine: ${machine}`);
+  printTable(figures);
 }

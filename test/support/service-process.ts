@@ -7,9 +7,12 @@ export interface ServiceProcess {
   url: string;
   child: ChildProcess;
   stop(): Promise<void>;
-  /** Everything the process printed (JSON log lines), for failing tests. */
+  /** The last lines the process printed (JSON log lines, at most OUTPUT_LINES), for failing tests. */
   output: string[];
 }
+
+// A bounded tail: a long-running replica (benchmarks, soaks) must not grow the parent's memory line by line.
+const OUTPUT_LINES = 200;
 
 export async function spawnService(
   entry: string,
@@ -24,8 +27,13 @@ export async function spawnService(
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
+  const keep = (line: string) => {
+    output.push(line);
+    if (output.length > OUTPUT_LINES) output.shift();
+  };
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  child.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
+  child.stderr?.on("data", (b: Buffer) => keep(b.toString()));
+  let ready = false;
   // A fixed port needs no "listening" line (an info line): a process logging at
   // warn (benchmarks, no per-request lines) is ready once /healthz answers.
   const port = env.CONCLAVE_PORT && env.CONCLAVE_PORT !== "0" ? env.CONCLAVE_PORT : undefined;
@@ -35,10 +43,14 @@ export async function spawnService(
       timeoutMs,
     );
     lines.on("line", (line) => {
-      output.push(line);
+      keep(line);
+      // Once listening, lines are only kept (bounded), never parsed: the parent of a measured
+      // process does no per-line work (issue 16).
+      if (ready) return;
       try {
         const entryLog = JSON.parse(line) as { msg?: string; url?: string };
         if (entryLog.msg === "listening" && entryLog.url) {
+          ready = true;
           clearTimeout(timer);
           resolve(entryLog.url);
         }
@@ -51,9 +63,10 @@ export async function spawnService(
       reject(new Error(`${entry} exited with ${code}:\n${output.join("\n")}`));
     });
     if (port) {
-      pollHealthz(`http://127.0.0.1:${port}`, child).then((ready) => {
+      pollHealthz(`http://127.0.0.1:${port}`, child).then((url) => {
+        ready = true;
         clearTimeout(timer);
-        resolve(ready);
+        resolve(url);
       }, reject);
     }
   });

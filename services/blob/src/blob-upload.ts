@@ -2,7 +2,7 @@ import { pipeline, type Readable } from "node:stream";
 import { isSignatureError, verifyContentDigest } from "@conclave/auth";
 import { ApiError } from "@conclave/protocol";
 import { ConflictError, StoreError } from "@conclave/store";
-import type { BlobQuota } from "./blob-quota.ts";
+import type { BlobQuota, QuotaHold } from "./blob-quota.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { DIGEST_MISMATCH, DigestVerifier } from "./digest-verifier.ts";
 
@@ -44,6 +44,8 @@ export interface UploadOutcome {
  * - A new blob first reserves its worst-case size (declared length, else the
  *   ceiling) and one blob in the tenant's quota, before a byte is stored: a
  *   full tenant is refused (403 with the numbers) and nothing is written. The
+ *   reservation is asked for alongside the lookup; a blob the tenant already
+ *   has gives it back (and is served as 200 even when the tenant is full). The
  *   reservation becomes its real size at commit and is returned when nothing
  *   was surely stored; when the outcome is unknown its lease charges it.
  */
@@ -53,13 +55,29 @@ export async function receiveUpload(blobs: BlobStore, quota: BlobQuota, req: Upl
   // Errors of the body (oversize, client gone, length mismatch) reach the verifier's reader.
   pipeline(req.body, verifier, () => {});
 
-  const existing = await blobs.stat(req.tenant, req.sha256);
+  // The reservation goes out with the lookup, not after it (two round trips off every new
+  // upload); when the tenant turns out to have the blob, it is given back, refused or not.
+  const reserving = settle(quota.reserve(req.tenant, req.declaredBytes ?? req.ceilingBytes));
+  const giveBack = async () => {
+    const r = await reserving;
+    if (r.ok) await quota.release(r.value).catch(() => undefined);
+  };
+  const existing = await blobs.stat(req.tenant, req.sha256).catch(async (err: unknown) => {
+    await giveBack();
+    throw err;
+  });
+  if (existing) await giveBack();
   if (existing && (await blobs.intact(existing))) {
     await drain(verifier);
     return { created: false, sha256: req.sha256, size: existing.size };
   }
   // A broken object (chunks lost) was counted when it was committed: rewriting it is not a new blob.
-  const hold = existing ? undefined : await quota.reserve(req.tenant, req.declaredBytes ?? req.ceilingBytes);
+  let hold: QuotaHold | undefined;
+  if (!existing) {
+    const r = await reserving;
+    if (!r.ok) throw r.error;
+    hold = r.value;
+  }
   try {
     const stored = await blobs.put(req.tenant, req.sha256, verifier, existing);
     // Not written (store unavailable): the blob is stored all the same, and the lease charges
@@ -97,6 +115,16 @@ function checkDeclaredDigest(req: UploadRequest): void {
         : "Content-Digest needs a sha-256 member";
     throw new ApiError("bad_request", message, { reason: err.reason, cause: err });
   }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that never rejects: awaited later, or not at all, without an unhandled rejection. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
 }
 
 async function drain(source: Readable): Promise<void> {
