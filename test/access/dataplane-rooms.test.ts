@@ -7,6 +7,7 @@ import { eventually } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { connectBot, connectOutcome, subscribeRefused } from "./bot-probe.ts";
+import { calloutEnv, dataplaneHostEnv } from "./dataplane-hosts.ts";
 import { useDataplaneNats } from "./dataplane-nats.ts";
 
 // Issue 18 item 3: a bot in 1,000 rooms lists them page by page and is admitted by the callout
@@ -53,18 +54,11 @@ describe(`a bot in ${ROOMS} rooms`, () => {
 
   beforeAll(async () => {
     const n = nats();
-    const base = { CONCLAVE_NATS_URLS: n.urls.join(","), CONCLAVE_REPLICAS: "1", CONCLAVE_LOG_LEVEL: "warn" };
     membership = await startHost({
-      env: loadServiceEnv({ ...base, CONCLAVE_PORT: "0", CONCLAVE_NATS_NKEY_SEED: n.seeds.service }),
+      env: loadServiceEnv(dataplaneHostEnv(n, n.seeds.service)),
       modules: [membershipModule],
     });
-    const accessEnv = {
-      ...base,
-      CONCLAVE_PORT: "0",
-      CONCLAVE_NATS_NKEY_SEED: n.seeds.callout,
-      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
-      CONCLAVE_ACCESS_MAX_ROOMS: String(ROOMS),
-    };
+    const accessEnv = calloutEnv(n, { CONCLAVE_ACCESS_MAX_ROOMS: String(ROOMS) });
     callout = await startHost({
       env: loadServiceEnv(accessEnv),
       modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],

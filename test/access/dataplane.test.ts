@@ -9,13 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
 import { type BotConnection, connectBot, connectOutcome, publishRefused, subscribeRefused } from "./bot-probe.ts";
-import { dataplaneHostEnv } from "./dataplane-hosts.ts";
+import { calloutEnv, dataplaneHostEnv } from "./dataplane-hosts.ts";
 import { useDataplaneNats } from "./dataplane-nats.ts";
 
 // Bots on NATS as themselves (SPEC §10), against a real nats-server with the data-plane accounts:
 // a membership host and two callout replicas (A in-process, B an OS process) on the services account.
-
-const hostEnv = dataplaneHostEnv;
 
 describe("the auth callout admits bots into their rooms and nothing else", () => {
   const nats = useDataplaneNats();
@@ -45,12 +43,11 @@ describe("the auth callout admits bots into their rooms and nothing else", () =>
 
   beforeAll(async () => {
     const n = nats();
-    membership = await startHost({ env: loadServiceEnv(hostEnv(n, n.seeds.service)), modules: [membershipModule] });
-    const accessEnv = {
-      ...hostEnv(n, n.seeds.callout),
-      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
-      CONCLAVE_NATS_SYSTEM_SEED: n.seeds.system,
-    };
+    membership = await startHost({
+      env: loadServiceEnv(dataplaneHostEnv(n, n.seeds.service)),
+      modules: [membershipModule],
+    });
+    const accessEnv = calloutEnv(n);
     calloutA = await startHost({
       env: loadServiceEnv(accessEnv),
       modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],

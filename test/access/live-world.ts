@@ -5,6 +5,7 @@ import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
 import { eventually } from "@conclave/testkit";
 import { signedFetch } from "../support/signed-client.ts";
 import type { BotConnection } from "./bot-probe.ts";
+import { calloutEnv, dataplaneHostEnv } from "./dataplane-hosts.ts";
 import type { DataplaneNats } from "./dataplane-nats.ts";
 
 /**
@@ -19,30 +20,15 @@ export interface LiveWorld {
   close(): Promise<void>;
 }
 
-const hostEnv = (nats: DataplaneNats, seed: string, logLevel: string) => ({
-  CONCLAVE_NATS_URLS: nats.urls.join(","),
-  CONCLAVE_NATS_NKEY_SEED: seed,
-  CONCLAVE_REPLICAS: String(Math.min(nats.nodes.length, 3)),
-  CONCLAVE_LOG_LEVEL: logLevel,
-  CONCLAVE_PORT: "0",
-  CONCLAVE_IP_RATE_PER_S: "100000",
-  CONCLAVE_IP_BURST: "100000",
-});
-
 /** One callout replica with live disconnect (the system user's seed), in-process. */
 export function startCallout(nats: DataplaneNats, instance: string, logLevel = "warn"): Promise<Host> {
-  const env = {
-    ...hostEnv(nats, nats.seeds.callout, logLevel),
-    CONCLAVE_ACCESS_ISSUER_SEED: nats.seeds.issuer,
-    CONCLAVE_NATS_SYSTEM_SEED: nats.seeds.system,
-    CONCLAVE_INSTANCE: `access-${instance}`,
-  };
+  const env = calloutEnv(nats, { CONCLAVE_INSTANCE: `access-${instance}` }, logLevel);
   return startHost({ env: loadServiceEnv(env), modules: [createAccessModule({ config: loadAccessConfig(env) })] });
 }
 
 export async function startLiveWorld(nats: DataplaneNats, logLevel = "warn"): Promise<LiveWorld> {
   const membership = await startHost({
-    env: loadServiceEnv(hostEnv(nats, nats.seeds.service, logLevel)),
+    env: loadServiceEnv(dataplaneHostEnv(nats, nats.seeds.service, logLevel)),
     modules: [membershipModule],
   });
   const callouts: Host[] = [];
