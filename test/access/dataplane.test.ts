@@ -16,7 +16,7 @@ import { type DataplaneNats, useDataplaneNats } from "./dataplane-nats.ts";
 
 const hostEnv = (nats: DataplaneNats, seed: string) => ({
   CONCLAVE_NATS_URLS: nats.urls.join(","),
-  CONCLAVE_NATS_NKEY_SEED: seed,
+  CONCLAVE_NATS_SEED: seed,
   CONCLAVE_REPLICAS: "1",
   CONCLAVE_LOG_LEVEL: "warn",
   CONCLAVE_PORT: "0",

@@ -17,13 +17,13 @@ const base = {
   CONCLAVE_PORT: "0",
 };
 const membership = await startHost({
-  env: loadServiceEnv({ ...base, CONCLAVE_NATS_NKEY_SEED: nats.seeds.service }),
+  env: loadServiceEnv({ ...base, CONCLAVE_NATS_SEED: nats.seeds.service }),
   modules: [membershipModule],
 });
 const accessEnv = {
   ...base,
   CONCLAVE_LOG_LEVEL: "info",
-  CONCLAVE_NATS_NKEY_SEED: nats.seeds.callout,
+  CONCLAVE_NATS_SEED: nats.seeds.callout,
   CONCLAVE_ACCESS_ISSUER_SEED: nats.seeds.issuer,
 };
 const replicas = await Promise.all([1, 2].map(() => spawnService("services/access/src/main.ts", accessEnv)));

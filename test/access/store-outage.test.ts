@@ -26,7 +26,7 @@ describe("the callout when the store cannot answer", () => {
     const n = nats();
     const env = (seed: string) => ({
       CONCLAVE_NATS_URLS: n.urls[0] as string,
-      CONCLAVE_NATS_NKEY_SEED: seed,
+      CONCLAVE_NATS_SEED: seed,
       CONCLAVE_REPLICAS: "3",
       CONCLAVE_OP_TIMEOUT_MS: "1000",
       CONCLAVE_LOG_LEVEL: "warn",

@@ -6,16 +6,16 @@ const USER_SEED = /^SU[A-Z2-7]{56}$/;
 
 /**
  * The process's NATS credentials: an nkey user of the services account, its
- * seed given inline (CONCLAVE_NATS_NKEY_SEED, e.g. from a Kubernetes secret)
- * or in a file (CONCLAVE_NATS_NKEY_SEED_FILE, a mounted secret), never both.
+ * seed given inline (CONCLAVE_NATS_SEED, e.g. from a Kubernetes secret)
+ * or in a file (CONCLAVE_NATS_SEED_FILE, a mounted secret), never both.
  * Neither: no credentials (a server that still admits anonymous clients).
  */
 export function natsAuthenticator(env: ServiceEnv): Authenticator | undefined {
-  const inline = env.CONCLAVE_NATS_NKEY_SEED;
-  const file = env.CONCLAVE_NATS_NKEY_SEED_FILE;
+  const inline = env.CONCLAVE_NATS_SEED;
+  const file = env.CONCLAVE_NATS_SEED_FILE;
   if (inline && file) {
     throw new ConfigError(
-      "invalid configuration:\n  CONCLAVE_NATS_NKEY_SEED_FILE: set either it or CONCLAVE_NATS_NKEY_SEED",
+      "invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: set either it or CONCLAVE_NATS_SEED",
     );
   }
   let seed = inline;
@@ -23,10 +23,10 @@ export function natsAuthenticator(env: ServiceEnv): Authenticator | undefined {
     try {
       seed = readFileSync(file, "utf8").trim();
     } catch (err) {
-      throw new ConfigError(`invalid configuration:\n  CONCLAVE_NATS_NKEY_SEED_FILE: ${(err as Error).message}`);
+      throw new ConfigError(`invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: ${(err as Error).message}`);
     }
     if (!USER_SEED.test(seed)) {
-      throw new ConfigError("invalid configuration:\n  CONCLAVE_NATS_NKEY_SEED_FILE: must hold a user nkey seed (SU…)");
+      throw new ConfigError("invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: must hold a user nkey seed (SU…)");
     }
   }
   return seed ? nkeyAuthenticator(new TextEncoder().encode(seed)) : undefined;

@@ -4,3 +4,13 @@ export { type NatsServerBinary, natsCacheDir, projectRoot, resolveNatsServer } f
 export { type ClusterOptions, freePorts, type NatsBackend, NatsCluster } from "./nats-cluster.ts";
 export { DEFAULT_NATS_IMAGE, HARNESS_LABEL, NatsContainerNode } from "./nats-container.ts";
 export { NatsNode, type NodeSpec, type NodeState } from "./nats-node.ts";
+export {
+  generateCredentials,
+  loadOrCreateCredentials,
+  type NatsCredentials,
+  routeUrl,
+  SERVICE_ROLES,
+  type ServiceRole,
+  seedAuthenticator,
+  serverEnv,
+} from "./nats-credentials.ts";
