@@ -3,18 +3,17 @@ import { fromBase64url, type Principal, toBase64url, userNkeyOfSignPub } from "@
 import { connectAsBot, nonceSigner } from "@conclave/client";
 import { membershipModule, roomCommands, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
-import { eventually } from "@conclave/testkit";
+import { eventually, type NatsCluster, useCluster } from "@conclave/testkit";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
 import { type BotConnection, connectBot, connectOutcome, publishRefused, subscribeRefused } from "./bot-probe.ts";
-import { type DataplaneNats, useDataplaneNats } from "./dataplane-nats.ts";
 
 // Bots on NATS as themselves (SPEC §10), against a real nats-server with the data-plane accounts:
 // a membership host and two callout replicas (A in-process, B an OS process) on the services account.
 
-const hostEnv = (nats: DataplaneNats, seed: string) => ({
+const hostEnv = (nats: NatsCluster, seed: string) => ({
   CONCLAVE_NATS_URLS: nats.urls.join(","),
   CONCLAVE_NATS_SEED: seed,
   CONCLAVE_REPLICAS: "1",
@@ -23,7 +22,7 @@ const hostEnv = (nats: DataplaneNats, seed: string) => ({
 });
 
 describe("the auth callout admits bots into their rooms and nothing else", () => {
-  const nats = useDataplaneNats();
+  const nats = useCluster();
   let membership: Host;
   let calloutA: Host;
   let calloutB: ServiceProcess;
@@ -50,8 +49,11 @@ describe("the auth callout admits bots into their rooms and nothing else", () =>
 
   beforeAll(async () => {
     const n = nats();
-    membership = await startHost({ env: loadServiceEnv(hostEnv(n, n.seeds.service)), modules: [membershipModule] });
-    const accessEnv = { ...hostEnv(n, n.seeds.callout), CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer };
+    membership = await startHost({
+      env: loadServiceEnv(hostEnv(n, n.credentials.seeds.membership)),
+      modules: [membershipModule],
+    });
+    const accessEnv = { ...hostEnv(n, n.credentials.seeds.access), CONCLAVE_ACCESS_ISSUER_SEED: n.credentials.issuer };
     calloutA = await startHost({
       env: loadServiceEnv(accessEnv),
       modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],

@@ -1,16 +1,16 @@
 import { createAccessModule, loadAccessConfig } from "@conclave/access";
 import { membershipModule } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
+import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { connectOutcome } from "./bot-probe.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
 
 // Fail closed (SPEC §10): when the store cannot answer, the callout admits nobody, even a
 // bot it admitted a moment ago. Three nodes; the survivor n1 keeps the callout and the bots.
 
 describe("the callout when the store cannot answer", () => {
-  const nats = useDataplaneNats(3);
+  const nats = useCluster({ nodes: 3 });
   let membership: Host;
   let callout: Host;
   const admin = identity("admin");
@@ -32,8 +32,11 @@ describe("the callout when the store cannot answer", () => {
       CONCLAVE_LOG_LEVEL: "warn",
       CONCLAVE_PORT: "0",
     });
-    membership = await startHost({ env: loadServiceEnv(env(n.seeds.service)), modules: [membershipModule] });
-    const accessEnv = { ...env(n.seeds.callout), CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer };
+    membership = await startHost({
+      env: loadServiceEnv(env(n.credentials.seeds.membership)),
+      modules: [membershipModule],
+    });
+    const accessEnv = { ...env(n.credentials.seeds.access), CONCLAVE_ACCESS_ISSUER_SEED: n.credentials.issuer };
     callout = await startHost({
       env: loadServiceEnv(accessEnv),
       modules: [createAccessModule({ config: loadAccessConfig(accessEnv) })],

@@ -17,7 +17,7 @@ export interface BenchWorld {
 
 export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
   const env = {
-    CONCLAVE_NATS_URLS: cluster.urls.join(","),
+    ...cluster.serviceEnv("membership"),
     CONCLAVE_REPLICAS: String(cluster.nodes.length),
     // No per-request lines in the measured processes (fastify logs each request at info).
     CONCLAVE_LOG_LEVEL: "warn",

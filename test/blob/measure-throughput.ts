@@ -64,7 +64,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const cluster = await NatsCluster.start({ nodes });
 try {
-  const world = await startBlobWorld(cluster.urls, nodes === 1 ? 1 : 3);
+  const world = await startBlobWorld(cluster, nodes === 1 ? 1 : 3);
   // At warn, the measured service writes no line per request; its fixed port replaces the "listening" info line.
   const [port] = await freePorts(1);
   const svc = await spawnService("services/blob/src/main.ts", {

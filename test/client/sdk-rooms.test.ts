@@ -25,7 +25,7 @@ describe("SDK: e2e rooms over NATS with key rotation", () => {
   beforeAll(async () => {
     host = await startHost({
       env: loadServiceEnv({
-        CONCLAVE_NATS_URLS: cluster().urls.join(","),
+        ...cluster().serviceEnv("membership"),
         CONCLAVE_REPLICAS: "1",
         CONCLAVE_PORT: "0",
         CONCLAVE_LOG_LEVEL: "warn",
@@ -43,7 +43,7 @@ describe("SDK: e2e rooms over NATS with key rotation", () => {
         name: k.name,
       });
     }
-    nc = await connect({ servers: cluster().urls });
+    nc = await connect(cluster().connectOptions("operator"));
   });
   afterAll(async () => {
     await nc?.close();
