@@ -14,9 +14,7 @@ export function natsAuthenticator(env: ServiceEnv): Authenticator | undefined {
   const inline = env.CONCLAVE_NATS_SEED;
   const file = env.CONCLAVE_NATS_SEED_FILE;
   if (inline && file) {
-    throw new ConfigError(
-      "invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: set either it or CONCLAVE_NATS_SEED",
-    );
+    throw new ConfigError("invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: set either it or CONCLAVE_NATS_SEED");
   }
   let seed = inline;
   if (file) {

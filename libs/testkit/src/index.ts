@@ -3,7 +3,6 @@ export { eventually } from "./eventually.ts";
 export { type NatsServerBinary, natsCacheDir, projectRoot, resolveNatsServer } from "./nats-binary.ts";
 export { type ClusterOptions, freePorts, type NatsBackend, NatsCluster } from "./nats-cluster.ts";
 export { DEFAULT_NATS_IMAGE, HARNESS_LABEL, NatsContainerNode } from "./nats-container.ts";
-export { NatsNode, type NodeSpec, type NodeState } from "./nats-node.ts";
 export {
   generateCredentials,
   loadOrCreateCredentials,
@@ -14,3 +13,4 @@ export {
   seedAuthenticator,
   serverEnv,
 } from "./nats-credentials.ts";
+export { NatsNode, type NodeSpec, type NodeState } from "./nats-node.ts";

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Authenticator } from "@nats-io/nats-core";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Authenticator } from "@nats-io/nats-core";
 import { projectRoot, resolveNatsServer } from "./nats-binary.ts";
 import { DEFAULT_NATS_IMAGE, NatsContainerNode, removeNetwork, startNetwork } from "./nats-container.ts";
 import {
@@ -141,7 +141,9 @@ export class NatsCluster {
       : undefined;
     const config = join(projectRoot(), "deploy", "nats", clustered ? "cluster-node.conf" : "single-node.conf");
     const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-    const detours = detour ? await detourRoutes(names, host, port, ports.slice(count * 3), detour, credentials) : undefined;
+    const detours = detour
+      ? await detourRoutes(names, host, port, ports.slice(count * 3), detour, credentials)
+      : undefined;
     const network = backend === "containers" ? await startNetwork() : undefined;
     const image = process.env.NATS_IMAGE || DEFAULT_NATS_IMAGE;
     const nodes = names.map((name, i) => {
