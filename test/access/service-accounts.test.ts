@@ -55,7 +55,7 @@ describe("services-account users each reach only what is theirs", () => {
   });
 
   it("a call from the gateway reaches a handler and its answer comes back", async () => {
-    const sub = user("rpc").nc.subscribe(RPC, { max: 1, callback: (_e, m) => m.respond("pong") });
+    const sub = user("rpc").nc.subscribe(RPC, { max: 1, callback: (_e, m) => void m.respond("pong") });
     await user("rpc").nc.flush();
     expect((await user("gateway").nc.request(RPC, "ping", { timeout: 5_000 })).string()).toBe("pong");
     sub.unsubscribe();

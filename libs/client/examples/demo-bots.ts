@@ -4,10 +4,10 @@
 // Run: npm run demo   (uses .conclave/admin.key.json to register the bots)
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
 import {
   ConclaveClient,
   ConclaveError,
+  connectAsBot,
   createE2ERoom,
   generateIdentity,
   inviteToE2ERoom,
@@ -65,7 +65,9 @@ function inbox(channel: RoomChannel, who: string) {
 
 const admin = new ConclaveClient({ identity: await readKeyFile(join(dataDir, "admin.key.json")) });
 const [alice, bob, carol] = [await bot(admin, "alice"), await bot(admin, "bob"), await bot(admin, "carol")];
-const nc = await connect({ servers: natsUrl });
+// Each bot is on NATS as itself (the auth callout admits it into its rooms, docs/dataplane.md); it connects
+// once it is a member, since the admission fixes its permissions at connect.
+const connections: { close(): Promise<void>; flush(): Promise<void> }[] = [];
 try {
   // alice opens a room and invites bob and carol, sealing the key to their kex keys.
   const { room } = await createE2ERoom(alice, { id: `demo-${Date.now().toString(36)}` });
@@ -80,11 +82,19 @@ try {
   if (!found) throw new Error("bob cannot discover the room");
   say("bob", `discovered ${found.id} (role ${found.role}, epoch ${found.epoch})`);
 
-  const [aliceCh, bobCh, carolCh] = await Promise.all([alice, bob, carol].map((c) => RoomChannel.join(c, room.id, nc)));
+  const [aliceCh, bobCh, carolCh] = await Promise.all(
+    [alice, bob, carol].map(async (c) => {
+      const nc = await connectAsBot(c.identity, { servers: natsUrl, timeout: 10_000 });
+      connections.push(nc);
+      return RoomChannel.join(c, room.id, nc);
+    }),
+  );
   if (!aliceCh || !bobCh || !carolCh) throw new Error("join failed");
   const bobInbox = inbox(bobCh, "bob");
   const aliceInbox = inbox(aliceCh, "alice");
   inbox(carolCh, "carol");
+  // Three connections now: each one's subscription must reach the server before anyone publishes.
+  await Promise.all(connections.map((nc) => nc.flush()));
 
   const fromAlice = (m: RoomMessage) => m.from === alice.identity.signPublicKey;
   await aliceCh.publish("hello bob, this is end-to-end encrypted");
@@ -114,5 +124,5 @@ try {
   say("bob", `read it at epoch ${last.epoch}`);
   console.log("demo complete");
 } finally {
-  await nc.close();
+  await Promise.all(connections.map((nc) => nc.close()));
 }

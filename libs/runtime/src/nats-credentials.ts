@@ -8,9 +8,12 @@ const USER_SEED = /^SU[A-Z2-7]{56}$/;
  * The process's NATS credentials: an nkey user of the services account, its
  * seed given inline (CONCLAVE_NATS_SEED, e.g. from a Kubernetes secret)
  * or in a file (CONCLAVE_NATS_SEED_FILE, a mounted secret), never both.
- * Neither: no credentials (a server that still admits anonymous clients).
+ * Neither: no credentials (deploy/nats admits no anonymous client: the
+ * connect is refused). The CLI reads the same two (`--nats-seed-file`).
  */
-export function natsAuthenticator(env: ServiceEnv): Authenticator | undefined {
+export function natsAuthenticator(
+  env: Pick<ServiceEnv, "CONCLAVE_NATS_SEED" | "CONCLAVE_NATS_SEED_FILE">,
+): Authenticator | undefined {
   const inline = env.CONCLAVE_NATS_SEED;
   const file = env.CONCLAVE_NATS_SEED_FILE;
   if (inline && file) {

@@ -7,10 +7,13 @@ export {
   generateCredentials,
   loadOrCreateCredentials,
   type NatsCredentials,
+  readCredentials,
   routeUrl,
   SERVICE_ROLES,
   type ServiceRole,
   seedAuthenticator,
+  seedFileOf,
   serverEnv,
+  writeCredentials,
 } from "./nats-credentials.ts";
 export { NatsNode, type NodeSpec, type NodeState } from "./nats-node.ts";

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type Authenticator, nkeyAuthenticator } from "@nats-io/nats-core";
 import { createAccount, createUser, fromSeed } from "@nats-io/nkeys";
 
@@ -59,15 +60,61 @@ export function routeUrl(c: NatsCredentials, hostPort: string): string {
   return `nats://${encodeURIComponent(c.route.user)}:${encodeURIComponent(c.route.password)}@${hostPort}`;
 }
 
-/** Reads a saved set, or generates one and saves it (mode 0600): the local start's first run. */
-export async function loadOrCreateCredentials(file: string): Promise<NatsCredentials> {
+const ENV_FILE = "nats.env";
+const seedFile = (name: string) => `${name}.nk`;
+
+/**
+ * Writes a set as files of `dir` (mode 0600, never overwriting one: rotating is
+ * a deliberate step, docs/runbook.md): a seed file per role (`gateway.nk`, …),
+ * `system.nk`, `issuer.nk`, and `nats.env`, the variables the servers read.
+ */
+export async function writeCredentials(dir: string, c: NatsCredentials): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const files: [string, string][] = [
+    ...SERVICE_ROLES.map((r): [string, string] => [seedFile(r), c.seeds[r]]),
+    [seedFile("system"), c.system],
+    [seedFile("issuer"), c.issuer],
+    [
+      ENV_FILE,
+      Object.entries({ ...serverEnv(c) })
+        .map(([k, v]) => `${k}=${v}`)
+        .join("\n"),
+    ],
+  ];
+  for (const [name, text] of files) await writeFile(join(dir, name), `${text}\n`, { mode: 0o600, flag: "wx" });
+}
+
+/** Reads a set written by `writeCredentials`. */
+export async function readCredentials(dir: string): Promise<NatsCredentials> {
+  const read = async (name: string) => (await readFile(join(dir, name), "utf8")).trim();
+  const env = Object.fromEntries(
+    (await read(ENV_FILE))
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+  const seeds = {} as Record<ServiceRole, string>;
+  for (const r of SERVICE_ROLES) seeds[r] = await read(seedFile(r));
+  return {
+    seeds,
+    system: await read(seedFile("system")),
+    issuer: await read(seedFile("issuer")),
+    route: { user: String(env.NATS_ROUTE_USER), password: String(env.NATS_ROUTE_PASSWORD) },
+  };
+}
+
+/** The seed file of one role in a directory written by `writeCredentials` (for `--nats-seed-file`). */
+export function seedFileOf(dir: string, role: ServiceRole | "system" | "issuer"): string {
+  return join(dir, seedFile(role));
+}
+
+/** Reads the set in `dir`, or generates and writes one there: the local start's first run. */
+export async function loadOrCreateCredentials(dir: string): Promise<NatsCredentials> {
   try {
-    return JSON.parse(await readFile(file, "utf8")) as NatsCredentials;
+    return await readCredentials(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
   const fresh = generateCredentials();
-  await writeFile(file, `${JSON.stringify(fresh, null, 2)}\n`, { mode: 0o600, flag: "wx" });
-  await chmod(file, 0o600);
+  await writeCredentials(dir, fresh);
   return fresh;
 }
