@@ -13,6 +13,7 @@ export {
   type ServiceRole,
   seedAuthenticator,
   seedFileOf,
+  seedsEnv,
   serverEnv,
   writeCredentials,
 } from "./nats-credentials.ts";

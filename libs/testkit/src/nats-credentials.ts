@@ -61,12 +61,32 @@ export function routeUrl(c: NatsCredentials, hostPort: string): string {
 }
 
 const ENV_FILE = "nats.env";
+const SEEDS_ENV_FILE = "seeds.env";
+
+/**
+ * The seeds as variables, for a deployment that hands each process its own
+ * from one file (docker-compose interpolates them from `.env`):
+ * `CONCLAVE_NATS_SEED_<ROLE>`, `CONCLAVE_NATS_SYSTEM_SEED`, `CONCLAVE_ACCESS_ISSUER_SEED`.
+ */
+export function seedsEnv(c: NatsCredentials): Record<string, string> {
+  return {
+    ...Object.fromEntries(SERVICE_ROLES.map((r) => [`CONCLAVE_NATS_SEED_${r.toUpperCase()}`, c.seeds[r]])),
+    CONCLAVE_NATS_SYSTEM_SEED: c.system,
+    CONCLAVE_ACCESS_ISSUER_SEED: c.issuer,
+  };
+}
+
+const envText = (vars: Record<string, string>) =>
+  Object.entries(vars)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n");
 const seedFile = (name: string) => `${name}.nk`;
 
 /**
  * Writes a set as files of `dir` (mode 0600, never overwriting one: rotating is
  * a deliberate step, docs/runbook.md): a seed file per role (`gateway.nk`, …),
- * `system.nk`, `issuer.nk`, and `nats.env`, the variables the servers read.
+ * `system.nk`, `issuer.nk`, `nats.env` (the variables the servers read: no
+ * seed) and `seeds.env` (every seed as a variable, `seedsEnv`).
  */
 export async function writeCredentials(dir: string, c: NatsCredentials): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -74,12 +94,8 @@ export async function writeCredentials(dir: string, c: NatsCredentials): Promise
     ...SERVICE_ROLES.map((r): [string, string] => [seedFile(r), c.seeds[r]]),
     [seedFile("system"), c.system],
     [seedFile("issuer"), c.issuer],
-    [
-      ENV_FILE,
-      Object.entries({ ...serverEnv(c) })
-        .map(([k, v]) => `${k}=${v}`)
-        .join("\n"),
-    ],
+    [ENV_FILE, envText(serverEnv(c))],
+    [SEEDS_ENV_FILE, envText(seedsEnv(c))],
   ];
   for (const [name, text] of files) await writeFile(join(dir, name), `${text}\n`, { mode: 0o600, flag: "wx" });
 }
