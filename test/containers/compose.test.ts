@@ -14,7 +14,7 @@ import { readmeProductionCommands } from "./readme-commands.ts";
 // name and a free loopback port, so it never meets an operator's stack.
 const PROJECT = "conclave-ctest";
 const SECRETS = [".env", "admin.key.json", "nats-credentials"];
-const LONG_RUNNING = ["nats-1", "nats-2", "nats-3", "membership", "blob", "gateway", "lb"];
+const LONG_RUNNING = ["nats-1", "nats-2", "nats-3", "membership", "blob", "gateway", "access", "lb"];
 
 let env: NodeJS.ProcessEnv;
 let lbUrl: string;

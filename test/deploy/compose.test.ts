@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { loadAccessConfig } from "@conclave/access";
 import { loadServiceEnv, serviceEnvSchema } from "@conclave/runtime";
 import { describe, expect, it } from "vitest";
 import {
@@ -32,7 +33,7 @@ const seconds = (duration: unknown) => {
 
 describe("docker-compose.yml", () => {
   it("defines only services this test knows how to check", () => {
-    expect(Object.keys(services).sort()).toEqual([...CONCLAVE, ...NATS, "lb", ...ONE_SHOT].sort());
+    expect(Object.keys(services).sort()).toEqual([...CONCLAVE, "access", ...NATS, "lb", ...ONE_SHOT].sort());
     expect(NATS).toHaveLength(3);
   });
 
@@ -51,9 +52,19 @@ describe("docker-compose.yml", () => {
   });
 
   it("puts each service and the bootstrap on NATS as its own user", () => {
-    for (const [name, role] of [...CONCLAVE.map((s) => [s, s]), ["bootstrap", "operator"]] as [string, string][]) {
+    const who = [...CONCLAVE.map((s) => [s, s]), ["access", "access"], ["bootstrap", "operator"]] as [string, string][];
+    for (const [name, role] of who) {
       expect(env(name).CONCLAVE_NATS_SEED, name).toBe(DOT_ENV[`CONCLAVE_NATS_SEED_${role.toUpperCase()}`]);
     }
+  });
+
+  it("runs the auth callout: two replicas of the one image, configured to sign with the issuer key", () => {
+    const access = services.access as YamlMap;
+    expect(access.image).toBe(services.membership?.image);
+    expect(access.command).toEqual(["dist/access.mjs"]);
+    expect(Number(at(access, "deploy.replicas"))).toBeGreaterThanOrEqual(2);
+    expect(loadServiceEnv(env("access")).CONCLAVE_HOST).toBe("0.0.0.0");
+    expect(loadAccessConfig(env("access")).account).toBe("BOTS");
   });
 
   it("gives every long-running service a healthcheck (the one-shot bootstrap has none to give)", () => {
