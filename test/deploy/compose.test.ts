@@ -5,7 +5,6 @@ import { loadServiceEnv, serviceEnvSchema } from "@conclave/runtime";
 import { describe, expect, it } from "vitest";
 import {
   asList,
-  asMap,
   at,
   composeEnvironment,
   DOT_ENV,
