@@ -42,6 +42,11 @@ export interface ClusterOptions {
    * same config, ports published on loopback. Default: CONCLAVE_NATS_BACKEND, else processes.
    */
   backend?: NatsBackend;
+  /**
+   * Client TLS (deploy/nats/tls.conf): PEM certificate and key paths of the
+   * servers; clients must then connect with TLS and trust the issuing CA.
+   */
+  tls?: { cert: string; key: string };
   /** The accounts' secrets (the local start keeps its own); a fresh set by default. */
   credentials?: NatsCredentials;
 }
@@ -139,7 +144,9 @@ export class NatsCluster {
     const routes = clustered
       ? Array.from({ length: count }, (_, i) => routeUrl(credentials, `${host}:${port(i, 2)}`))
       : undefined;
-    const config = join(projectRoot(), "deploy", "nats", clustered ? "cluster-node.conf" : "single-node.conf");
+    const tls = opts.tls ? "-tls" : "";
+    if (opts.tls && backend === "containers") throw new Error("client TLS is tested with the process backend only");
+    const config = join(projectRoot(), "deploy", "nats", `${clustered ? "cluster-node" : "single-node"}${tls}.conf`);
     const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
     const detours = detour
       ? await detourRoutes(names, host, port, ports.slice(count * 3), detour, credentials)
@@ -157,7 +164,10 @@ export class NatsCluster {
         storeDir: join(dir, name, "store"),
         logFile: join(dir, `${name}.log`),
         configFile: config,
-        env: serverEnv(credentials),
+        env: {
+          ...serverEnv(credentials),
+          ...(opts.tls ? { NATS_TLS_CERT: opts.tls.cert, NATS_TLS_KEY: opts.tls.key } : {}),
+        },
       };
       return network
         ? new NatsContainerNode(image, network, clustered ? names : [], spec, credentials)
