@@ -8,3 +8,5 @@ export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 export const REPLICA_COUNTS = SMOKE ? [1, 2] : [1, 2, 4];
 /** Users table sizes behind the table-growth rows. */
 export const TABLE_SIZES = SMOKE ? [1_000] : [1_000, 10_000, 100_000];
+/** Rooms of one member (one tenant) behind the rooms-listing rows. */
+export const ROOM_COUNTS = SMOKE ? [100] : [100, 1_000, 10_000];

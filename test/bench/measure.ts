@@ -6,6 +6,7 @@ export interface Figure {
   opsPerSec: number;
   p50Ms?: number;
   p99Ms?: number;
+  maxMs?: number;
   /** Our operation relative to its raw NATS baseline in the same run. */
   ratio?: number;
   note?: string;
@@ -45,6 +46,7 @@ export async function load(
     opsPerSec: latencies.length / elapsed,
     p50Ms: pct(latencies, 50),
     p99Ms: pct(latencies, 99),
+    maxMs: latencies.at(-1) ?? 0,
     errors,
     count: latencies.length,
   };
@@ -69,10 +71,11 @@ export function printTable(figures: Figure[]): void {
     f.opsPerSec >= 100 ? f.opsPerSec.toFixed(0) : f.opsPerSec.toFixed(2),
     f.p50Ms === undefined ? "" : f.p50Ms.toFixed(2),
     f.p99Ms === undefined ? "" : f.p99Ms.toFixed(2),
+    f.maxMs === undefined ? "" : f.maxMs.toFixed(2),
     f.ratio === undefined ? "" : `${(f.ratio * 100).toFixed(0)}%`,
     f.note ?? "",
   ]);
-  const head = ["section", "measurement", "ops/s", "p50 ms", "p99 ms", "vs raw", "note"];
+  const head = ["section", "measurement", "ops/s", "p50 ms", "p99 ms", "max ms", "vs raw", "note"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   console.log(line(head));

@@ -8,6 +8,8 @@ import { authBench } from "./auth-bench.ts";
 import { SMOKE } from "./bench-options.ts";
 import { benchWorld } from "./bench-world.ts";
 import { type Figure, printTable } from "./measure.ts";
+import { readBarrierBench } from "./read-barrier-bench.ts";
+import { roomsListingBench } from "./rooms-listing-bench.ts";
 import { scaleBench } from "./scale-bench.ts";
 import { verifyBench } from "./verify-bench.ts";
 
@@ -29,7 +31,9 @@ for (const nodes of [1, 3]) {
   const world = await benchWorld(cluster);
   try {
     figures.push(...(await authBench(cluster, world, profile)));
+    figures.push(...(await readBarrierBench(cluster, world, profile)));
     if (nodes === 3) figures.push(...(await scaleBench(world)));
+    if (nodes === 3) figures.push(...(await roomsListingBench(world)));
   } finally {
     await world.host.close();
     await cluster.stop();

@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { ConclaveClient } from "@conclave/client";
-import { CHUNK, chunkKey, readUserIndex, userIndexEntry } from "@conclave/membership";
-import { usersTable } from "@conclave/runtime";
+import { readUserIndex, userIndexEntry } from "@conclave/membership";
 import { projected } from "@conclave/store";
+import { SeededUsers } from "../support/seeded-users.ts";
 import type { ServiceProcess } from "../support/service-process.ts";
 import { CONCURRENCY, REPLICA_COUNTS, SECONDS, TABLE_SIZES } from "./bench-options.ts";
 import { type BenchWorld, spawnReplica } from "./bench-world.ts";
@@ -38,7 +37,6 @@ export async function scaleBench(world: BenchWorld): Promise<Figure[]> {
       );
       figures.push({ section: "7 scale", name: `signed GET, ${n} replica(s)`, ...r, note: "2 cores shared by all" });
     }
-    const users = usersTable(host.ctx.store);
     const index = host.ctx.store.table("userIndex", projected(userIndexEntry));
     const client = new ConclaveClient({ url: replicas[0]?.url ?? host.url, identity: bot, attempts: 1 });
     const lister = new ConclaveClient({ url: replicas[0]?.url ?? host.url, identity: operator, attempts: 1 });
@@ -46,47 +44,10 @@ export async function scaleBench(world: BenchWorld): Promise<Figure[]> {
     const listPage = async () => {
       for await (const page of lister.listUsersPages({ tenant: "bench", limit: LIST_PAGE })) return page;
     };
-    // The bench tenant's index as the users projection writes it: chunks of CHUNK keys and a head.
-    const added: string[] = [];
-    const writeIndex = async () => {
-      const chunks = Math.ceil(added.length / CHUNK);
-      for (let n = 0; n < chunks; n += 64) {
-        await Promise.all(
-          Array.from({ length: Math.min(64, chunks - n) }, (_, i) =>
-            index.put(chunkKey("bench", n + i), {
-              seq: 1,
-              data: { users: added.slice((n + i) * CHUNK, (n + i + 1) * CHUNK) },
-            }),
-          ),
-        );
-      }
-      const last = chunks - 1;
-      await index.put("bench.head", { seq: 1, data: { chunk: last, count: added.length - last * CHUNK } });
-    };
-    let size = 2;
+    // The bench tenant already has the bot and the operator; the seeded users come on top.
+    const seeded = new SeededUsers(host.ctx.store, "bench");
     for (const target of TABLE_SIZES) {
-      const now = new Date().toISOString();
-      for (; size < target; size += 256) {
-        await Promise.all(
-          Array.from({ length: Math.min(256, target - size) }, () => {
-            const key = randomBytes(32).toString("base64url");
-            added.push(key);
-            return users.put(key, {
-              seq: 1,
-              data: {
-                sign_pub: key,
-                kex_pub: key,
-                tenant: "bench",
-                role: "member",
-                scopes: [],
-                status: "active",
-                created_at: now,
-              },
-            });
-          }),
-        );
-      }
-      await writeIndex();
+      await seeded.growTo(target - 2);
       const r = await load(() => client.getUser(bot.signPublicKey), { seconds: SECONDS, concurrency: CONCURRENCY });
       const at = target.toLocaleString("en");
       figures.push({ section: "7 scale", name: `signed GET, users table ≈ ${at}`, ...r });

@@ -9,9 +9,12 @@ import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
 import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
+import { SeededUsers } from "../support/seeded-users.ts";
 
 // Issue 18, item 1: the SDK iterates a listing's pages by following `next`, and the CLI's
-// `users list` and `rooms list` follow cursors with --all (one page, at --limit, without).
+// `users list` and `rooms list` follow cursors with --all (one page, at --limit, without); both
+// page through a tenant of 10^5 users (seeded through the store: 10^5 signed registrations would
+// take the serialized projection ~20 min).
 
 const root = join(import.meta.dirname, "../..");
 
@@ -93,4 +96,42 @@ describe("SDK and CLI: listings page by cursor", () => {
     );
     expect(all.stderr).not.toContain("more:");
   }, 60_000);
+
+  it("the SDK iterator and the CLI's --all page through 10^5 users, each once", async () => {
+    const huge = new SeededUsers(host.ctx.store, "huge");
+    const started = performance.now();
+    await huge.growTo(100_000);
+    console.log(`10^5 users seeded: ${(performance.now() - started).toFixed(0)} ms`);
+    const expected = new Set(huge.signPubs);
+
+    // The SDK and the CLI page at the same time: each is its own client of the one host.
+    const timed = async <T>(what: string, run: () => Promise<T>) => {
+      const t = performance.now();
+      const result = await run();
+      console.log(`${what}: ${(performance.now() - t).toFixed(0)} ms`);
+      return result;
+    };
+    const client = new ConclaveClient({ url: host.url, identity: operator });
+    const sdk = timed("SDK: 10^5 users in pages of 1,000", async () => {
+      const pages: string[][] = [];
+      for await (const page of client.listUsersPages({ tenant: "huge", limit: 1000 })) {
+        pages.push(page.items.map((u) => u.sign_pub));
+      }
+      return pages;
+    });
+    const keyFile = join(dir, "operator.key.json");
+    const all = timed("CLI --all: 10^5 users", () =>
+      cli(keyFile, host.url, "--json", "users", "list", "--tenant", "huge", "--limit", "1000", "--all"),
+    );
+    const pages = await sdk;
+    const listed = pages.flat();
+    expect([pages.length, listed.length, new Set(listed).size]).toEqual([100, 100_000, 100_000]);
+    expect(listed.every((k) => expected.has(k))).toBe(true);
+
+    const out = await all;
+    expect(out.status, out.stderr.slice(-2_000)).toBe(0);
+    const keys = (JSON.parse(out.stdout) as { sign_pub: string }[]).map((u) => u.sign_pub);
+    expect([keys.length, new Set(keys).size]).toEqual([100_000, 100_000]);
+    expect(keys).toEqual(huge.signPubs);
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 import { ApiError } from "@conclave/protocol";
 import { describe, expect, it } from "vitest";
 import { signingFixture } from "../test-support/signed-request-fixture.ts";
-import { type AuthenticatorDeps, authenticate, type Principal } from "./authenticate.ts";
+import { type AuthenticatorDeps, authenticate, type Principal, readInTenant } from "./authenticate.ts";
 import type { NonceClaim } from "./nonce-guard.ts";
 
 // The pipeline's order and fail-closed rules, with in-memory stand-ins for the
@@ -92,5 +92,71 @@ describe("authenticate", () => {
     const { f, deps } = setup();
     const req = f.signed({ method: "PUT", url: "/v1/blobs/abc" });
     expect(await reason(authenticate({ ...req, streamedBody: true }, deps))).toBe("401:missing_digest");
+  });
+
+  it("the route's reads go out with the allowlist read and have returned before the nonce claim is sent", async () => {
+    const { f, deps } = setup();
+    const order: string[] = [];
+    const lookup = deps.lookupUser;
+    deps.lookupUser = async (signPub) => {
+      order.push("allowlist read sent");
+      await Promise.resolve();
+      return lookup(signPub);
+    };
+    const create = deps.nonces.create.bind(deps.nonces);
+    deps.nonces.create = (key, value) => {
+      order.push("claim sent");
+      return create(key, value);
+    };
+    const ok = await authenticate(f.signed({ method: "GET" }), deps, async ({ keyid, principal }) => {
+      order.push("route read sent");
+      await new Promise((r) => setTimeout(r, 20));
+      order.push("route read returned");
+      return { keyid, tenant: (await principal)?.tenant };
+    });
+    expect(order).toEqual(["allowlist read sent", "route read sent", "route read returned", "claim sent"]);
+    expect(ok.reads).toEqual({ value: { keyid: ok.principal.signPub, tenant: "acme" } });
+  });
+
+  it("a failed route read is the route's to answer: the signer is still authenticated, the error kept", async () => {
+    const { f, deps } = setup();
+    const failure = Object.assign(new Error("no quorum"), { name: "UnavailableError" });
+    const ok = await authenticate(f.signed({ method: "GET" }), deps, async () => {
+      throw failure;
+    });
+    expect(ok.reads).toEqual({ error: failure });
+  });
+
+  it("an unknown signer is denied without a claim whatever the route read", async () => {
+    const { f, deps, claims } = setup();
+    deps.lookupUser = async () => undefined;
+    const denied = authenticate(f.signed({ method: "GET" }), deps, async ({ principal }) => (await principal)?.tenant);
+    expect(await reason(denied)).toBe("401:unknown_signer");
+    expect(claims.size).toBe(0);
+  });
+
+  it("a tenant-scoped read goes out at once under the signer's last tenant, and again if the allowlist names another", async () => {
+    const principal = Promise.resolve({ tenant: "acme" } as Principal);
+    const reads: string[] = [];
+    const read = async (caller: { tenant: string }) => {
+      reads.push(caller.tenant);
+      return caller.tenant;
+    };
+    expect(await readInTenant({ keyid: "k", tenantHint: "acme", principal }, read)).toBe("acme");
+    expect(reads).toEqual(["acme"]);
+    expect(await readInTenant({ keyid: "k", tenantHint: "moved", principal }, read)).toBe("acme");
+    expect(reads).toEqual(["acme", "moved", "acme"]);
+    expect(await readInTenant({ keyid: "k", tenantHint: undefined, principal }, read)).toBe("acme");
+    const unknown = Promise.resolve(undefined);
+    expect(await readInTenant({ keyid: "k", tenantHint: "acme", principal: unknown }, async () => "x")).toBeUndefined();
+  });
+
+  it("the signer's tenant is the hint of its next request", async () => {
+    const { f, deps } = setup();
+    const hints: (string | undefined)[] = [];
+    const reads = async ({ tenantHint }: { tenantHint: string | undefined }) => hints.push(tenantHint);
+    await authenticate(f.signed({ method: "GET" }), deps, reads);
+    await authenticate(f.signed({ method: "GET" }), deps, reads);
+    expect(hints).toEqual([undefined, "acme"]);
   });
 });

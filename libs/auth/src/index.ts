@@ -1,4 +1,12 @@
-export { type Authenticated, type AuthenticatorDeps, authenticate, type Principal } from "./authenticate.ts";
+export {
+  type Authenticated,
+  type AuthenticatorDeps,
+  authenticate,
+  type Principal,
+  readInTenant,
+  type Settled,
+  type SignerReads,
+} from "./authenticate.ts";
 export { fromBase64url, toBase64url } from "./base64url.ts";
 export { componentId } from "./component-id.ts";
 export {

@@ -13,7 +13,7 @@ export const DEFAULT_KEY_CACHE_CAPACITY = 10_000;
 export class PublicKeyCache {
   readonly capacity: number;
   // Map iteration order is insertion order: the first entry is the least recently used.
-  readonly #entries = new Map<string, KeyObject>();
+  readonly #entries = new Map<string, { key: KeyObject; tenant?: string }>();
 
   constructor(capacity: number = DEFAULT_KEY_CACHE_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("capacity must be a positive integer");
@@ -39,7 +39,7 @@ export class PublicKeyCache {
     if (hit !== undefined) {
       this.#entries.delete(keyid);
       this.#entries.set(keyid, hit);
-      return { key: hit, cached: true };
+      return { key: hit.key, cached: true };
     }
     const raw = decodeKeyId(keyid);
     try {
@@ -52,11 +52,26 @@ export class PublicKeyCache {
   /** Caches `key` under `keyid`, evicting the least recently used entry past capacity. */
   admit(keyid: string, key: KeyObject): void {
     this.#entries.delete(keyid);
-    this.#entries.set(keyid, key);
+    this.#entries.set(keyid, { key });
     if (this.#entries.size > this.capacity) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
+  }
+
+  /**
+   * The tenant the allowlist last named for a cached signer: a hint that lets
+   * a route's tenant-scoped reads go out with the allowlist read. Never
+   * trusted: readInTenant (authenticate.ts) reads again when the entry names another.
+   */
+  tenantOf(keyid: string): string | undefined {
+    return this.#entries.get(keyid)?.tenant;
+  }
+
+  /** Remembers the signer's tenant, while its key stays cached (same bound, same eviction). */
+  noteTenant(keyid: string, tenant: string): void {
+    const entry = this.#entries.get(keyid);
+    if (entry) entry.tenant = tenant;
   }
 
   /** resolve + admit: for callers that trust the keyid already. */

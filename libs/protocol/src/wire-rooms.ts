@@ -8,10 +8,13 @@ export const roomRole = z.enum(["owner", "admin", "member"]);
 export type RoomRole = z.infer<typeof roomRole>;
 export const roomMode = z.enum(["e2e", "clear"]);
 export type RoomMode = z.infer<typeof roomMode>;
-/** A room key sealed to one member's kex_pub: opaque to the server. */
+/**
+ * A room key sealed to one member's kex_pub: opaque to the server. A sealed box of a 32-byte key
+ * is 139 characters; 256 at most keeps a rekey of a full room within one NATS message (room-decider.ts).
+ */
 export const sealedKey = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{16,1024}$/, "sealed keys are 16-1024 characters of unpadded base64url");
+  .regex(/^[A-Za-z0-9_-]{16,256}$/, "sealed keys are 16-256 characters of unpadded base64url");
 
 /** `POST /v1/rooms` body: the subject defaults to conclave.room.<tenant>.<id> (the rooms decider checks a custom one). */
 export const createRoomRequest = z

@@ -16,6 +16,7 @@ export function toPrincipal(user: UserRecord): Principal {
     scopes: user.scopes,
     status: user.status,
     name: user.name,
+    record: user,
   };
 }
 

@@ -110,6 +110,7 @@ export async function startHost(opts: {
     mode: env.CONCLAVE_AUTH_MODE,
     onOutcome: (outcome) => authOutcomes.inc({ service, outcome }),
     publicOrigin: env.CONCLAVE_PUBLIC_URL,
+    decisionMs: env.CONCLAVE_OP_TIMEOUT_MS,
   });
 
   const ctx: ServiceContext = { store, log, logger, env, projections, edge };

@@ -7,8 +7,10 @@ import {
   toBase64url,
 } from "@conclave/auth";
 import { createEdge, type Edge } from "@conclave/http";
+import { ApiError } from "@conclave/protocol";
+import { withDeadline } from "@conclave/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerSignedRequestAuth } from "./signed-request-hook.ts";
+import { prefetched, type RouteReads, registerSignedRequestAuth } from "./signed-request-hook.ts";
 
 // Routes are signed unless they opt out by name (issue 15, item 10). Every
 // request here is unsigned and refused at the parse step, before the store:
@@ -100,5 +102,110 @@ describe("the scheme and authority a signature over @target-uri is checked again
     expect(await reasonFor(edge, "https://conclave.example/v1/thing?x=1", "internal:7420")).toBe("unknown_signer");
     expect(await reasonFor(edge, "http://internal:7420/v1/thing?x=1", "internal:7420")).toBe("bad_signature");
     await edge.app.close();
+  });
+});
+
+// Issue 16 item 5: authentication's store calls end together within the
+// decision bound of the request's arrival, not each within its own timeout.
+// Here each call's own timeout is a minute: only the decision deadline can
+// end the request (it would time the test out otherwise); nothing is timed.
+describe("the signed-request hook decides within decisionMs of arrival", () => {
+  it("an allowlist read that answers, then a claim that never does: 503 at the decision deadline", async () => {
+    const keys = generateEd25519KeyPair();
+    const keyid = toBase64url(keys.publicKey);
+    const minute = 60_000;
+    const edge = createEdge({ service: "test", logger: false, ready: async () => true });
+    const deps: AuthenticatorDeps = {
+      policy: conclavePolicy(Date.now),
+      keyCache: new PublicKeyCache(),
+      lookupUser: (signPub) =>
+        withDeadline("allowlist read", minute, async () => ({
+          signPub,
+          kexPub: signPub,
+          tenant: "acme",
+          role: "member" as const,
+          scopes: [],
+          status: "active" as const,
+        })),
+      nonces: { create: () => withDeadline("nonce claim", minute, () => new Promise<never>(() => {})) },
+    };
+    registerSignedRequestAuth(edge.app, deps, { mode: "enforce", decisionMs: 300 });
+    edge.app.get("/v1/thing", { config: { body: "none" } }, async () => ({ allowed: true }));
+    await edge.app.ready();
+    const headers = signRequest({ method: "GET", url: "/v1/thing", secretKey: keys.secretKey, keyid });
+    const res = await edge.app.inject({
+      method: "GET",
+      url: "/v1/thing",
+      headers: headers as unknown as Record<string, string>,
+    });
+    expect(res.statusCode).toBe(503);
+    await edge.app.close();
+  }, 10_000);
+});
+
+describe("a route's reads (config.reads)", () => {
+  const keys = generateEd25519KeyPair();
+  const keyid = toBase64url(keys.publicKey);
+  const principal = {
+    signPub: keyid,
+    kexPub: keyid,
+    tenant: "acme",
+    role: "member" as const,
+    scopes: [],
+    status: "active" as const,
+  };
+  const declared: RouteReads<string> = async (_request, signer) => `read for ${signer.keyid.slice(0, 4)}`;
+  const other: RouteReads<string> = async () => "never declared";
+  const failing: RouteReads<string> = async () => {
+    throw new ApiError("not_found", "no such thing");
+  };
+  let edge: Edge;
+
+  beforeAll(async () => {
+    edge = createEdge({ service: "test", logger: false, ready: async () => true });
+    const claims = new Set<string>();
+    const deps: AuthenticatorDeps = {
+      policy: conclavePolicy(Date.now),
+      keyCache: new PublicKeyCache(),
+      lookupUser: async (signPub) => (signPub === keyid ? principal : undefined),
+      nonces: {
+        create: async (key) => {
+          if (claims.has(key)) throw Object.assign(new Error("exists"), { name: "ConflictError" });
+          claims.add(key);
+          return claims.size;
+        },
+      },
+    };
+    registerSignedRequestAuth(edge.app, deps, { mode: "enforce" });
+    const config = (reads: RouteReads<string>) => ({ config: { body: "none" as const, reads } });
+    edge.app.get("/v1/declared", config(declared), async (request) => ({ got: prefetched(request, declared) }));
+    edge.app.get("/v1/mismatch", config(declared), async (request) => ({ got: prefetched(request, other) }));
+    edge.app.get("/v1/failing", config(failing), async (request) => ({ got: prefetched(request, failing) }));
+    await edge.app.ready();
+  });
+  afterAll(() => edge.app.close());
+
+  const get = (url: string) =>
+    edge.app.inject({
+      method: "GET",
+      url,
+      headers: signRequest({ method: "GET", url, secretKey: keys.secretKey, keyid }) as unknown as Record<
+        string,
+        string
+      >,
+    });
+
+  it("the route gets what its declared reads returned before the claim", async () => {
+    expect((await get("/v1/declared")).json()).toEqual({ got: `read for ${keyid.slice(0, 4)}` });
+  });
+
+  it("a route taking reads it did not declare answers 500, never data", async () => {
+    const res = await get("/v1/mismatch");
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain("never declared");
+  });
+
+  it("a read's own refusal is the route's answer, after the signer was admitted", async () => {
+    expect((await get("/v1/failing")).statusCode).toBe(404);
   });
 });

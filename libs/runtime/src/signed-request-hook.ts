@@ -1,10 +1,25 @@
-import { type Authenticated, type AuthenticatorDeps, authenticate, type Principal } from "@conclave/auth";
+import {
+  type Authenticated,
+  type AuthenticatorDeps,
+  authenticate,
+  type Principal,
+  type Settled,
+  type SignerReads,
+} from "@conclave/auth";
 import { HEALTH_ROUTES, rawJsonBody } from "@conclave/http";
 import { ApiError } from "@conclave/protocol";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import { withinDecisionDeadline } from "@conclave/store";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 export type AuthMode = "off" | "soft" | "enforce";
 export type RouteAuth = "signed" | "signed-or-bearer" | "none";
+
+/**
+ * A signed route's reads, issued by the signed-request hook together with the
+ * allowlist read and settled before the nonce claim, which witnesses them
+ * (authenticate.ts). The route takes the result with `prefetched`.
+ */
+export type RouteReads<T> = (request: FastifyRequest, signer: SignerReads) => Promise<T>;
 
 /** True when the request presents `Authorization: Bearer …` and no RFC 9421 signature headers. */
 export function isBearerOnly(request: FastifyRequest): boolean {
@@ -17,6 +32,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The signer, once the signed-request hook admitted the request. */
     principal?: Principal;
+    /** The route's reads (config.reads), settled before the nonce claim. */
+    routeReads?: Settled<unknown>;
   }
   interface FastifyContextConfig {
     /**
@@ -28,6 +45,8 @@ declare module "fastify" {
      * request carries a bearer token and no signature headers at all.
      */
     auth?: RouteAuth;
+    /** Reads of a signed route witnessed by the nonce claim (RouteReads); bearer requests never run them. */
+    reads?: RouteReads<unknown>;
   }
 }
 
@@ -45,6 +64,18 @@ export interface SignedRequestAuthOptions {
   mode: AuthMode;
   onOutcome?: (outcome: string) => void;
   publicOrigin?: PublicOrigin | undefined;
+  /** The store's operation timeout: authentication ends within it of the request's arrival (decision deadline). */
+  decisionMs?: number;
+}
+
+/**
+ * Runs the store calls of a request's decision (authentication, the gateway's
+ * gate) so that all of them together end within `ms` of the request's
+ * arrival: a refusal then comes within the stated bound however many calls
+ * it made in sequence (libs/store decision-deadline.ts).
+ */
+export function decideWithin<T>(reply: FastifyReply, ms: number | undefined, work: () => Promise<T>): Promise<T> {
+  return ms === undefined ? work() : withinDecisionDeadline(Date.now() - reply.elapsedTime + ms, work);
 }
 
 function received(request: FastifyRequest, origin: PublicOrigin | undefined) {
@@ -88,15 +119,17 @@ export function routeAuthOf(request: FastifyRequest): RouteAuth {
 export function registerSignedRequestAuth(
   app: FastifyInstance,
   deps: AuthenticatorDeps,
-  { mode, onOutcome, publicOrigin }: SignedRequestAuthOptions,
+  { mode, onOutcome, publicOrigin, decisionMs }: SignedRequestAuthOptions,
 ): void {
   app.addHook("preHandler", async (request, reply) => {
     const auth = routeAuthOf(request);
     if (mode === "off" || auth === "none") return;
     if (auth === "signed-or-bearer" && isBearerOnly(request)) return;
-    let result: Authenticated;
+    const routeReads = request.routeOptions.config.reads;
+    const reads = routeReads && ((signer: SignerReads) => routeReads(request, signer));
+    let result: Authenticated<unknown>;
     try {
-      result = await authenticate(received(request, publicOrigin), deps);
+      result = await decideWithin(reply, decisionMs, () => authenticate(received(request, publicOrigin), deps, reads));
     } catch (err) {
       const reason = err instanceof ApiError ? (err.reason ?? err.code) : "internal";
       onOutcome?.(reason);
@@ -108,6 +141,7 @@ export function registerSignedRequestAuth(
     }
     onOutcome?.("ok");
     request.principal = result.principal;
+    if (result.reads) request.routeReads = result.reads;
     request.log = request.log.child({ tenant: result.principal.tenant, subject: result.principal.signPub });
     // fastify logs "request completed" through reply.log: give it the tenant and subject too.
     reply.log = request.log;
@@ -118,4 +152,19 @@ export function registerSignedRequestAuth(
 export function principalOf(request: { principal?: Principal }): Principal {
   if (!request.principal) throw new ApiError("unauthorized", "request authentication failed", { reason: "unsigned" });
   return request.principal;
+}
+
+/**
+ * What the route's reads (config.reads, the same function) returned before the
+ * nonce claim; their failure is thrown here, as the route's own. Only after
+ * the caller was admitted: without a principal (soft and off modes) it is 401.
+ */
+export function prefetched<T>(request: FastifyRequest, reads: RouteReads<T>): T {
+  principalOf(request);
+  const settled = request.routeReads;
+  if (!settled || request.routeOptions.config.reads !== reads) {
+    throw new Error(`route ${request.routeOptions.url} takes reads it did not declare in config.reads`);
+  }
+  if ("error" in settled) throw settled.error;
+  return settled.value as T;
 }

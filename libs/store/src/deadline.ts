@@ -1,4 +1,5 @@
 import type { ConnectionGate } from "./connection-gate.ts";
+import { decisionDeadline } from "./decision-deadline.ts";
 import { toStoreError, UnavailableError } from "./errors.ts";
 
 export interface DeadlineOptions {
@@ -23,6 +24,8 @@ const MIN_ATTEMPT_MS = 150;
  * taxonomy. The deadline is ours, not only the client's: a request buffered
  * during a reconnect must not hang a security decision. Retries (idempotent
  * operations only) stay inside the same deadline: fail-closed timing is kept.
+ * Inside a decision (decision-deadline.ts) the deadline is also never later
+ * than the decision's.
  */
 export function withDeadline<T>(
   what: string,
@@ -50,9 +53,11 @@ async function attempts<T>(
   retry: boolean,
   finalError: (err: unknown) => unknown,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Math.min(Date.now() + timeoutMs, decisionDeadline() ?? Number.POSITIVE_INFINITY);
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();
+    // A decision whose time is spent is refused without sending anything more.
+    if (remaining <= 0) throw finalError(new UnavailableError(`${what}: decision deadline reached`));
     const attemptMs = retry ? Math.min(remaining, Math.max(MIN_ATTEMPT_MS, timeoutMs / ATTEMPTS)) : remaining;
     try {
       return await raceTimer(op, Math.max(1, attemptMs), () => `${what}: no answer within ${timeoutMs} ms`);

@@ -223,6 +223,10 @@ export class EventLog {
       messages.stop();
     }
     const closed = await messages.closed();
+    // An ordered consumer outlives stop() by its inactive threshold (5 min in nats.js), and
+    // nats-server 2.15 caps a stream at 1,000 consumers: at a few aggregate reads a second the
+    // log would refuse new consumers ("maximum consumers limit reached", 10026). Delete it now.
+    void consumer.delete().catch(() => {});
     if (!reachedEnd)
       throw new UnavailableError("event scan ended early", closed instanceof Error ? { cause: closed } : {});
   }

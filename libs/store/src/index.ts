@@ -30,6 +30,7 @@ export {
   retryWhileUnavailable,
   withDeadline,
 } from "./deadline.ts";
+export { boundedByDecision, outsideDecision, withinDecisionDeadline } from "./decision-deadline.ts";
 export {
   ConflictError,
   NotFoundError,

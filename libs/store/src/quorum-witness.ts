@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { boundedByDecision, outsideDecision } from "./decision-deadline.ts";
 import type { KvTable } from "./kv-table.ts";
 
 /**
@@ -40,7 +41,12 @@ export class QuorumWitness {
 
   static readonly schema = z.object({ at: z.number() });
 
+  /** Resolves once a quorum write that started after this call committed; never later than the caller's decision deadline. */
   confirm(): Promise<void> {
+    return boundedByDecision("witness", this.next());
+  }
+
+  private next(): Promise<void> {
     if (!this.inflight) return this.start();
     // A write already in flight started before us: it proves nothing about our read.
     if (!this.queued) {
@@ -58,7 +64,8 @@ export class QuorumWitness {
   }
 
   private start(): Promise<void> {
-    const tracked: Promise<void> = this.table.put(this.key, { at: Date.now() }).then(() => {});
+    // Shared by every caller queued behind it: bounded by its own deadline, not by its first caller's decision.
+    const tracked: Promise<void> = outsideDecision(() => this.table.put(this.key, { at: Date.now() })).then(() => {});
     this.inflight = tracked;
     this.inflightSince = Date.now();
     const clear = () => {

@@ -17,8 +17,8 @@ describe("access configuration", () => {
       decisionMs: 1_500,
       maxInflight: 32,
       maxQueued: 64,
-      maxRooms: 256,
-      limits: { subs: 256, payload: 1_048_576, data: 67_108_864 },
+      maxRooms: 1_024,
+      limits: { subs: 2_048, payload: 1_048_576, data: 67_108_864 },
     });
   });
 

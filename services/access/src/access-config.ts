@@ -42,8 +42,12 @@ export const accessEnvSchema = z.object({
   CONCLAVE_ACCESS_DECISION_MS: int(100, 10_000).default(1_500),
   CONCLAVE_ACCESS_MAX_INFLIGHT: int(1, 10_000).default(32),
   CONCLAVE_ACCESS_MAX_QUEUED: int(0, 100_000).default(64),
-  CONCLAVE_ACCESS_MAX_ROOMS: int(1, 10_000).default(256),
-  CONCLAVE_ACCESS_MAX_SUBS: int(1, 1_000_000).default(256),
+  // Measured (admission-token.test.ts): 151 B of answer per room of the usual subject, 889 B for
+  // the longest (256 chars); 1,024 rooms of the longest still fit max_payload (1 MiB), and an
+  // answer that does not fit is refused whatever this says (admission-token.ts).
+  CONCLAVE_ACCESS_MAX_ROOMS: int(1, 10_000).default(1_024),
+  // A bot subscribed to each of its rooms, its inbox and a few more: twice the room bound.
+  CONCLAVE_ACCESS_MAX_SUBS: int(1, 1_000_000).default(2_048),
   CONCLAVE_ACCESS_MAX_PAYLOAD: int(KiB, 64 * MiB).default(MiB),
   // Bytes a connection may have pending to it on the server; -1 would be unlimited.
   CONCLAVE_ACCESS_MAX_DATA: int(MiB, 1024 * MiB).default(64 * MiB),

@@ -1,10 +1,10 @@
 import { sign } from "node:crypto";
 import { fromBase64url, generateIdentity, privateKeyObject, toBase64url, userNkeyOfSignPub } from "@conclave/auth";
-import type { UserRecord } from "@conclave/protocol";
 import { createAccount, createServer, createUser } from "@nats-io/nkeys";
 import { describe, expect, it } from "vitest";
 import { type AdmissionPolicy, decideAdmission, provenSignPub } from "./admission.ts";
 import { type CalloutRequest, parseCalloutRequest } from "./callout-request.ts";
+import { userRecordOf } from "./user-record.fixture.ts";
 
 const bot = generateIdentity({ name: "bot", tenant: "acme", url: "http://127.0.0.1" });
 const other = generateIdentity({ name: "other", tenant: "acme", url: "http://127.0.0.1" });
@@ -26,15 +26,7 @@ function request(overrides: Partial<CalloutRequest> = {}): CalloutRequest {
   };
 }
 
-const user = (status: "active" | "revoked" = "active"): UserRecord => ({
-  sign_pub: bot.signPublicKey,
-  kex_pub: bot.kexPublicKey,
-  tenant: "acme",
-  role: "member",
-  scopes: [],
-  status,
-  created_at: "2026-12-01T00:00:00.000Z",
-});
+const user = (status: "active" | "revoked" = "active") => userRecordOf(bot, status);
 const policy: AdmissionPolicy = { ttlS: 600, maxRooms: 3, limits: { subs: 64, payload: 65_536, data: 1_048_576 } };
 const NOW = 1_800_000_000;
 

@@ -44,10 +44,10 @@ export interface AdmissionPolicy {
   limits: { subs: number; payload: number; data: number };
 }
 
-const deny = (reason: DenialReason, message: string): Denial => ({ admitted: false, reason, message });
+export const deny = (reason: DenialReason, message: string): Denial => ({ admitted: false, reason, message });
 
 /** Every refusal a client sees says the same: which check failed is for our logs, not for probing. */
-const REFUSED = "authorization refused";
+export const REFUSED = "authorization refused";
 
 /**
  * The client's proof: it presented a user nkey and signed the server's nonce

@@ -1,12 +1,12 @@
 import type { UserRecord } from "@conclave/protocol";
 import { withDeadline } from "@conclave/store";
-import { encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { Logger } from "pino";
 import type { AccessConfig } from "./access-config.ts";
 import type { AccessMetrics, DecisionOutcome } from "./access-metrics.ts";
 import { type Admission, type Denial, decideAdmission, provenSignPub } from "./admission.ts";
+import { answerWithin } from "./admission-token.ts";
 import type { MemberRoom } from "./bot-permissions.ts";
 import { type CalloutRequest, parseCalloutRequest } from "./callout-request.ts";
 import type { IssuerKey } from "./issuer-key.ts";
@@ -96,9 +96,17 @@ export class CalloutResponder {
     }
     let outcome: DecisionOutcome;
     try {
-      const decision = await this.decide(request);
+      const { issuer, config, nc } = this.deps;
+      const maxPayload = nc.info?.max_payload ?? 0;
+      const { decision, answer } = await answerWithin(
+        request,
+        await this.decide(request),
+        issuer,
+        config.account,
+        maxPayload,
+      );
       outcome = decision.admitted ? "admitted" : decision.reason;
-      msg.respond(await this.encode(request, decision));
+      msg.respond(answer);
       this.log(request, decision);
     } catch (err) {
       // An answer we could not build or send: the server refuses the client at its timeout.
@@ -126,7 +134,7 @@ export class CalloutResponder {
           if (Date.now() >= deadline) return undefined;
           started = true;
           const user = await sources.user(signPub);
-          const rooms = user?.status === "active" ? await sources.roomsOf(signPub) : [];
+          const rooms = user?.status === "active" ? await sources.roomsOf(signPub, config.maxRooms) : [];
           await sources.confirm();
           return { user, rooms };
         }),
@@ -140,19 +148,6 @@ export class CalloutResponder {
     // Fail closed: a store that cannot answer (in time) admits nobody; nor does a queue too long to wait in.
     if (!facts) return started ? UNAVAILABLE : OVERLOADED;
     return decideAdmission({ signPub, ...facts }, config, Math.floor(this.now() / 1000));
-  }
-
-  private async encode(request: CalloutRequest, decision: Admission | Denial): Promise<string> {
-    const { issuer, config } = this.deps;
-    if (!decision.admitted) {
-      return encodeAuthorizationResponse(request.userNkey, request.serverId, issuer, { error: decision.message }, {});
-    }
-    // The connection's user name is the sign_pub: CONNZ finds a bot's connections by it (live revocation).
-    const jwt = await encodeUser(decision.signPub, request.userNkey, issuer, decision.claim, {
-      aud: config.account,
-      exp: decision.exp,
-    });
-    return encodeAuthorizationResponse(request.userNkey, request.serverId, issuer, { jwt }, {});
   }
 
   private log(request: CalloutRequest, decision: Admission | Denial): void {

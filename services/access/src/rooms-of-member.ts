@@ -7,7 +7,10 @@ import type { MemberRoom } from "./bot-permissions.ts";
  * callout asks of the membership read models, behind this narrow seam so
  * their key shapes (services/membership/src/rooms/room-identity.ts) stay theirs.
  */
-export type RoomsOfMember = (signPub: string) => Promise<MemberRoom[]>;
+export type RoomsOfMember = (signPub: string, atMost?: number) => Promise<MemberRoom[]>;
+
+/** Room snapshots read at once while confirming candidates. */
+const BATCH = 256;
 
 // Only the fields read here: the membership service owns the full schema of the room snapshot.
 const roomSnapshot = projected(
@@ -24,14 +27,20 @@ const roomSnapshot = projected(
 export function storeRoomsOfMember(store: Store): RoomsOfMember {
   const memberRooms = store.table("memberRooms", z.unknown());
   const rooms = store.table("rooms", roomSnapshot);
-  return async (signPub) => {
+  return async (signPub, atMost = Number.POSITIVE_INFINITY) => {
     const keys = await memberRooms.keysWithHistory(`${signPub}.>`);
-    const found = await Promise.all(
-      keys.map(async (key) => {
-        const room = (await rooms.get(key.slice(signPub.length + 1)))?.value.data;
-        return room && Object.hasOwn(room.members, signPub) ? { id: room.id, subject: room.subject } : undefined;
-      }),
-    );
-    return found.filter((r) => r !== undefined);
+    const found: MemberRoom[] = [];
+    // A bot in more than `atMost` rooms is refused: once that is known, the other candidates are
+    // not read (`atMost + 1` rooms come back), so its refusal costs the bound's reads, not its rooms'.
+    for (let i = 0; i < keys.length && found.length <= atMost; i += BATCH) {
+      const batch = await Promise.all(
+        keys.slice(i, i + BATCH).map(async (key) => {
+          const room = (await rooms.get(key.slice(signPub.length + 1)))?.value.data;
+          return room && Object.hasOwn(room.members, signPub) ? { id: room.id, subject: room.subject } : undefined;
+        }),
+      );
+      for (const r of batch) if (r) found.push(r);
+    }
+    return found.slice(0, atMost + 1);
   };
 }

@@ -49,7 +49,6 @@ export function roomQueries(ctx: ServiceContext): RoomQueries {
     rooms: ctx.store.table("rooms", projected(roomState)),
     memberRooms: ctx.store.table("memberRooms", projected(memberRoomEntry)),
     roomKeys: ctx.store.table("roomKeys", projected(roomKeyEntry)),
-    witness: ctx.store.witness,
   });
 }
 

@@ -1,5 +1,6 @@
 import { toApiError } from "@conclave/http";
 import { ApiError, type AuditOutcome, type UnitPair, unavailableError } from "@conclave/protocol";
+import { decideWithin } from "@conclave/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { outcomeOfError, outcomeOfStatus } from "../audit/audit-outcome.ts";
 import type { AuditTrail } from "../audit/audit-trail.ts";
@@ -79,61 +80,13 @@ export function decide(request: FastifyRequest, outcome: AuditOutcome, reason?: 
  * its record only while its own deadline lasts (arrival + operation timeout),
  * then is answered with the append still going on under the append's own
  * deadline: under quorum loss the append would otherwise add a second timeout
- * to every 503 (issue 16).
+ * to every 503 (issue 16). The gate's store calls (token reads and witness,
+ * plan, rate limit) end by the same deadline together, not each by its own.
  */
 export function installGate(scope: FastifyInstance, deps: GateDeps): void {
-  scope.addHook("preHandler", async (request, reply) => {
-    const state = gatewayState(request);
-    const auth = request.routeOptions.config.auth;
-    const authorization = request.headers.authorization;
-    if (request.principal) {
-      if (auth === "signed-or-bearer" && authorization !== undefined) {
-        decide(request, "auth_denied", "ambiguous_credentials");
-        throw new ApiError("unauthorized", "send a signature or a bearer token, not both", {
-          reason: "ambiguous_credentials",
-        });
-      }
-      state.caller = { credential: "signed", principal: request.principal };
-    } else if (auth === "signed-or-bearer" && typeof authorization === "string") {
-      const token = BEARER.exec(authorization)?.[1];
-      try {
-        if (!token) throw new TokenDenied("auth_denied", "malformed");
-        state.caller = await deps.verifyToken(token);
-      } catch (err) {
-        if (err instanceof TokenDenied) {
-          state.claims = err.claims;
-          decide(request, err.outcome, err.reason ?? undefined);
-        }
-        throw err;
-      }
-    } else {
-      // Only reachable in the soft/off rollout modes: this route needs an identity all the same.
-      decide(request, "auth_denied", "unsigned");
-      throw new ApiError("unauthorized", "request authentication failed", { reason: "unsigned" });
-    }
-    const tenant = state.caller.principal.tenant;
-    request.log = request.log.child({ tenant, subject: state.caller.principal.signPub });
-    try {
-      state.plan = await deps.plans.effective(tenant);
-    } catch (err) {
-      throw unavailableError("gateway store unavailable, retry later", err);
-    }
-    let decision: Awaited<ReturnType<RateLimiter["take"]>>;
-    try {
-      decision = await deps.rateLimiter.take(tenant, state.plan.requestsPerWindow);
-    } catch (err) {
-      throw unavailableError("rate limiter unavailable, retry later", err);
-    }
-    const headers = rateLimitHeaders(decision);
-    reply.headers(headers);
-    if (!decision.admitted) {
-      decide(request, "rate_limited", state.plan.tier);
-      throw new ApiError("rate_limited", `rate limit of ${decision.limit} requests per window reached`, {
-        reason: "tenant_rate",
-        headers: { "retry-after": headers["retry-after"] ?? "1" },
-      });
-    }
-  });
+  scope.addHook("preHandler", (request, reply) =>
+    decideWithin(reply, deps.opTimeoutMs, () => admit(request, reply, deps)),
+  );
 
   scope.addHook("onError", async (request, _reply, error) => {
     const state = gatewayState(request);
@@ -146,6 +99,60 @@ export function installGate(scope: FastifyInstance, deps: GateDeps): void {
     await recordAudit(request, reply, deps);
     return payload;
   });
+}
+
+/** Who is calling, under which plan, within the tenant's rate: throws the refusal. */
+async function admit(request: FastifyRequest, reply: FastifyReply, deps: GateDeps): Promise<void> {
+  const state = gatewayState(request);
+  const auth = request.routeOptions.config.auth;
+  const authorization = request.headers.authorization;
+  if (request.principal) {
+    if (auth === "signed-or-bearer" && authorization !== undefined) {
+      decide(request, "auth_denied", "ambiguous_credentials");
+      throw new ApiError("unauthorized", "send a signature or a bearer token, not both", {
+        reason: "ambiguous_credentials",
+      });
+    }
+    state.caller = { credential: "signed", principal: request.principal };
+  } else if (auth === "signed-or-bearer" && typeof authorization === "string") {
+    const token = BEARER.exec(authorization)?.[1];
+    try {
+      if (!token) throw new TokenDenied("auth_denied", "malformed");
+      state.caller = await deps.verifyToken(token);
+    } catch (err) {
+      if (err instanceof TokenDenied) {
+        state.claims = err.claims;
+        decide(request, err.outcome, err.reason ?? undefined);
+      }
+      throw err;
+    }
+  } else {
+    // Only reachable in the soft/off rollout modes: this route needs an identity all the same.
+    decide(request, "auth_denied", "unsigned");
+    throw new ApiError("unauthorized", "request authentication failed", { reason: "unsigned" });
+  }
+  const tenant = state.caller.principal.tenant;
+  request.log = request.log.child({ tenant, subject: state.caller.principal.signPub });
+  try {
+    state.plan = await deps.plans.effective(tenant);
+  } catch (err) {
+    throw unavailableError("gateway store unavailable, retry later", err);
+  }
+  let decision: Awaited<ReturnType<RateLimiter["take"]>>;
+  try {
+    decision = await deps.rateLimiter.take(tenant, state.plan.requestsPerWindow);
+  } catch (err) {
+    throw unavailableError("rate limiter unavailable, retry later", err);
+  }
+  const headers = rateLimitHeaders(decision);
+  reply.headers(headers);
+  if (!decision.admitted) {
+    decide(request, "rate_limited", state.plan.tier);
+    throw new ApiError("rate_limited", `rate limit of ${decision.limit} requests per window reached`, {
+      reason: "tenant_rate",
+      headers: { "retry-after": headers["retry-after"] ?? "1" },
+    });
+  }
 }
 
 async function recordAudit(request: FastifyRequest, reply: FastifyReply, deps: GateDeps): Promise<void> {

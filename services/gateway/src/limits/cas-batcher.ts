@@ -1,4 +1,4 @@
-import type { KvTable } from "@conclave/store";
+import { boundedByDecision, type KvTable, outsideDecision } from "@conclave/store";
 
 /** Applies a batch of operations to one key's value: the new value (undefined: unchanged) and one result per op. */
 export type BatchApply<S, Op, R> = (
@@ -35,16 +35,19 @@ export class CasBatcher<S, Op, R> {
     this.maxAttempts = opts.maxAttempts ?? 16;
   }
 
+  /** The op's result; a caller inside a decision waits no longer than its deadline (the op may still apply). */
   submit(key: string, op: Op): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
+    const result = new Promise<R>((resolve, reject) => {
       const queue = this.queues.get(key);
       if (queue) {
         queue.push({ op, resolve, reject });
         return;
       }
       this.queues.set(key, [{ op, resolve, reject }]);
-      void this.drain(key);
+      // The loop serves every later submitter too: it must not run under this one's decision deadline.
+      void outsideDecision(() => this.drain(key));
     });
+    return boundedByDecision("batched write", result);
   }
 
   private async drain(key: string): Promise<void> {

@@ -1,5 +1,5 @@
-import type { ApiError } from "@conclave/protocol";
-import type { StoredEvent } from "@conclave/store";
+import { type ApiError, sealedKey } from "@conclave/protocol";
+import { BUCKETS, STREAMS, type StoredEvent } from "@conclave/store";
 import { describe, expect, it } from "vitest";
 import {
   type Decision,
@@ -9,6 +9,7 @@ import {
   decideRemove,
   decideRevokedRemoval,
   evolveRoom,
+  MAX_ROOM_MEMBERS,
 } from "./room-decider.ts";
 import type { RoomState } from "./room-events.ts";
 
@@ -197,5 +198,49 @@ describe("room decider", () => {
     expect([gone.epoch, gone.keyed_epoch, gone.members[member.signPub]]).toEqual([2, 1, undefined]);
     expect(decideRevokedRemoval(gone, member.signPub)).toBeUndefined();
     expect(decideRevokedRemoval(undefined, member.signPub)).toBeUndefined();
+  });
+
+  it(`a room takes ${MAX_ROOM_MEMBERS} members and refuses one more (too_many_members)`, () => {
+    const room = e2eRoom();
+    const filler = (i: number) => i.toString(36).padStart(43, "F");
+    const members = { ...room.members };
+    while (Object.keys(members).length < MAX_ROOM_MEMBERS - 1) {
+      members[filler(Object.keys(members).length)] = { role: "member", kex_pub: key("k") };
+    }
+    const almost = { ...room, members };
+    const full = apply(almost, decideInvite(owner, almost, user(outsider), { role: "member", sealed_key: sealed }));
+    expect(Object.keys(full.members)).toHaveLength(MAX_ROOM_MEMBERS);
+    const one = { signPub: key("Y"), kexPub: key("y"), tenant: "acme" };
+    try {
+      decideInvite(owner, full, user(one), { role: "member", sealed_key: sealed });
+      expect.unreachable("the invite past the bound was accepted");
+    } catch (err) {
+      expect([(err as ApiError).code, (err as ApiError).reason]).toEqual(["conflict", "too_many_members"]);
+    }
+  });
+
+  it("a full room's snapshot fits the rooms bucket, its rekey event the event log, with every sealed key at its maximum", () => {
+    const longest = "k".repeat(256);
+    expect(sealedKey.safeParse(longest).success).toBe(true);
+    expect(sealedKey.safeParse(`${longest}k`).success).toBe(false);
+    const members = Array.from({ length: MAX_ROOM_MEMBERS }, (_, i) => i.toString(36).padStart(43, "F"));
+    const rekey = Buffer.byteLength(
+      JSON.stringify({ epoch: 2 ** 31, sealed_keys: Object.fromEntries(members.map((m) => [m, longest])) }),
+    );
+    const room = e2eRoom();
+    const snapshot = Buffer.byteLength(
+      JSON.stringify({
+        seq: 2 ** 40,
+        data: {
+          ...room,
+          subject: "s".repeat(256),
+          members: Object.fromEntries(members.map((m) => [m, { role: "member", kex_pub: key("k") }])),
+        },
+      }),
+    );
+    console.log(`at ${MAX_ROOM_MEMBERS} members: rekey event data ${rekey} B, room snapshot ${snapshot} B`);
+    // The event envelope (ids, actor, time) adds well under 1 KiB: half of each limit is the margin kept.
+    expect(rekey).toBeLessThan(STREAMS.events.maxMsgBytes / 2);
+    expect(snapshot).toBeLessThan(BUCKETS.rooms.maxValueBytes / 2);
   });
 });

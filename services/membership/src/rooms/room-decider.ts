@@ -22,6 +22,15 @@ type Invite = z.infer<typeof memberInvited>;
 const roleOf = (room: RoomState, member: string): RoomRole | undefined => ownValue(room.members, member)?.role;
 const rank: Record<RoomRole, number> = { owner: 3, admin: 2, member: 1 };
 
+/**
+ * Members a room may have (docs/rooms.md, "Limits"). A room is one snapshot, a value of
+ * conclave_rooms (at most 256 KiB), and a rekey one event of the log (at most 1 MiB, a message)
+ * carrying a sealed key per member. At this bound, worst case (every sealed key at its
+ * 256-character maximum, the longest subject): the snapshot ≈ 123 KB, a rekey event ≈ 312 KB,
+ * each under half its limit (room-decider.test.ts computes both).
+ */
+export const MAX_ROOM_MEMBERS = 1024;
+
 const subjectTokens = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*$/;
 
 /** The subject a new room gets: the default, or a custom one below it (under the tenant's prefix: nobody squats another tenant's subjects). */
@@ -81,6 +90,11 @@ export function decideInvite(
     throw new ApiError("bad_request", "member: not an active user of this room's tenant");
   }
   if (roleOf(room, invitee.signPub)) throw new ApiError("conflict", "already a member");
+  if (Object.keys(room.members).length >= MAX_ROOM_MEMBERS) {
+    throw new ApiError("conflict", `the room has ${MAX_ROOM_MEMBERS} members, its maximum`, {
+      reason: "too_many_members",
+    });
+  }
   if (room.mode === "e2e") {
     if (room.keyed_epoch < room.epoch) throw new ApiError("conflict", "a rekey is pending: rekey before inviting");
     if (!input.sealed_key) throw new ApiError("bad_request", "sealed_key: required to invite into an e2e room");

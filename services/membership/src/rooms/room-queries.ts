@@ -7,26 +7,20 @@ import {
   type RoomView,
   type SealedRoomKey,
 } from "@conclave/protocol";
-import type { KvTable, Projected, QuorumWitness } from "@conclave/store";
+import type { KvTable, Projected } from "@conclave/store";
 import type { z } from "zod";
 import { nextOf, type Page, type Position, positionIn } from "../paging.ts";
 import { requireMember } from "./room-decider.ts";
 import type { memberRoomEntry, RoomState, roomKeyEntry } from "./room-events.ts";
-import {
-  memberKey,
-  memberRoomsFilter,
-  type RoomRef,
-  roomKey,
-  roomKeyKey,
-  roomOfMemberRoomKey,
-} from "./room-identity.ts";
+import { memberKey, memberRoomsFilter, roomKey, roomKeyKey, roomOfMemberRoomKey } from "./room-identity.ts";
+
+/** Who reads: enough to find the caller's rooms (a route's read may run before the full principal is known). */
+type Caller = Pick<Principal, "signPub" | "tenant">;
 
 export interface RoomQueryDeps {
   rooms: KvTable<Projected<RoomState>>;
   memberRooms: KvTable<Projected<z.infer<typeof memberRoomEntry>>>;
   roomKeys: KvTable<Projected<z.infer<typeof roomKeyEntry>>>;
-  /** Every answer rests on leader reads confirmed by a later quorum write (docs/store.md). */
-  witness: QuorumWitness;
 }
 
 /** What a member sees of a room. */
@@ -49,7 +43,10 @@ export function roomView(room: RoomState, viewer: string): RoomView {
 /**
  * Room reads, authorized by membership: non-members get 404 for everything. A
  * room is looked up as (the caller's tenant, id): another tenant's room of the
- * same id is never even read.
+ * same id is never even read. The decisions rest on leader reads made before
+ * the request's nonce claim (`snapshot` and `myRooms` are the routes' reads,
+ * room-routes.ts): the claim, a quorum write issued after they returned, is
+ * their witness (docs/store.md), so none of them writes a witness of its own.
  */
 export class RoomQueries {
   private readonly deps: RoomQueryDeps;
@@ -58,21 +55,25 @@ export class RoomQueries {
     this.deps = deps;
   }
 
-  private async memberRoom(actor: Principal, ref: RoomRef): Promise<RoomState> {
-    const room = (await this.deps.rooms.get(roomKey(ref)))?.value.data;
+  /** The room's snapshot in the caller's tenant (a route's read, before the nonce claim). */
+  async snapshot(actor: Caller, id: string): Promise<RoomState | undefined> {
+    return (await this.deps.rooms.get(roomKey({ tenant: actor.tenant, id })))?.value.data;
+  }
+
+  room(actor: Principal, snapshot: RoomState | undefined): RoomView {
+    requireMember(snapshot, actor.signPub);
+    return roomView(snapshot, actor.signPub);
+  }
+
+  /** A page of a room's members by key, from the room's snapshot alone (one key). */
+  members(
+    actor: Principal,
+    room: RoomState | undefined,
+    limit: number,
+    cursor?: Position,
+  ): Page<"members", RoomMember> {
     requireMember(room, actor.signPub);
-    await this.deps.witness.confirm();
-    return room;
-  }
-
-  async room(actor: Principal, id: string) {
-    return roomView(await this.memberRoom(actor, { tenant: actor.tenant, id }), actor.signPub);
-  }
-
-  /** A page of a room's members by key; reads the room's snapshot only (one key). */
-  async members(actor: Principal, id: string, limit: number, cursor?: Position): Promise<Page<"members", RoomMember>> {
-    const ref = { tenant: actor.tenant, id };
-    const room = await this.memberRoom(actor, ref);
+    const ref = { tenant: actor.tenant, id: room.id };
     const after = positionIn(cursor, memberKey(ref, ""))?.key;
     const rest = Object.keys(room.members)
       .map((member) => memberKey(ref, member))
@@ -87,10 +88,14 @@ export class RoomQueries {
     return { members, ...nextOf(rest.length > limit, last === undefined ? undefined : { key: last }) };
   }
 
-  /** The caller's own sealed key at the newest keyed epoch; nobody else's, ever. */
-  async myKey(actor: Principal, id: string): Promise<SealedRoomKey> {
-    const ref = { tenant: actor.tenant, id };
-    const room = await this.memberRoom(actor, ref);
+  /**
+   * The caller's own sealed key at the newest keyed epoch; nobody else's, ever.
+   * The key is read after the claim (its key depends on the snapshot): it
+   * decides nothing, the witnessed snapshot decided membership.
+   */
+  async myKey(actor: Principal, room: RoomState | undefined): Promise<SealedRoomKey> {
+    requireMember(room, actor.signPub);
+    const ref = { tenant: actor.tenant, id: room.id };
     if (room.mode !== "e2e") throw new ApiError("not_found", "clear rooms have no key");
     const key = await this.deps.roomKeys.get(roomKeyKey(ref, room.keyed_epoch, actor.signPub));
     if (!key) throw new ApiError("not_found", "no sealed key for you at the current epoch");
@@ -105,7 +110,7 @@ export class RoomQueries {
    * Discovery: a page of the caller's rooms with what a bot needs to join them, in the order it
    * joined them; reads its own member_rooms keys only, a page of them (KvTable.pageBySequence).
    */
-  async myRooms(actor: Principal, limit: number, cursor?: Position): Promise<Page<"rooms", MyRoom>> {
+  async myRooms(actor: Caller, limit: number, cursor?: Position): Promise<Page<"rooms", MyRoom>> {
     const after = positionIn(cursor, `${actor.signPub}.${actor.tenant}.`);
     const filter = memberRoomsFilter(actor.signPub, actor.tenant);
     const { keys, more } = await this.deps.memberRooms.pageBySequence(filter, after?.seq ?? 0, limit);
@@ -120,7 +125,6 @@ export class RoomQueries {
           : undefined;
       }),
     );
-    await this.deps.witness.confirm();
     return { rooms: rooms.filter((r) => r !== undefined), ...nextOf(more, keys.at(-1)) };
   }
 }

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
+import { readInTenant } from "@conclave/auth";
 import { ApiError, createRoomRequest, inviteRequest, publicKey32, rekeyRequest, roomId } from "@conclave/protocol";
-import { principalOf } from "@conclave/runtime";
+import { prefetched, principalOf, type RouteReads } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { pageQuery } from "../paging.ts";
 import type { RoomCommands } from "./room-commands.ts";
+import type { RoomState } from "./room-events.ts";
 import { type RoomQueries, roomView } from "./room-queries.ts";
 
 const idParams = z.object({ id: roomId }).strict();
@@ -20,6 +22,10 @@ function neededScope(method: string): string {
 }
 
 const signed = (body: "json" | "none") => ({ config: { body, auth: "signed" as const } });
+/** A signed read route whose reads go out with the allowlist read, before the nonce claim (RouteReads). */
+const signedReads = (reads: RouteReads<unknown>) => ({
+  config: { body: "none" as const, auth: "signed" as const, reads },
+});
 
 /**
  * Room routes (docs/rooms.md), in one plugin scope whose hook checks the room scope
@@ -39,6 +45,17 @@ export function registerRoomRoutes(root: FastifyInstance, commands: RoomCommands
 }
 
 function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueries): void {
+  // Scoped to the caller's tenant: sent with the allowlist read under the signer's last tenant (readInTenant).
+  // Params are checked again by the route, which answers their 400.
+  const snapshot: RouteReads<RoomState | undefined> = async (request, signer) => {
+    const params = idParams.safeParse(request.params);
+    return params.success ? readInTenant(signer, (caller) => queries.snapshot(caller, params.data.id)) : undefined;
+  };
+  const myRooms: RouteReads<Awaited<ReturnType<RoomQueries["myRooms"]>> | undefined> = async (request, signer) => {
+    const { limit, cursor } = listQuery.parse(request.query ?? {});
+    return readInTenant(signer, (caller) => queries.myRooms(caller, limit, cursor));
+  };
+
   app.post("/v1/rooms", signed("json"), async (request, reply) => {
     const actor = principalOf(request);
     const body = createRoomRequest.parse(request.body);
@@ -52,13 +69,15 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
     return reply.code(201).send(roomView(room, actor.signPub));
   });
 
-  app.get("/v1/rooms/:id", signed("none"), async (request) => {
-    return queries.room(principalOf(request), idParams.parse(request.params).id);
+  app.get("/v1/rooms/:id", signedReads(snapshot), async (request) => {
+    idParams.parse(request.params);
+    return queries.room(principalOf(request), prefetched(request, snapshot));
   });
 
-  app.get("/v1/rooms/:id/members", signed("none"), async (request) => {
+  app.get("/v1/rooms/:id/members", signedReads(snapshot), async (request) => {
+    idParams.parse(request.params);
     const { limit, cursor } = listQuery.parse(request.query ?? {});
-    return queries.members(principalOf(request), idParams.parse(request.params).id, limit, cursor);
+    return queries.members(principalOf(request), prefetched(request, snapshot), limit, cursor);
   });
 
   app.post("/v1/rooms/:id/members", signed("json"), async (request, reply) => {
@@ -80,12 +99,13 @@ function routes(app: FastifyInstance, commands: RoomCommands, queries: RoomQueri
     return roomView(await commands.rekey(actor, id, rekeyRequest.parse(request.body)), actor.signPub);
   });
 
-  app.get("/v1/rooms/:id/key", signed("none"), async (request) => {
-    return queries.myKey(principalOf(request), idParams.parse(request.params).id);
+  app.get("/v1/rooms/:id/key", signedReads(snapshot), async (request) => {
+    idParams.parse(request.params);
+    return queries.myKey(principalOf(request), prefetched(request, snapshot));
   });
 
-  app.get("/v1/me/rooms", signed("none"), async (request) => {
-    const { limit, cursor } = listQuery.parse(request.query ?? {});
-    return queries.myRooms(principalOf(request), limit, cursor);
+  app.get("/v1/me/rooms", signedReads(myRooms), async (request) => {
+    listQuery.parse(request.query ?? {});
+    return prefetched(request, myRooms);
   });
 }

@@ -1,5 +1,5 @@
-import { ApiError, newUser, publicKey32, scope, tenantId } from "@conclave/protocol";
-import { principalOf } from "@conclave/runtime";
+import { ApiError, newUser, publicKey32, scope, tenantId, type UserRecord } from "@conclave/protocol";
+import { prefetched, principalOf, type RouteReads } from "@conclave/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { pageQuery } from "../paging.ts";
@@ -20,6 +20,13 @@ const revokeBody = z
 
 /** Users routes (docs/auth.md): operators everywhere, admins within their tenant; a user may read itself. */
 export function registerUserRoutes(app: FastifyInstance, users: UserCommands): void {
+  // Goes out with the allowlist read; a user reading itself gets the entry that read already returned.
+  const readUser: RouteReads<UserRecord | undefined> = async (request, { keyid, principal }) => {
+    const params = signPubParams.safeParse(request.params);
+    if (!params.success) return undefined;
+    return params.data.sign_pub === keyid ? (await principal)?.record : users.get(params.data.sign_pub);
+  };
+
   app.post("/v1/users", { config: { body: "json", auth: "signed" } }, async (request, reply) => {
     const actor = principalOf(request);
     const body = addUserBody.parse(request.body);
@@ -37,10 +44,10 @@ export function registerUserRoutes(app: FastifyInstance, users: UserCommands): v
     return users.page(actor.role === "operator" ? tenant : actor.tenant, limit, cursor);
   });
 
-  app.get("/v1/users/:sign_pub", { config: { body: "none", auth: "signed" } }, async (request) => {
+  app.get("/v1/users/:sign_pub", { config: { body: "none", auth: "signed", reads: readUser } }, async (request) => {
     const actor = principalOf(request);
-    const { sign_pub } = signPubParams.parse(request.params);
-    const user = await users.get(sign_pub);
+    signPubParams.parse(request.params);
+    const user = prefetched(request, readUser);
     // Whoever may not read a user learns nothing, not even whether it exists.
     if (!user || !mayReadUser(actor, user)) throw new ApiError("not_found", "no such user");
     return user;
