@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isLoopbackHost, loadServiceEnv } from "./config.ts";
-import { natsAuthenticator } from "./nats-credentials.ts";
+import { natsAuthenticator, natsSystemAuthenticator } from "./nats-credentials.ts";
 
 describe("service configuration", () => {
   it("applies defaults and splits the NATS URLs", () => {
@@ -61,5 +61,29 @@ describe("service configuration", () => {
     ]) {
       expect(() => natsAuthenticator(loadServiceEnv({ ...base, ...env }))).toThrow(/CONCLAVE_NATS_SEED_FILE/);
     }
+  });
+
+  it("the system user's seed follows the same rule under its own names", () => {
+    const seed = `SU${"A".repeat(56)}`;
+    const base = { CONCLAVE_NATS_URLS: "nats://a:4222" };
+    expect(natsSystemAuthenticator(loadServiceEnv(base))).toBeUndefined();
+    expect(natsSystemAuthenticator(loadServiceEnv({ ...base, CONCLAVE_NATS_SYSTEM_SEED: seed }))).toBeTypeOf(
+      "function",
+    );
+    expect(() => loadServiceEnv({ ...base, CONCLAVE_NATS_SYSTEM_SEED: "SAxyz" })).toThrow(/CONCLAVE_NATS_SYSTEM_SEED/);
+    const dir = mkdtempSync(join(tmpdir(), "seed-"));
+    writeFileSync(join(dir, "bad.nk"), "not a seed");
+    expect(() =>
+      natsSystemAuthenticator(loadServiceEnv({ ...base, CONCLAVE_NATS_SYSTEM_SEED_FILE: join(dir, "bad.nk") })),
+    ).toThrow(/CONCLAVE_NATS_SYSTEM_SEED_FILE/);
+    expect(() =>
+      natsSystemAuthenticator(
+        loadServiceEnv({
+          ...base,
+          CONCLAVE_NATS_SYSTEM_SEED: seed,
+          CONCLAVE_NATS_SYSTEM_SEED_FILE: join(dir, "bad.nk"),
+        }),
+      ),
+    ).toThrow(/set either it or CONCLAVE_NATS_SYSTEM_SEED/);
   });
 });

@@ -25,6 +25,12 @@ export const serviceEnvSchema = z.object({
     .regex(/^SU[A-Z2-7]{56}$/, "must be a user nkey seed (SU…)")
     .optional(),
   CONCLAVE_NATS_SEED_FILE: z.string().min(1).optional(),
+  /** The restricted system-account user's seed (CONNZ/KICK of bot connections), or a file holding it. */
+  CONCLAVE_NATS_SYSTEM_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, "must be a user nkey seed (SU…)")
+    .optional(),
+  CONCLAVE_NATS_SYSTEM_SEED_FILE: z.string().min(1).optional(),
   CONCLAVE_OP_TIMEOUT_MS: int(100, 60_000).default(2_000),
   CONCLAVE_AUTH_MODE: z.enum(["off", "soft", "enforce"]).default("enforce"),
   /**

@@ -1,5 +1,5 @@
 export { ConfigError, isLoopbackHost, loadServiceEnv, type ServiceEnv, serviceEnvSchema } from "./config.ts";
-export { natsAuthenticator } from "./nats-credentials.ts";
+export { natsAuthenticator, natsSystemAuthenticator } from "./nats-credentials.ts";
 export { principalLookup, toPrincipal, usersTable } from "./principal-lookup.ts";
 export { runService } from "./run-service.ts";
 export { type Host, type ServiceContext, type ServiceModule, startHost } from "./service-host.ts";

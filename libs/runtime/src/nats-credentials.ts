@@ -14,20 +14,38 @@ const USER_SEED = /^SU[A-Z2-7]{56}$/;
 export function natsAuthenticator(
   env: Pick<ServiceEnv, "CONCLAVE_NATS_SEED" | "CONCLAVE_NATS_SEED_FILE">,
 ): Authenticator | undefined {
-  const inline = env.CONCLAVE_NATS_SEED;
-  const file = env.CONCLAVE_NATS_SEED_FILE;
+  return seedAuthenticatorOf("CONCLAVE_NATS_SEED", env.CONCLAVE_NATS_SEED, env.CONCLAVE_NATS_SEED_FILE);
+}
+
+/**
+ * The restricted system-account user (finds and closes bot connections:
+ * CONNZ and KICK only, deploy/nats/accounts.conf), from
+ * CONCLAVE_NATS_SYSTEM_SEED or CONCLAVE_NATS_SYSTEM_SEED_FILE, never both.
+ */
+export function natsSystemAuthenticator(
+  env: Pick<ServiceEnv, "CONCLAVE_NATS_SYSTEM_SEED" | "CONCLAVE_NATS_SYSTEM_SEED_FILE">,
+): Authenticator | undefined {
+  return seedAuthenticatorOf(
+    "CONCLAVE_NATS_SYSTEM_SEED",
+    env.CONCLAVE_NATS_SYSTEM_SEED,
+    env.CONCLAVE_NATS_SYSTEM_SEED_FILE,
+  );
+}
+
+/** One rule for a seed given inline as `name` or in the file `${name}_FILE`. */
+function seedAuthenticatorOf(name: string, inline?: string, file?: string): Authenticator | undefined {
   if (inline && file) {
-    throw new ConfigError("invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: set either it or CONCLAVE_NATS_SEED");
+    throw new ConfigError(`invalid configuration:\n  ${name}_FILE: set either it or ${name}`);
   }
   let seed = inline;
   if (file) {
     try {
       seed = readFileSync(file, "utf8").trim();
     } catch (err) {
-      throw new ConfigError(`invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: ${(err as Error).message}`);
+      throw new ConfigError(`invalid configuration:\n  ${name}_FILE: ${(err as Error).message}`);
     }
     if (!USER_SEED.test(seed)) {
-      throw new ConfigError("invalid configuration:\n  CONCLAVE_NATS_SEED_FILE: must hold a user nkey seed (SU…)");
+      throw new ConfigError(`invalid configuration:\n  ${name}_FILE: must hold a user nkey seed (SU…)`);
     }
   }
   return seed ? nkeyAuthenticator(new TextEncoder().encode(seed)) : undefined;
