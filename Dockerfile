@@ -69,7 +69,7 @@ COPY tsconfig.json ./
 COPY libs libs
 COPY services services
 COPY deploy/docker deploy/docker
-RUN node --import tsx deploy/docker/service-bundle.ts dist membership gateway blob
+RUN node --import tsx deploy/docker/service-bundle.ts dist membership gateway blob access
 
 # Operator toolbox (not a server): the workspace sources and tsx, for one-shot CLI
 # commands such as the compose `bootstrap` service. Not the final stage.

@@ -2,7 +2,7 @@
 // every workspace package (libs/*) bundled in and every npm dependency left
 // external, to be resolved from a `npm ci --omit=dev` node_modules. Run by the
 // Dockerfile's build stage:
-//   node --import tsx deploy/docker/service-bundle.ts dist membership gateway blob
+//   node --import tsx deploy/docker/service-bundle.ts dist membership gateway blob access
 // Why bundle instead of running tsx in production: see the Dockerfile's header.
 
 import { readFileSync } from "node:fs";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
-export const SERVICES = ["membership", "gateway", "blob"] as const;
+export const SERVICES = ["membership", "gateway", "blob", "access"] as const;
 
 export interface BundleResult {
   /** Output file per service, e.g. dist/membership.mjs. */

@@ -10,11 +10,11 @@ export interface BotConnection {
 }
 
 export async function connectBot(identity: KeyFile, servers: string[]): Promise<BotConnection> {
-  return probed(await connectAsBot(identity, { servers, timeout: 10_000 }));
+  return watchViolations(await connectAsBot(identity, { servers, timeout: 10_000 }));
 }
 
-/** Any connection (a bot's, the system user's), with the permission violations the server reports on it. */
-export function probed(nc: NatsConnection): BotConnection {
+/** Records every permission violation the server reports on `nc` (any user: bots, service users). */
+export function watchViolations(nc: NatsConnection): BotConnection {
   const violations: PermissionViolationError[] = [];
   void (async () => {
     for await (const s of nc.status()) {

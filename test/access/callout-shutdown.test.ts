@@ -1,30 +1,29 @@
 import { type AccessConfig, accessMetrics, CalloutResponder, IssuerKey, loadAccessConfig } from "@conclave/access";
 import type { UserRecord } from "@conclave/protocol";
-import { eventually } from "@conclave/testkit";
+import { eventually, useCluster } from "@conclave/testkit";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { identity } from "../support/membership-fixture.ts";
 import { connectOutcome } from "./bot-probe.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
 
 // A planned stop of a callout replica answers the callouts it has taken before its connection
 // closes; otherwise those clients wait for the server's timeout and are refused.
 
 describe("a callout replica stopping", () => {
-  const nats = useDataplaneNats();
+  const nats = useCluster();
   const bot = identity("bot");
 
   it("answers the admissions in flight before it lets its connection go", async () => {
     const n = nats();
     const config: AccessConfig = loadAccessConfig({
-      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
-      CONCLAVE_NATS_SYSTEM_SEED: n.seeds.system,
+      CONCLAVE_ACCESS_ISSUER_SEED: n.credentials.issuer,
+      CONCLAVE_NATS_SYSTEM_SEED: n.credentials.system,
     });
     const nc = await connect({
       servers: n.urls,
-      authenticator: nkeyAuthenticator(new TextEncoder().encode(n.seeds.callout)),
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(n.credentials.seeds.access)),
     });
     let entered = false;
     let release: () => void = () => {};

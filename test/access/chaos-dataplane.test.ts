@@ -1,10 +1,9 @@
-import { eventually } from "@conclave/testkit";
+import { eventually, useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkDataplaneAdmissions, checkDataplaneRemovals } from "../chaos/dataplane-checkers.ts";
 import { DataplaneBots } from "../chaos/dataplane-ops.ts";
 import { type HistoryRecord, noFaults, type RequestRecord } from "../chaos/history.ts";
 import { identity, register } from "../support/membership-fixture.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
 import { call, type LiveWorld, startLiveWorld } from "./live-world.ts";
 
 // The chaos suite's data-plane bots and invariants against the real thing (two servers, two
@@ -12,7 +11,7 @@ import { call, type LiveWorld, startLiveWorld } from "./live-world.ts";
 // ops record what bots received and which connects were admitted; the checkers must pass on it.
 
 describe("data-plane chaos ops and invariants on a live data plane", () => {
-  const nats = useDataplaneNats(2);
+  const nats = useCluster({ nodes: 2 });
   let world: LiveWorld;
   let bots: DataplaneBots;
   const history: HistoryRecord[] = [];

@@ -1,17 +1,16 @@
 import { ConnectionKicker } from "@conclave/access";
-import { eventually } from "@conclave/testkit";
+import { eventually, useCluster } from "@conclave/testkit";
 import { nkeyAuthenticator } from "@nats-io/nats-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type BotConnection, connectBot } from "./bot-probe.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
 import { type LiveWorld, startLiveWorld } from "./live-world.ts";
 
 // The kicker on its own, against two servers: it must hear from every server it knows, or fail (and be retried).
 
 describe("the connection kicker", () => {
-  const nats = useDataplaneNats(2);
+  const nats = useCluster({ nodes: 2 });
   let world: LiveWorld;
   let system: NatsConnection;
   const admin = identity("admin");
@@ -23,7 +22,7 @@ describe("the connection kicker", () => {
     await register(world.membership, admin, [bot], true);
     system = await connect({
       servers: nats().urls,
-      authenticator: nkeyAuthenticator(new TextEncoder().encode(nats().seeds.system)),
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(nats().credentials.system)),
     });
   });
   afterAll(async () => {

@@ -3,12 +3,11 @@ import { ConclaveClient } from "@conclave/client";
 import { membershipModule, roomCommands, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
 import type { Store } from "@conclave/store";
-import { eventually } from "@conclave/testkit";
+import { eventually, useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { connectBot, connectOutcome, subscribeRefused } from "./bot-probe.ts";
-import { calloutEnv, dataplaneHostEnv } from "./dataplane-hosts.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
+import { calloutEnv, startDataplaneMembership } from "./dataplane-hosts.ts";
 
 // Issue 18 item 3: a bot in 1,000 rooms lists them page by page and is admitted by the callout
 // into every one of them, against a real nats-server; one room past CONCLAVE_ACCESS_MAX_ROOMS
@@ -17,7 +16,7 @@ import { useDataplaneNats } from "./dataplane-nats.ts";
 const ROOMS = 1_000;
 
 describe(`a bot in ${ROOMS} rooms`, () => {
-  const nats = useDataplaneNats();
+  const nats = useCluster();
   let membership: Host;
   let callout: Host;
   const admin = identity("admin");
@@ -54,10 +53,7 @@ describe(`a bot in ${ROOMS} rooms`, () => {
 
   beforeAll(async () => {
     const n = nats();
-    membership = await startHost({
-      env: loadServiceEnv(dataplaneHostEnv(n, n.seeds.service)),
-      modules: [membershipModule],
-    });
+    membership = await startDataplaneMembership(n);
     const accessEnv = calloutEnv(n, { CONCLAVE_ACCESS_MAX_ROOMS: String(ROOMS) });
     callout = await startHost({
       env: loadServiceEnv(accessEnv),

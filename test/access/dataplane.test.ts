@@ -3,20 +3,19 @@ import { fromBase64url, type Principal, toBase64url, userNkeyOfSignPub } from "@
 import { connectAsBot, nonceSigner } from "@conclave/client";
 import { membershipModule, roomCommands, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
-import { eventually } from "@conclave/testkit";
+import { eventually, type NatsCluster, useCluster } from "@conclave/testkit";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
 import { type BotConnection, connectBot, connectOutcome, publishRefused, subscribeRefused } from "./bot-probe.ts";
-import { calloutEnv, dataplaneHostEnv } from "./dataplane-hosts.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
+import { calloutEnv, startDataplaneMembership } from "./dataplane-hosts.ts";
 
 // Bots on NATS as themselves (SPEC §10), against a real nats-server with the data-plane accounts:
 // a membership host and two callout replicas (A in-process, B an OS process) on the services account.
 
 describe("the auth callout admits bots into their rooms and nothing else", () => {
-  const nats = useDataplaneNats();
+  const nats = useCluster();
   let membership: Host;
   let calloutA: Host;
   let calloutB: ServiceProcess;
@@ -43,10 +42,7 @@ describe("the auth callout admits bots into their rooms and nothing else", () =>
 
   beforeAll(async () => {
     const n = nats();
-    membership = await startHost({
-      env: loadServiceEnv(dataplaneHostEnv(n, n.seeds.service)),
-      modules: [membershipModule],
-    });
+    membership = await startDataplaneMembership(n);
     const accessEnv = calloutEnv(n);
     calloutA = await startHost({
       env: loadServiceEnv(accessEnv),

@@ -1,14 +1,14 @@
+import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type BotConnection, connectBot } from "./bot-probe.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
 import { call, type LiveWorld, receiving, record, startCallout, startLiveWorld, ticker } from "./live-world.ts";
 
 // Fail-safe: a change committed while no access replica runs is not lost. The durable feeds
 // hold it, and the first replica to come back kicks the bot (the bound meanwhile: the admission lifetime).
 
 describe("live disconnect resumes from its checkpoint", () => {
-  const nats = useDataplaneNats(2);
+  const nats = useCluster({ nodes: 2 });
   let world: LiveWorld;
   const admin = identity("admin");
   const [owner, victim] = ["owner", "victim"].map((n) => identity(n));

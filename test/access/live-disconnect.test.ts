@@ -1,5 +1,5 @@
 import { BUCKETS } from "@conclave/store";
-import { eventually } from "@conclave/testkit";
+import { eventually, useCluster } from "@conclave/testkit";
 import { nkeyAuthenticator } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,11 +10,10 @@ import {
   type BotConnection,
   connectBot,
   connectOutcome,
-  probed,
   publishRefused,
   subscribeRefused,
+  watchViolations,
 } from "./bot-probe.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
 import { call, type LiveWorld, metricSum, receiving, record, removals, startLiveWorld, ticker } from "./live-world.ts";
 
 // Changes act on live connections (issue 14 item 3): two servers, a bot connected to each, and two
@@ -25,7 +24,7 @@ const REMOVALS = Number(process.env.LIVE_REMOVALS ?? 12);
 const STORM = 30;
 
 describe("a committed change closes the bot's connections on every server", () => {
-  const nats = useDataplaneNats(2);
+  const nats = useCluster({ nodes: 2 });
   let world: LiveWorld;
   const admin = identity("admin");
   const [owner, victim, revokee, newcomer, bystander] = ["owner", "victim", "revokee", "newcomer", "bystander"].map(
@@ -199,10 +198,10 @@ describe("a committed change closes the bot's connections on every server", () =
   });
 
   it("the system user can list and close connections, and nothing else", async () => {
-    const system = probed(
+    const system = watchViolations(
       await connect({
         servers: nats().urls,
-        authenticator: nkeyAuthenticator(new TextEncoder().encode(nats().seeds.system)),
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(nats().credentials.system)),
         maxReconnectAttempts: 0,
       }),
     );

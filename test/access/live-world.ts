@@ -2,15 +2,14 @@ import { createAccessModule, loadAccessConfig } from "@conclave/access";
 import type { KeyFile } from "@conclave/auth";
 import { membershipModule } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
-import { eventually } from "@conclave/testkit";
+import { eventually, type NatsCluster } from "@conclave/testkit";
 import { signedFetch } from "../support/signed-client.ts";
 import type { BotConnection } from "./bot-probe.ts";
 import { calloutEnv, dataplaneHostEnv } from "./dataplane-hosts.ts";
-import type { DataplaneNats } from "./dataplane-nats.ts";
 
 /**
  * Membership and two callout replicas with live disconnect on a data-plane
- * server (test/access/dataplane-nats.ts): what the live-disconnect tests and
+ * server (the harness cluster, libs/testkit): what the live-disconnect tests and
  * the removal-to-effect benchmark share. Every change goes through the HTTP
  * API, so "the 2xx" is the answer a client gets.
  */
@@ -21,14 +20,14 @@ export interface LiveWorld {
 }
 
 /** One callout replica with live disconnect (the system user's seed), in-process. */
-export function startCallout(nats: DataplaneNats, instance: string, logLevel = "warn"): Promise<Host> {
+export function startCallout(nats: NatsCluster, instance: string, logLevel = "warn"): Promise<Host> {
   const env = calloutEnv(nats, { CONCLAVE_INSTANCE: `access-${instance}` }, logLevel);
   return startHost({ env: loadServiceEnv(env), modules: [createAccessModule({ config: loadAccessConfig(env) })] });
 }
 
-export async function startLiveWorld(nats: DataplaneNats, logLevel = "warn"): Promise<LiveWorld> {
+export async function startLiveWorld(nats: NatsCluster, logLevel = "warn"): Promise<LiveWorld> {
   const membership = await startHost({
-    env: loadServiceEnv(dataplaneHostEnv(nats, nats.seeds.service, logLevel)),
+    env: loadServiceEnv(dataplaneHostEnv(nats, "membership", logLevel)),
     modules: [membershipModule],
   });
   const callouts: Host[] = [];

@@ -4,12 +4,12 @@
 import { connectAsBot } from "@conclave/client";
 import { membershipModule } from "@conclave/membership";
 import { loadServiceEnv, startHost } from "@conclave/runtime";
+import { NatsCluster } from "@conclave/testkit";
 import { identity, register } from "../support/membership-fixture.ts";
 import { spawnService } from "../support/service-process.ts";
-import { startDataplaneNats } from "./dataplane-nats.ts";
 
 const count = Number(process.argv[2] ?? 1_000);
-const nats = await startDataplaneNats();
+const nats = await NatsCluster.start();
 const base = {
   CONCLAVE_NATS_URLS: nats.urls.join(","),
   CONCLAVE_REPLICAS: "1",
@@ -17,15 +17,15 @@ const base = {
   CONCLAVE_PORT: "0",
 };
 const membership = await startHost({
-  env: loadServiceEnv({ ...base, CONCLAVE_NATS_NKEY_SEED: nats.seeds.service }),
+  env: loadServiceEnv({ ...base, CONCLAVE_NATS_SEED: nats.credentials.seeds.membership }),
   modules: [membershipModule],
 });
 const accessEnv = {
   ...base,
   CONCLAVE_LOG_LEVEL: "info",
-  CONCLAVE_NATS_NKEY_SEED: nats.seeds.callout,
-  CONCLAVE_ACCESS_ISSUER_SEED: nats.seeds.issuer,
-  CONCLAVE_NATS_SYSTEM_SEED: nats.seeds.system,
+  CONCLAVE_NATS_SEED: nats.credentials.seeds.access,
+  CONCLAVE_ACCESS_ISSUER_SEED: nats.credentials.issuer,
+  CONCLAVE_NATS_SYSTEM_SEED: nats.credentials.system,
 };
 const replicas = await Promise.all([1, 2].map(() => spawnService("services/access/src/main.ts", accessEnv)));
 try {

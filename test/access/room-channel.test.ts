@@ -12,12 +12,11 @@ import {
   RoomRemovedError,
 } from "@conclave/client";
 import type { Host } from "@conclave/runtime";
-import { eventually } from "@conclave/testkit";
+import { eventually, type NatsCluster, useCluster } from "@conclave/testkit";
 import { AuthorizationError } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { startDataplaneCallout, startDataplaneMembership } from "./dataplane-hosts.ts";
-import { type DataplaneNats, useDataplaneNats } from "./dataplane-nats.ts";
 
 // The SDK's room channels on the data plane (SPEC §10, docs/dataplane.md "The SDK"): each bot on NATS
 // with its own key through the auth callout, envelopes screened for replays and junk.
@@ -26,14 +25,14 @@ import { type DataplaneNats, useDataplaneNats } from "./dataplane-nats.ts";
 const CONNECT = { reconnectTimeWait: 200, timeout: 10_000 };
 
 interface World {
-  nats: DataplaneNats;
+  nats: NatsCluster;
   membership: Host;
   callout: Host | undefined;
   admin: KeyFile;
   client(k: KeyFile): ConclaveClient;
 }
 
-function useWorld(nats: () => DataplaneNats, ttlS?: number): () => World {
+function useWorld(nats: () => NatsCluster, ttlS?: number): () => World {
   let world: World | undefined;
   beforeAll(async () => {
     const n = nats();
@@ -85,7 +84,7 @@ async function listen(channel: RoomChannel) {
 }
 
 describe("room channels: bots on their own keys, replays and junk dropped", () => {
-  const nats = useDataplaneNats();
+  const nats = useCluster();
   const world = useWorld(nats);
   const [alice, bob, eve] = ["alice", "bob", "eve"].map((n) => identity(n));
   if (!alice || !bob || !eve) throw new Error("identities");
@@ -198,7 +197,7 @@ describe("room channels: bots on their own keys, replays and junk dropped", () =
 });
 
 describe("room channels through callout outages and removals (admissions expiring every 2 s)", () => {
-  const nats = useDataplaneNats();
+  const nats = useCluster();
   const world = useWorld(nats, 2);
   const [alice, bob, carol] = ["alice", "bob", "carol"].map((n) => identity(n));
   if (!alice || !bob || !carol) throw new Error("identities");

@@ -1,16 +1,16 @@
 import { createAccessModule, loadAccessConfig } from "@conclave/access";
 import { membershipModule } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
+import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { connectOutcome } from "./bot-probe.ts";
-import { useDataplaneNats } from "./dataplane-nats.ts";
 
 // Fail closed (SPEC §10): when the store cannot answer, the callout admits nobody, even a
 // bot it admitted a moment ago. Three nodes; the survivor n1 keeps the callout and the bots.
 
 describe("the callout when the store cannot answer", () => {
-  const nats = useDataplaneNats(3);
+  const nats = useCluster({ nodes: 3 });
   let membership: Host;
   let callout: Host;
   const admin = identity("admin");
@@ -26,17 +26,20 @@ describe("the callout when the store cannot answer", () => {
     const n = nats();
     const env = (seed: string) => ({
       CONCLAVE_NATS_URLS: n.urls[0] as string,
-      CONCLAVE_NATS_NKEY_SEED: seed,
+      CONCLAVE_NATS_SEED: seed,
       CONCLAVE_REPLICAS: "3",
       CONCLAVE_OP_TIMEOUT_MS: "1000",
       CONCLAVE_LOG_LEVEL: "warn",
       CONCLAVE_PORT: "0",
     });
-    membership = await startHost({ env: loadServiceEnv(env(n.seeds.service)), modules: [membershipModule] });
+    membership = await startHost({
+      env: loadServiceEnv(env(n.credentials.seeds.membership)),
+      modules: [membershipModule],
+    });
     const accessEnv = {
-      ...env(n.seeds.callout),
-      CONCLAVE_ACCESS_ISSUER_SEED: n.seeds.issuer,
-      CONCLAVE_NATS_SYSTEM_SEED: n.seeds.system,
+      ...env(n.credentials.seeds.access),
+      CONCLAVE_ACCESS_ISSUER_SEED: n.credentials.issuer,
+      CONCLAVE_NATS_SYSTEM_SEED: n.credentials.system,
     };
     callout = await startHost({
       env: loadServiceEnv(accessEnv),

@@ -90,7 +90,7 @@ describe("the path and query a handler sees are the ones the signature covers", 
 
   beforeAll(async () => {
     const env = {
-      CONCLAVE_NATS_URLS: cluster().urls.join(","),
+      ...cluster().serviceEnv("membership"),
       CONCLAVE_REPLICAS: "1",
       CONCLAVE_OP_TIMEOUT_MS: "1500",
       CONCLAVE_LOG_LEVEL: "silent",

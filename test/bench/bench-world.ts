@@ -22,7 +22,7 @@ export interface BenchWorld {
 
 export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
   const env = {
-    CONCLAVE_NATS_URLS: cluster.urls.join(","),
+    ...cluster.serviceEnv("membership"),
     CONCLAVE_REPLICAS: String(cluster.nodes.length),
     // No per-request lines in the measured processes (fastify logs each request at info).
     CONCLAVE_LOG_LEVEL: "warn",
@@ -40,7 +40,11 @@ export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
   } finally {
     await host.close();
   }
-  const store = await Store.connect({ name: "bench-load", servers: cluster.urls, replicas: cluster.nodes.length });
+  const store = await Store.connect({
+    ...cluster.connectOptions("operator"),
+    name: "bench-load",
+    replicas: cluster.nodes.length,
+  });
   return { env, store, bot, guest, operator };
 }
 

@@ -1,11 +1,11 @@
 import { sign } from "node:crypto";
 import { privateKeyObject, publicKeyOfUserNkey, toBase64url } from "@conclave/auth";
 import { ConclaveClient, connectAsBot, createE2ERoom, inviteToE2ERoom, RoomChannel } from "@conclave/client";
+import { NatsCluster } from "@conclave/testkit";
 import type { Authenticator } from "@nats-io/nats-core";
 import { fromSeed } from "@nats-io/nkeys";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startDataplaneCallout, startDataplaneMembership } from "../access/dataplane-hosts.ts";
-import { startDataplaneNats } from "../access/dataplane-nats.ts";
 import { identity, register } from "../support/membership-fixture.ts";
 import { SECONDS, SMOKE } from "./bench-options.ts";
 import { type Figure, load } from "./measure.ts";
@@ -23,7 +23,7 @@ const PAYLOAD = new Uint8Array(256);
  * unrestricted services-account connection, on the data-plane server.
  */
 export async function dataplaneBench(): Promise<Figure[]> {
-  const nats = await startDataplaneNats();
+  const nats = await NatsCluster.start();
   const membership = await startDataplaneMembership(nats);
   const callout = await startDataplaneCallout(nats);
   const open: NatsConnection[] = [];
@@ -39,7 +39,7 @@ export async function dataplaneBench(): Promise<Figure[]> {
     await inviteToE2ERoom(alice, room.id, { signPub: bob.identity.signPublicKey, kexPub: bob.identity.kexPublicKey });
 
     const servers = nats.urls;
-    const authenticator = staticNkey(nats.seeds.service);
+    const authenticator = staticNkey(nats.credentials.seeds.operator);
     const raw = await load(async () => (await connect({ servers, authenticator, noAsyncTraces: true })).close(), {
       seconds: SECONDS,
       concurrency: ADMIT_CONCURRENCY,

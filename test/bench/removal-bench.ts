@@ -1,9 +1,8 @@
 import { ConnectionKicker } from "@conclave/access";
-import { eventually } from "@conclave/testkit";
+import { eventually, NatsCluster } from "@conclave/testkit";
 import { nkeyAuthenticator } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { connectBot } from "../access/bot-probe.ts";
-import { startDataplaneNats } from "../access/dataplane-nats.ts";
 import { call, removals, startLiveWorld } from "../access/live-world.ts";
 import { identity, register } from "../support/membership-fixture.ts";
 import { SMOKE } from "./bench-options.ts";
@@ -32,11 +31,11 @@ const row = (section: string, name: string, ms: number[], note: string, rawP50?:
  */
 export async function removalBench(): Promise<Figure[]> {
   const section = "10 removal (2 nodes)";
-  const nats = await startDataplaneNats(2);
+  const nats = await NatsCluster.start({ nodes: 2 });
   const world = await startLiveWorld(nats, "error");
   const system = await connect({
     servers: nats.urls,
-    authenticator: nkeyAuthenticator(new TextEncoder().encode(nats.seeds.system)),
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(nats.credentials.system)),
   });
   const open: { nc: { close(): Promise<void> } }[] = [];
   try {

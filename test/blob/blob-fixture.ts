@@ -3,6 +3,7 @@ import { BLOB_STREAM, blobModule, objectName } from "@conclave/blob";
 import { membershipModule, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
 import { OBJECT_STORES } from "@conclave/store";
+import type { NatsCluster } from "@conclave/testkit";
 import { type ObjectInfo, Objm } from "@nats-io/obj";
 import { signedFetch } from "../support/signed-client.ts";
 
@@ -23,12 +24,12 @@ export interface BlobWorld {
 }
 
 export async function startBlobWorld(
-  urls: string[],
+  cluster: NatsCluster,
   replicas: number,
   extra: Record<string, string> = {},
 ): Promise<BlobWorld> {
   const env = {
-    CONCLAVE_NATS_URLS: urls.join(","),
+    ...cluster.serviceEnv("blob"),
     CONCLAVE_REPLICAS: String(replicas),
     CONCLAVE_OP_TIMEOUT_MS: "1500",
     CONCLAVE_LOG_LEVEL: "error",

@@ -23,12 +23,12 @@ describe("blob reads and uploads across a planned restart", () => {
 
   beforeAll(async () => {
     const c = cluster();
-    const admin = await Store.connect({ servers: c.urls, name: "provision", replicas: 3 });
+    const admin = await Store.connect({ ...c.connectOptions("operator"), name: "provision", replicas: 3 });
     await admin.provision();
     await admin.close();
     for (const node of c.nodes) {
       const store = await Store.connect({
-        servers: [node.url],
+        ...c.connectOptions("operator", [node.url]),
         name: `blob-${node.name}`,
         replicas: 3,
         opTimeoutMs: OP_TIMEOUT_MS,

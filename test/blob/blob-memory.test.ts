@@ -46,7 +46,7 @@ describe("memory under 40 concurrent 16 MiB uploads against a 48 MiB in-flight c
   let svc: ServiceProcess;
 
   beforeAll(async () => {
-    w = await startBlobWorld(cluster().urls, 1);
+    w = await startBlobWorld(cluster(), 1);
     svc = await spawnService("services/blob/src/main.ts", {
       ...w.env,
       CONCLAVE_LOG_LEVEL: "info",

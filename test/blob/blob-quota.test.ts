@@ -14,7 +14,7 @@ describe("per-tenant blob quotas across two replicas", () => {
   let b: ServiceProcess;
 
   beforeAll(async () => {
-    w = await startBlobWorld(cluster().urls, 1, QUOTA);
+    w = await startBlobWorld(cluster(), 1, QUOTA);
     b = await spawnService("services/blob/src/main.ts", { ...w.env, CONCLAVE_LOG_LEVEL: "info" });
   });
   afterAll(async () => {

@@ -17,7 +17,7 @@ describe("blobs across replicas on a 3-node cluster", () => {
   let b: ServiceProcess;
 
   beforeAll(async () => {
-    w = await startBlobWorld(cluster().urls, 3);
+    w = await startBlobWorld(cluster(), 3);
     b = await spawnService("services/blob/src/main.ts", { ...w.env, CONCLAVE_LOG_LEVEL: "info" });
   });
   afterAll(async () => {

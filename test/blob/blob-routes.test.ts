@@ -25,7 +25,7 @@ describe("blob routes on a single node", () => {
   let w: BlobWorld;
 
   beforeAll(async () => {
-    w = await startBlobWorld(cluster().urls, 1);
+    w = await startBlobWorld(cluster(), 1);
   });
   afterAll(async () => {
     await w?.host.close();

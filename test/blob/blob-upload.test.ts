@@ -21,7 +21,7 @@ describe("blob uploads against the Object Store", () => {
   let quota: BlobQuota;
 
   beforeAll(async () => {
-    store = await Store.connect({ servers: cluster().urls, name: "blob-upload-test", replicas: 1 });
+    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "blob-upload-test", replicas: 1 });
     await store.provision();
     blobs = await BlobStore.open(store);
     quota = new BlobQuota({ store, limits: { bytes: 1e9, count: 1e6 }, leaseMs: 60_000, now: Date.now });

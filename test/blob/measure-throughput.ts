@@ -105,11 +105,15 @@ pinLoadGenerator();
 const cluster = await NatsCluster.start({ nodes });
 pinMeasured(...cluster.nodes.map((n) => n.pid));
 try {
-  const world = await startBlobWorld(cluster.urls, nodes === 1 ? 1 : 3);
+  const world = await startBlobWorld(cluster, nodes === 1 ? 1 : 3);
   // The in-process host provisioned and registered; it goes before measuring, so that no
   // projection runners of it share this load generator's core (issue 16). A plain store does the raw operations.
   await world.host.close();
-  const store = await Store.connect({ name: "bench-load", servers: cluster.urls, replicas: nodes === 1 ? 1 : 3 });
+  const store = await Store.connect({
+    ...cluster.connectOptions("operator"),
+    name: "bench-load",
+    replicas: nodes === 1 ? 1 : 3,
+  });
   // At warn, the measured service writes no line per request; its fixed port replaces the "listening" info line.
   const [port] = await freePorts(1);
   const svc = await spawnService(

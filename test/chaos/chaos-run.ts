@@ -6,7 +6,7 @@ import { SESSION_EVENT_SCHEMAS } from "@conclave/gateway";
 import { membershipModule, userCommands } from "@conclave/membership";
 import { loadServiceEnv, startHost } from "@conclave/runtime";
 import { EventLog, Store } from "@conclave/store";
-import { NatsCluster } from "@conclave/testkit";
+import { NatsCluster, seedAuthenticator } from "@conclave/testkit";
 import { BlobOps } from "./blob-ops.ts";
 import type { CheckResult } from "./checkers.ts";
 import { availableServices, Deployment } from "./deployment.ts";
@@ -160,6 +160,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     step(`cluster up: ${cluster.urls.join(" ")}, routes through ${proxies.all().length} proxies`);
     const env = {
       CONCLAVE_NATS_URLS: cluster.urls.join(","),
+      // Each replica connects as its service's user (Deployment.start); the bootstrap as the operator.
+      CONCLAVE_NATS_SEED: cluster.credentials.seeds.operator,
       CONCLAVE_REPLICAS: "3",
       CONCLAVE_OP_TIMEOUT_MS: String(opts.opTimeoutMs),
       CONCLAVE_LOG_LEVEL: "info",
@@ -173,6 +175,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       count: opts.replicas,
       env,
       natsUrls: cluster.urls,
+      credentials: cluster.credentials,
       nodeNames: cluster.nodes.map((n) => n.name),
       outDir: opts.outDir,
     });
@@ -182,7 +185,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     );
 
     store = await Store.connect({
-      servers: cluster.urls,
+      ...cluster.connectOptions("operator"),
       name: "chaos/runner",
       replicas: 3,
       opTimeoutMs: opts.opTimeoutMs,
@@ -191,7 +194,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const schemas = { ...membershipModule.eventSchemas, ...(gateway ? SESSION_EVENT_SCHEMAS : {}) };
     const log = new EventLog(store.conn, schemas, { opTimeoutMs: opts.opTimeoutMs });
     const targets = (service: ServiceName) => deployment.targets(service);
-    const raw = await RawProbes.connect(cluster.nodes, admin.key.signPublicKey, opts.opTimeoutMs);
+    const raw = await RawProbes.connect(
+      cluster.nodes,
+      seedAuthenticator(cluster.credentials.seeds.operator),
+      admin.key.signPublicKey,
+      opts.opTimeoutMs,
+    );
     rawRef = raw;
     const injector = new FaultInjector({
       cluster,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { generateEd25519KeyPair, type KeyFile, toBase64url } from "@conclave/auth";
 import { type RpcServer, serveRpc } from "@conclave/rpc";
 import { Store } from "@conclave/store";
-import { projectRoot } from "@conclave/testkit";
+import { type NatsCredentials, projectRoot, seedAuthenticator } from "@conclave/testkit";
 import { CHAOS_METHODS } from "./gateway-ops.ts";
 import { ServiceReplica } from "./replica-process.ts";
 import { send, signWire } from "./signed-call.ts";
@@ -51,6 +51,8 @@ export class Deployment {
     count: number;
     env: Record<string, string>;
     natsUrls: string[];
+    /** The cluster's secrets: each replica connects as its service's user, the upstream as the rpc user. */
+    credentials: NatsCredentials;
     /** Node names in the order of `natsUrls`. */
     nodeNames: string[];
     outDir: string;
@@ -61,7 +63,8 @@ export class Deployment {
     for (const service of opts.services) {
       for (let i = 1; i <= opts.count; i++) {
         const name = `${PREFIX[service]}${i}`;
-        const base = service === "gateway" ? { ...opts.env, ...gw } : opts.env;
+        const seed = { CONCLAVE_NATS_SEED: opts.credentials.seeds[service] };
+        const base = service === "gateway" ? { ...opts.env, ...gw, ...seed } : { ...opts.env, ...seed };
         // Every second replica knows one NATS URL (a server per host), spread over the nodes;
         // the others know all three and leave an isolated node (libs/store isolated-server.ts).
         const pin = i % 2 === 0 ? pins++ % opts.natsUrls.length : undefined;
@@ -73,7 +76,14 @@ export class Deployment {
     if (opts.services.includes("gateway")) {
       // Two handler connections in one queue group, as two upstream processes would be.
       const stores = await Promise.all(
-        [1, 2].map((i) => Store.connect({ servers: opts.natsUrls, name: `chaos/upstream-${i}`, replicas: 3 })),
+        [1, 2].map((i) =>
+          Store.connect({
+            servers: opts.natsUrls,
+            authenticator: seedAuthenticator(opts.credentials.seeds.rpc),
+            name: `chaos/upstream-${i}`,
+            replicas: 3,
+          }),
+        ),
       );
       const servers = stores.flatMap((store) =>
         Object.entries(CHAOS_METHODS).map(([method, cost]) =>

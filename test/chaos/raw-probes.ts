@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { BUCKETS, OBJECT_STORES, STREAMS, SUBJECTS, withDeadline } from "@conclave/store";
 import type { NatsNode } from "@conclave/testkit";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { Authenticator } from "@nats-io/nats-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { ServiceName } from "./workload.ts";
 
@@ -34,11 +35,17 @@ export class RawProbes {
     this.opTimeoutMs = opTimeoutMs;
   }
 
-  static async connect(nodes: NatsNode[], adminKey: string, opTimeoutMs: number): Promise<RawProbes> {
+  static async connect(
+    nodes: NatsNode[],
+    authenticator: Authenticator,
+    adminKey: string,
+    opTimeoutMs: number,
+  ): Promise<RawProbes> {
     const client = async (servers: string[], name: string, pinned: boolean): Promise<RawClient> => {
       const nc = await connect({
         servers,
         name,
+        authenticator,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         pingInterval: 2_000,

@@ -56,7 +56,8 @@ describe("route proxies", () => {
 
   it("muting a node's outbound drops what it sends while it still receives, the links staying up", async () => {
     const [n1, , n3] = cluster().nodes as [NatsNode, NatsNode, NatsNode];
-    const on = (n: NatsNode) => connect({ servers: [n.url], noRandomize: true, ignoreClusterUpdates: true });
+    const on = (n: NatsNode) =>
+      connect({ ...cluster().connectOptions("operator", [n.url]), noRandomize: true, ignoreClusterUpdates: true });
     const [c1, c3] = (await Promise.all([on(n1), on(n3)])) as [NatsConnection, NatsConnection];
     try {
       // Subscribed before the fault, and interest confirmed on the very subjects

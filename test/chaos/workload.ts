@@ -13,7 +13,7 @@ export interface Bot {
   kind: "admin" | "owner" | "member";
   /**
    * active: its add was acknowledged; unknown: its add got no clear answer (never used);
-   * revoking: a revoke got no clear answer; revoked: a revoke was acknowledged (probed only).
+   * revoking: a revoke got no clear answer; revoked: a revoke was acknowledged (watchViolations only).
    */
   status: "active" | "unknown" | "revoking" | "revoked";
 }

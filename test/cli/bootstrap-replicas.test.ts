@@ -10,15 +10,18 @@ describe("conclave bootstrap against a 3-node cluster", () => {
   const cluster = useCluster({ nodes: 3 });
 
   it("defaults to the cluster's size: every bucket and stream it provisions is R3", async () => {
-    expect(await clusterReplicas(cluster().urls)).toBe(3);
+    expect(await clusterReplicas(cluster().urls, cluster().connectOptions("operator").authenticator)).toBe(3);
     const admin = generateIdentity({ name: "admin", tenant: "local", url: "http://127.0.0.1:7420" });
-    await withStore({ nats: cluster().urls, replicas: undefined }, async (store, log) => {
-      expect(store.replicas).toBe(3);
-      await bootstrap(store, log, admin);
-      for (const stream of ASSET_STREAMS.values()) {
-        expect([stream, (await store.conn.jsm.streams.info(stream)).config.num_replicas]).toEqual([stream, 3]);
-      }
-    });
+    await withStore(
+      { nats: cluster().urls, replicas: undefined, ...cluster().connectOptions("operator") },
+      async (store, log) => {
+        expect(store.replicas).toBe(3);
+        await bootstrap(store, log, admin);
+        for (const stream of ASSET_STREAMS.values()) {
+          expect([stream, (await store.conn.jsm.streams.info(stream)).config.num_replicas]).toEqual([stream, 3]);
+        }
+      },
+    );
   });
 });
 
@@ -26,6 +29,6 @@ describe("conclave bootstrap against a single server", () => {
   const single = useCluster({ nodes: 1 });
 
   it("defaults to one replica", async () => {
-    expect(await clusterReplicas(single().urls)).toBe(1);
+    expect(await clusterReplicas(single().urls, single().connectOptions("operator").authenticator)).toBe(1);
   });
 });

@@ -50,7 +50,7 @@ describe("SDK and CLI: listings page by cursor", () => {
   beforeAll(async () => {
     host = await startHost({
       env: loadServiceEnv({
-        CONCLAVE_NATS_URLS: cluster().urls.join(","),
+        ...cluster().serviceEnv("membership"),
         CONCLAVE_REPLICAS: "1",
         CONCLAVE_PORT: "0",
         CONCLAVE_LOG_LEVEL: "warn",

@@ -10,11 +10,13 @@ import { membershipModule } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
 import { eventually, useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { startDataplaneCallout } from "../access/dataplane-hosts.ts";
 import { identity, register } from "../support/membership-fixture.ts";
 
 describe("SDK: e2e rooms over NATS with key rotation", () => {
   const cluster = useCluster({ nodes: 1 });
   let host: Host;
+  let callout: Host;
   const admin = identity("admin");
   const alice = identity("alice");
   const bob = identity("bob");
@@ -23,7 +25,7 @@ describe("SDK: e2e rooms over NATS with key rotation", () => {
   beforeAll(async () => {
     host = await startHost({
       env: loadServiceEnv({
-        CONCLAVE_NATS_URLS: cluster().urls.join(","),
+        ...cluster().serviceEnv("membership"),
         CONCLAVE_REPLICAS: "1",
         CONCLAVE_PORT: "0",
         CONCLAVE_LOG_LEVEL: "warn",
@@ -31,6 +33,8 @@ describe("SDK: e2e rooms over NATS with key rotation", () => {
       modules: [membershipModule],
     });
     await register(host, admin, [], true);
+    // Bots reach NATS only through the auth callout (the harness's accounts, docs/dataplane.md).
+    callout = await startDataplaneCallout(cluster());
     const adminClient = new ConclaveClient({ url: host.url, identity: admin });
     for (const k of [alice, bob, carol]) {
       await adminClient.addUser({
@@ -43,6 +47,7 @@ describe("SDK: e2e rooms over NATS with key rotation", () => {
     }
   });
   afterAll(async () => {
+    await callout?.close();
     await host?.close();
   });
 
@@ -55,7 +60,7 @@ describe("SDK: e2e rooms over NATS with key rotation", () => {
       await inviteToE2ERoom(a, room.id, { signPub: k.signPublicKey, kexPub: k.kexPublicKey });
     expect((await b.myRooms()).map((r) => r.id)).toEqual(["demo"]);
 
-    // The test cluster admits anyone: the data-plane rules are proven in test/access/room-channel.test.ts.
+    // Each bot on its own key through the callout; the data-plane rules are proven in test/access/room-channel.test.ts.
     const channels = await Promise.all(
       [a, b, c].map((cl) => RoomChannel.join(cl, "demo", { servers: cluster().urls })),
     );

@@ -13,8 +13,8 @@ import { readmeProductionCommands } from "./readme-commands.ts";
 // where no registry answers; test/containers/global-setup.ts). Its own project
 // name and a free loopback port, so it never meets an operator's stack.
 const PROJECT = "conclave-ctest";
-const SECRETS = [".env", "admin.key.json"];
-const LONG_RUNNING = ["nats-1", "nats-2", "nats-3", "membership", "blob", "gateway", "lb"];
+const SECRETS = [".env", "admin.key.json", "nats-credentials"];
+const LONG_RUNNING = ["nats-1", "nats-2", "nats-3", "membership", "blob", "gateway", "access", "lb"];
 
 let env: NodeJS.ProcessEnv;
 let lbUrl: string;
@@ -88,7 +88,7 @@ describe("docker-compose.yml on a real Docker engine", () => {
     const down = await run("docker", ["compose", "down", "-v", "--remove-orphans", "--timeout", "5"], { env });
     timings["down -v"] = down.ms;
     for (const f of SECRETS) {
-      rmSync(join(root, f), { force: true });
+      rmSync(join(root, f), { force: true, recursive: true });
       if (existsSync(join(root, `${f}.before-ctest`))) renameSync(join(root, `${f}.before-ctest`), join(root, f));
     }
     console.log(`compose timings (ms): ${JSON.stringify(timings)}`);
@@ -112,7 +112,7 @@ describe("docker-compose.yml on a real Docker engine", () => {
     timings["README start → all healthy"] = Date.now() - started;
     // The secrets it wrote are private to the operator and ignored by git.
     for (const f of SECRETS) {
-      expect((await run("stat", ["-c", "%a", f])).stdout.trim(), f).toBe("600");
+      expect((await run("stat", ["-c", "%a", f])).stdout.trim(), f).toBe(f === "nats-credentials" ? "700" : "600");
       expect((await run("git", ["check-ignore", "-q", f])).code, `${f} ignored by git`).toBe(0);
     }
   });

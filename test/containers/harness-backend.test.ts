@@ -40,7 +40,7 @@ describe("cluster harness, container backend", () => {
     expect(inspect(id, "{{.State.Status}}")).toBe("running");
     await c.waitHealthy();
     // Clients reach the restarted node on its old URL, and gossip advertises loopback, not a container address.
-    const nc = await connect({ servers: [n2.url] });
+    const nc = await connect(c.connectOptions("operator", [n2.url]));
     expect(nc.info?.connect_urls?.every((u) => u.startsWith("127.0.0.1:"))).toBe(true);
     await nc.close();
   });

@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { loadAccessConfig } from "@conclave/access";
 import { loadServiceEnv, serviceEnvSchema } from "@conclave/runtime";
 import { describe, expect, it } from "vitest";
 import {
   asList,
-  asMap,
   at,
+  composeEnvironment,
+  DOT_ENV,
   defaultImage,
   loadCompose,
   nginxLocations,
@@ -21,10 +23,7 @@ const { services, volumes } = loadCompose();
 const CONCLAVE: ServiceName[] = ["membership", "blob", "gateway"];
 const NATS = Object.keys(services).filter((name) => name.startsWith("nats-"));
 const ONE_SHOT = ["bootstrap"];
-const env = (name: string): Record<string, string> => {
-  const vars = asMap(services[name]?.environment, `${name}.environment`);
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)]));
-};
+const env = (name: string) => composeEnvironment(services, name);
 const seconds = (duration: unknown) => {
   const m = /^(\d+)s$/.exec(String(duration));
   if (!m) throw new Error(`not a duration in seconds: ${String(duration)}`);
@@ -33,8 +32,38 @@ const seconds = (duration: unknown) => {
 
 describe("docker-compose.yml", () => {
   it("defines only services this test knows how to check", () => {
-    expect(Object.keys(services).sort()).toEqual([...CONCLAVE, ...NATS, "lb", ...ONE_SHOT].sort());
+    expect(Object.keys(services).sort()).toEqual([...CONCLAVE, "access", ...NATS, "lb", ...ONE_SHOT].sort());
     expect(NATS).toHaveLength(3);
+  });
+
+  it("gives every NATS node every variable of deploy/nats, and the accounts file next to its config", () => {
+    const read = ["cluster-node.conf", "accounts.conf"].map((f) => readText(`deploy/nats/${f}`)).join("\n");
+    const vars = [...new Set([...read.matchAll(/\$(NATS_[A-Z0-9_]+)/g)].map((m) => m[1] as string))];
+    expect(vars).toContain("NATS_CALLOUT_ISSUER");
+    for (const node of NATS) {
+      expect(Object.keys(env(node)), node).toEqual(expect.arrayContaining(vars));
+      expect(asList(services[node]?.volumes, `${node}.volumes`)).toContain(
+        "./deploy/nats/accounts.conf:/etc/nats/accounts.conf:ro",
+      );
+      const routes = JSON.parse(env(node).NATS_ROUTES as string) as string[];
+      for (const r of routes) expect(r).toContain(`${DOT_ENV.NATS_ROUTE_USER}:${DOT_ENV.NATS_ROUTE_PASSWORD}@`);
+    }
+  });
+
+  it("puts each service and the bootstrap on NATS as its own user", () => {
+    const who = [...CONCLAVE.map((s) => [s, s]), ["access", "access"], ["bootstrap", "operator"]] as [string, string][];
+    for (const [name, role] of who) {
+      expect(env(name).CONCLAVE_NATS_SEED, name).toBe(DOT_ENV[`CONCLAVE_NATS_SEED_${role.toUpperCase()}`]);
+    }
+  });
+
+  it("runs the auth callout: two replicas of the one image, configured to sign with the issuer key", () => {
+    const access = services.access as YamlMap;
+    expect(access.image).toBe(services.membership?.image);
+    expect(access.command).toEqual(["dist/access.mjs"]);
+    expect(Number(at(access, "deploy.replicas"))).toBeGreaterThanOrEqual(2);
+    expect(loadServiceEnv(env("access")).CONCLAVE_HOST).toBe("0.0.0.0");
+    expect(loadAccessConfig(env("access")).account).toBe("BOTS");
   });
 
   it("gives every long-running service a healthcheck (the one-shot bootstrap has none to give)", () => {
@@ -143,7 +172,8 @@ describe("docker-compose.yml", () => {
       expect(new Set(names).size).toBe(NATS.length);
       for (const n of NATS) {
         const clusterPort = env(n).NATS_CLUSTER_LISTEN?.split(":")[1];
-        expect(JSON.parse(env(n).NATS_ROUTES as string)).toEqual(NATS.map((m) => `nats://${m}:${clusterPort}`));
+        const creds = `${DOT_ENV.NATS_ROUTE_USER}:${DOT_ENV.NATS_ROUTE_PASSWORD}@`;
+        expect(JSON.parse(env(n).NATS_ROUTES as string)).toEqual(NATS.map((m) => `nats://${creds}${m}:${clusterPort}`));
       }
     });
   });

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { projectRoot } from "@conclave/testkit";
+import { generateCredentials, projectRoot, seedsEnv, serverEnv } from "@conclave/testkit";
 import { parseAllDocuments } from "yaml";
 
 export const root = projectRoot();
@@ -74,6 +74,29 @@ export function loadCompose(): { services: Record<string, YamlMap>; volumes: Yam
     services: Object.fromEntries(Object.entries(services).map(([name, s]) => [name, asMap(s, `services.${name}`)])),
     volumes: asMap(doc.volumes, "volumes"),
   };
+}
+
+/** What `.env` holds after the README's steps (any well-formed gateway key will do); compose interpolates it. */
+export const DOT_ENV: Record<string, string> = {
+  CONCLAVE_GATEWAY_JWT_KEY: "A".repeat(86),
+  ...serverEnv(generateCredentials()),
+  ...seedsEnv(generateCredentials()),
+};
+
+/** `${NAME}`, `${NAME:?message}` and `${NAME:-default}` as docker compose resolves them from `.env`. */
+function interpolate(value: string): string {
+  return value.replace(/\$\{([A-Z0-9_]+)(?::([?-])([^}]*))?\}/g, (_m, name: string, op?: string, arg?: string) => {
+    const v = DOT_ENV[name];
+    if (v !== undefined) return v;
+    if (op === "-") return arg ?? "";
+    throw new Error(`compose reads \${${name}}, which .env does not define`);
+  });
+}
+
+/** A compose service's environment after interpolation. */
+export function composeEnvironment(services: Record<string, YamlMap>, name: string): Record<string, string> {
+  const vars = asMap(services[name]?.environment, `${name}.environment`);
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, interpolate(String(v))]));
 }
 
 export interface K8sObject extends YamlMap {

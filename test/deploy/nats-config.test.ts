@@ -2,7 +2,17 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { resolveNatsServer } from "@conclave/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
-import { asMap, at, defaultImage, loadCompose, loadK8s, parseYaml, readText, root } from "./deploy-files.ts";
+import {
+  asMap,
+  at,
+  composeEnvironment,
+  defaultImage,
+  loadCompose,
+  loadK8s,
+  parseYaml,
+  readText,
+  root,
+} from "./deploy-files.ts";
 
 // The NATS node config is one file for tests, docker-compose and Kubernetes:
 // checked here with the real server's config test (`nats-server -t`) under the
@@ -10,10 +20,14 @@ import { asMap, at, defaultImage, loadCompose, loadK8s, parseYaml, readText, roo
 const CLUSTER_CONF = "deploy/nats/cluster-node.conf";
 const { services } = loadCompose();
 const natsNodes = Object.keys(services).filter((n) => n.startsWith("nats-"));
-const composeEnv = (name: string) =>
-  Object.fromEntries(Object.entries(asMap(services[name]?.environment, name)).map(([k, v]) => [k, String(v)]));
+const composeEnv = (name: string) => composeEnvironment(services, name);
+// A node config and the accounts file it includes.
 const confVariables = (file: string) => [
-  ...new Set([...readText(file).matchAll(/\$([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1])),
+  ...new Set(
+    [...`${readText(file)}\n${readText("deploy/nats/accounts.conf")}`.matchAll(/\$(NATS_[A-Z0-9_]*)/g)].map(
+      (m) => m[1],
+    ),
+  ),
 ];
 const clusterName = /cluster\s*\{[^}]*\bname:\s*([A-Za-z0-9_-]+)/.exec(readText(CLUSTER_CONF))?.[1];
 const values = asMap(parseYaml(readText("deploy/k8s/nats-values.yaml")), "nats-values.yaml");
@@ -63,6 +77,8 @@ describe(`${CLUSTER_CONF} under docker-compose's environment`, () => {
     const {
       NATS_CLUSTER_LISTEN: _l,
       NATS_ROUTES: _r,
+      NATS_ROUTE_USER: _u,
+      NATS_ROUTE_PASSWORD: _p,
       NATS_LAME_DUCK_DURATION: _d,
       NATS_LAME_DUCK_GRACE_PERIOD: _g,
       ...single

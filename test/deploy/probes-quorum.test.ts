@@ -16,7 +16,7 @@ let service: ServiceProcess;
 
 beforeAll(async () => {
   service = await spawnService("services/membership/src/main.ts", {
-    CONCLAVE_NATS_URLS: cluster().urls.join(","),
+    ...cluster().serviceEnv("membership"),
     CONCLAVE_REPLICAS: "3",
     CONCLAVE_OP_TIMEOUT_MS: "1000",
   });

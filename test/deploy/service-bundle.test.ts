@@ -76,7 +76,9 @@ describe("the service bundles of the runtime image", () => {
 
   it.for(SERVICES)("%s starts from its bundle, answers its probes and exits 0 on SIGTERM", async (service) => {
     const { child, url, output } = await start(result.outputs[service] as string, {
-      CONCLAVE_NATS_URLS: cluster().urls.join(","),
+      ...cluster().serviceEnv(service),
+      // The auth callout also signs its answers with the issuer key.
+      ...(service === "access" ? { CONCLAVE_ACCESS_ISSUER_SEED: cluster().credentials.issuer } : {}),
       CONCLAVE_REPLICAS: "1",
       CONCLAVE_HOST: "127.0.0.1",
       CONCLAVE_PORT: "0",

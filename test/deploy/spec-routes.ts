@@ -37,7 +37,7 @@ export const SPEC_ROUTES: readonly SpecRoute[] = [
   route("gateway", "GET", "/v1/audit"),
 ];
 
-/** Served by every replica, unauthenticated: probed and scraped per replica, never routed publicly. */
+/** Served by every replica, unauthenticated: watchViolations and scraped per replica, never routed publicly. */
 const PROBE_ROUTES = ["/healthz", "/readyz", "/metrics"] as const;
 
 const SAMPLES: Record<string, string> = {

@@ -56,17 +56,23 @@ describe("local start + CLI + demo bots", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = (...args: string[]) =>
+  // The CLI on NATS as the operator user the local start generated (bootstrap, projections).
+  const operatorSeed = () => ({ CONCLAVE_NATS_SEED_FILE: join(dir, "credentials", "operator.nk") });
+  const cliAs = (seed: Record<string, string>, ...args: string[]) =>
     spawnSync(process.execPath, ["services/cli/bin/conclave.mjs", "--key-file", join(dir, "admin.key.json"), ...args], {
       cwd: root,
       encoding: "utf8",
-      env: { ...process.env, CONCLAVE_NATS_URLS: natsUrl },
+      env: { ...process.env, CONCLAVE_NATS_URLS: natsUrl, ...seed },
       timeout: 60_000,
     });
+  const cli = (...args: string[]) => cliAs(operatorSeed(), ...args);
 
   it("bootstraps an admin whose key file is private, and prints the URL", async () => {
     expect(output.join("\n")).toContain(join(dir, "admin.key.json"));
     expect((await stat(join(dir, "admin.key.json"))).mode & 0o777).toBe(0o600);
+    for (const file of ["operator.nk", "gateway.nk", "access.nk", "issuer.nk", "nats.env"]) {
+      expect((await stat(join(dir, "credentials", file))).mode & 0o777, file).toBe(0o600);
+    }
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
   });
 
@@ -90,6 +96,24 @@ describe("local start + CLI + demo bots", () => {
     expect(second.status, second.stdout).toBe(0); // same admin key: an interrupted bootstrap completes, nothing new
     const rebuilt = cli("--json", "projections", "rebuild", "--nats", natsUrl);
     expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    // Without its seed the CLI is refused by NATS (no anonymous access); a file that is no seed is refused at once.
+    const anonymous = cliAs({}, "bootstrap", "--nats", natsUrl);
+    expect(anonymous.status).not.toBe(0);
+    expect(anonymous.stderr).toMatch(/authoriz/i);
+    const notASeed = cli("bootstrap", "--nats-seed-file", join(dir, "credentials", "nats.env"));
+    expect(notASeed.status).not.toBe(0);
+    expect(notASeed.stderr).toMatch(/SU…/);
+  });
+
+  it("credentials init writes a fresh private set once and refuses to overwrite it", async () => {
+    const out = join(dir, "prod-credentials");
+    const init = cli("--json", "credentials", "init", "--dir", out);
+    expect(init.status, init.stderr).toBe(0);
+    expect(JSON.parse(init.stdout).NATS_NKEY_GATEWAY).toMatch(/^U[A-Z2-7]{55}$/);
+    for (const file of ["gateway.nk", "membership.nk", "blob.nk", "access.nk", "operator.nk", "rpc.nk", "system.nk"]) {
+      expect((await stat(join(out, file))).mode & 0o777, file).toBe(0o600);
+    }
+    expect(cli("credentials", "init", "--dir", out).status).not.toBe(0);
   });
 
   it("the demo bots find each other, talk end to end, share a blob and rotate the key", () => {

@@ -42,7 +42,7 @@ describe("the audit trail: every decision, outcomes kept apart, paged per tenant
       [{ key: bot }, { key: reader, scopes: ["rpc:read"] }, { key: outsider }, { key: throttled }],
       true,
     );
-    nc = await connect({ servers: cluster().urls });
+    nc = await connect(cluster().connectOptions("rpc"));
     servers = [
       serveRpc(nc, { method: "echo.say", handler: (c) => c.params }),
       serveRpc(nc, {

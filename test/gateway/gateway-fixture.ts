@@ -2,7 +2,7 @@ import { generateEd25519KeyPair, generateIdentity, type KeyFile, toBase64url } f
 import { createGatewayModule, type GatewayHandles, loadGatewayConfig } from "@conclave/gateway";
 import { membershipModule, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
-import type { NatsCluster } from "@conclave/testkit";
+import type { NatsCluster, ServiceRole } from "@conclave/testkit";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
 import { type SignedResponse, signedFetch } from "../support/signed-client.ts";
 
@@ -30,9 +30,10 @@ export function gatewayEnv(overrides: Record<string, string> = {}): Record<strin
   };
 }
 
-export function serviceEnv(cluster: NatsCluster): Record<string, string> {
+/** `role`: the NATS user the process connects as (the gateway's by default: it sends the RPC calls). */
+export function serviceEnv(cluster: NatsCluster, role: ServiceRole = "gateway"): Record<string, string> {
   return {
-    CONCLAVE_NATS_URLS: cluster.urls.join(","),
+    ...cluster.serviceEnv(role),
     CONCLAVE_REPLICAS: String(cluster.nodes.length),
     CONCLAVE_OP_TIMEOUT_MS: "1500",
     CONCLAVE_LOG_LEVEL: "warn",

@@ -34,8 +34,8 @@ describe("RPC routing over NATS request/reply", () => {
   beforeAll(async () => {
     a = await startReplicaA(cluster(), gatewayEnv());
     await addUsers(a, admin, [{ key: bot }, { key: reader, scopes: ["rpc:read"] }], true);
-    nc1 = await connect({ servers: cluster().urls });
-    nc2 = await connect({ servers: cluster().urls });
+    nc1 = await connect(cluster().connectOptions("rpc"));
+    nc2 = await connect(cluster().connectOptions("rpc"));
     for (const [i, nc] of [nc1, nc2].entries()) {
       servers.push(
         serveRpc(nc, {

@@ -56,7 +56,7 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
       Object.values(users).map((key) => ({ key })),
       true,
     );
-    nc = await connect({ servers: cluster().urls });
+    nc = await connect(cluster().connectOptions("rpc"));
     server = serveRpc(nc, {
       method: "llm.complete",
       params: z.object({ use: z.number().int().nonnegative(), holdMs: z.number().int().max(1_900).default(0) }),
@@ -252,7 +252,12 @@ describe("budgets and rate limits shared by two gateway replicas", () => {
 
   it("contended reservations per second for one tenant across two replicas (measured)", async () => {
     const plan: EffectivePlan = { tier: "test", requestsPerWindow: 1, limits: { input: 1e12, output: 1e12 } };
-    const second = await Store.connect({ servers: cluster().urls, name: "ledger-2", replicas: 1, opTimeoutMs: 2_000 });
+    const second = await Store.connect({
+      ...cluster().connectOptions("operator"),
+      name: "ledger-2",
+      replicas: 1,
+      opTimeoutMs: 2_000,
+    });
     try {
       const ledgers = [
         a.handles.ledger,

@@ -23,7 +23,7 @@ describe(`a room of ${MEMBERS} members`, () => {
   const key = newRoomKey();
 
   beforeAll(async () => {
-    host = await startMembershipHost(cluster().urls);
+    host = await startMembershipHost(cluster());
     await register(host, admin, [owner], true);
     const chunks = Array.from({ length: 16 }, (_, i) => [...members, late].filter((_, j) => j % 16 === i));
     await Promise.all(chunks.map((chunk) => register(host, admin, chunk)));

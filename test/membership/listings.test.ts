@@ -88,7 +88,7 @@ describe("listings page, by index, within the caller's scope", () => {
   const signPubs = (pages: PageBody[]) => pages.flatMap((p) => (p.users ?? []).map((u) => u.sign_pub));
 
   beforeAll(async () => {
-    host = await startMembershipHost(cluster().urls);
+    host = await startMembershipHost(cluster());
     await bootstrapOperator(host, operator);
     await add(adminA, "admin");
     await add(adminB, "admin");
@@ -181,7 +181,12 @@ describe("listings page, by index, within the caller's scope", () => {
       op: (kind, target) => reads.set(`${kind} ${target}`, (reads.get(`${kind} ${target}`) ?? 0) + 1),
       casRetry: () => {},
     };
-    const store = await Store.connect({ servers: cluster().urls, name: "counting", replicas: 1, observer });
+    const store = await Store.connect({
+      ...cluster().connectOptions("operator"),
+      name: "counting",
+      replicas: 1,
+      observer,
+    });
     try {
       const users = new UserCommands({
         log: host.ctx.log,

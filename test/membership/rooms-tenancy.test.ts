@@ -42,7 +42,7 @@ describe("rooms: tenancy, scopes and revocation", () => {
     (await host.ctx.log.read({ type: "room", id: aggregate })).filter((e) => e.type === "room.member_removed");
 
   beforeAll(async () => {
-    host = await startMembershipHost(cluster().urls);
+    host = await startMembershipHost(cluster());
     await bootstrapOperator(host, operator);
     for (const k of [alice, bob, carol, eve]) await add(k);
     await add(reader, ["rooms:read"]);

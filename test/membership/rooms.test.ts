@@ -1,7 +1,7 @@
 import { membershipModule, roomCommands, roomsProjection } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
 import { compareProjection, ProjectionWriter, projectionTables, rebuildProjection } from "@conclave/store";
-import { useCluster } from "@conclave/testkit";
+import { type NatsCluster, useCluster } from "@conclave/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -11,8 +11,8 @@ import { signedFetch } from "../support/signed-client.ts";
 
 // Rooms on a 3-node cluster with two membership replicas (A in-process, B an OS process).
 
-const env = (urls: string[], host = "127.0.0.1") => ({
-  CONCLAVE_NATS_URLS: urls.join(","),
+const env = (cluster: NatsCluster, host = "127.0.0.1") => ({
+  ...cluster.serviceEnv("membership"),
   CONCLAVE_REPLICAS: "3",
   CONCLAVE_LOG_LEVEL: "warn",
   CONCLAVE_IP_RATE_PER_S: "100000",
@@ -31,11 +31,11 @@ describe("rooms across two membership replicas", () => {
 
   beforeAll(async () => {
     a = await startHost({
-      env: loadServiceEnv({ ...env(cluster().urls), CONCLAVE_PORT: "0" }),
+      env: loadServiceEnv({ ...env(cluster()), CONCLAVE_PORT: "0" }),
       modules: [membershipModule],
     });
     await register(a, admin, [alice, bob, carol, dave, erin, eve], true);
-    b = await spawnService("services/membership/src/main.ts", { ...env(cluster().urls), CONCLAVE_LOG_LEVEL: "info" });
+    b = await spawnService("services/membership/src/main.ts", { ...env(cluster()), CONCLAVE_LOG_LEVEL: "info" });
   });
   afterAll(async () => {
     await b?.stop();
@@ -216,7 +216,7 @@ describe("rooms across two membership replicas", () => {
   it("cleartext rooms: allowed on loopback, refused by a replica bound to a public address", async () => {
     expect((await signedFetch(a.url, alice, "POST", "/v1/rooms", { mode: "clear" })).status).toBe(201);
     const pub = await startHost({
-      env: loadServiceEnv({ ...env(cluster().urls, "0.0.0.0"), CONCLAVE_PORT: "0" }),
+      env: loadServiceEnv({ ...env(cluster(), "0.0.0.0"), CONCLAVE_PORT: "0" }),
       modules: [membershipModule],
     });
     try {

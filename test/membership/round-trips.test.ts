@@ -18,7 +18,7 @@ describe("round trips of a signed request", () => {
   const stranger = identity("stranger");
 
   beforeAll(async () => {
-    host = await startMembershipHost(cluster().urls);
+    host = await startMembershipHost(cluster());
     await register(host, admin, [alice], true);
     const created = await signedFetch(host.url, alice, "POST", "/v1/rooms", {
       id: "lobby",
@@ -66,7 +66,7 @@ describe("round trips of a signed request", () => {
   });
 
   it("a signer not seen before (no tenant hint): the room read waits for the allowlist entry", async () => {
-    const fresh = await startMembershipHost(cluster().urls);
+    const fresh = await startMembershipHost(cluster());
     try {
       const counted = countRoundTrips(fresh.ctx.store.conn.nc);
       const seen = await counted.during(async () => {

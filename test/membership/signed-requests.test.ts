@@ -29,7 +29,7 @@ describe("signed requests across two membership replicas", () => {
 
   beforeAll(async () => {
     const env = {
-      CONCLAVE_NATS_URLS: cluster().urls.join(","),
+      ...cluster().serviceEnv("membership"),
       CONCLAVE_REPLICAS: "3",
       CONCLAVE_OP_TIMEOUT_MS: "1500",
       CONCLAVE_LOG_LEVEL: "warn",

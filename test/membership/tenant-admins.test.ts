@@ -29,7 +29,7 @@ describe("tenant admins and the operator", () => {
   const users = () => userCommands(host.ctx);
 
   beforeAll(async () => {
-    host = await startMembershipHost(cluster().urls);
+    host = await startMembershipHost(cluster());
   });
   afterAll(async () => {
     await host?.close();

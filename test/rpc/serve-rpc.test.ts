@@ -8,13 +8,17 @@ const caller = { tenant: "acme", subject: "S".repeat(43), scopes: ["rpc:call"], 
 
 describe("serveRpc and requestRpc against nats-server", () => {
   const cluster = useCluster({ nodes: 1 });
+  // Handlers take calls as the rpc user; calls are sent as the gateway, the only user that may send them.
   let nc: NatsConnection;
+  let gw: NatsConnection;
 
   beforeAll(async () => {
-    nc = await connect({ servers: cluster().urls });
+    nc = await connect(cluster().connectOptions("rpc"));
+    gw = await connect(cluster().connectOptions("gateway"));
   });
   afterAll(async () => {
     await nc?.close();
+    await gw?.close();
   });
 
   it("a call carries who is calling and comes back with the result and reported usage", async () => {
@@ -27,13 +31,13 @@ describe("serveRpc and requestRpc against nats-server", () => {
       },
     });
     try {
-      const out = await requestRpc(nc, "math.add", { a: 2, b: 3 }, caller, 1_000);
+      const out = await requestRpc(gw, "math.add", { a: 2, b: 3 }, caller, 1_000);
       expect(out).toEqual({
         kind: "result",
         result: { sum: 5, tenant: "acme", subject: caller.subject, scopes: ["rpc:call"] },
         usage: { input: 2, output: 1 },
       });
-      const invalid = await requestRpc(nc, "math.add", { a: "x" }, caller, 1_000);
+      const invalid = await requestRpc(gw, "math.add", { a: "x" }, caller, 1_000);
       expect(invalid).toMatchObject({
         kind: "handler_error",
         code: "bad_request",
@@ -80,19 +84,19 @@ describe("serveRpc and requestRpc against nats-server", () => {
     });
     await nc.flush();
     try {
-      expect(await requestRpc(nc, "fail.declared", {}, caller, 1_000)).toEqual({
+      expect(await requestRpc(gw, "fail.declared", {}, caller, 1_000)).toEqual({
         kind: "handler_error",
         code: "conflict",
         message: "already done",
         usage: undefined,
       });
-      const hidden = await requestRpc(nc, "fail.hidden", {}, caller, 1_000);
+      const hidden = await requestRpc(gw, "fail.hidden", {}, caller, 1_000);
       expect(hidden).toEqual({ kind: "handler_error", code: "internal", message: "handler failed", usage: undefined });
       expect(errors).toHaveLength(1);
-      expect(await requestRpc(nc, "nobody.home", {}, caller, 1_000)).toEqual({ kind: "no_handler" });
-      expect(await requestRpc(nc, "fail.slow", {}, caller, 100)).toEqual({ kind: "timeout" });
-      expect(await requestRpc(nc, "fail.junk", {}, caller, 1_000)).toMatchObject({ kind: "bad_reply" });
-      expect(await requestRpc(nc, "fail.odd", {}, caller, 1_000)).toMatchObject({ kind: "bad_reply" });
+      expect(await requestRpc(gw, "nobody.home", {}, caller, 1_000)).toEqual({ kind: "no_handler" });
+      expect(await requestRpc(gw, "fail.slow", {}, caller, 100)).toEqual({ kind: "timeout" });
+      expect(await requestRpc(gw, "fail.junk", {}, caller, 1_000)).toMatchObject({ kind: "bad_reply" });
+      expect(await requestRpc(gw, "fail.odd", {}, caller, 1_000)).toMatchObject({ kind: "bad_reply" });
     } finally {
       for (const s of servers) await s.stop();
       junk.unsubscribe();
@@ -118,13 +122,13 @@ describe("serveRpc and requestRpc against nats-server", () => {
       },
     });
     await nc.flush();
-    const pending = requestRpc(nc, "work.drain", {}, caller, 2_000);
+    const pending = requestRpc(gw, "work.drain", {}, caller, 2_000);
     // The call must be in progress when stop() runs (a fixed 50 ms wait is not enough under load).
     await handlerEntered;
     const stopped = server.stop();
     release();
     expect(await pending).toMatchObject({ kind: "result", result: "finished" });
     await stopped;
-    expect(await requestRpc(nc, "work.drain", {}, caller, 500)).toEqual({ kind: "no_handler" });
+    expect(await requestRpc(gw, "work.drain", {}, caller, 500)).toEqual({ kind: "no_handler" });
   });
 });

@@ -24,7 +24,7 @@ describe("appends racing a deposed events-stream leader after a partition heals"
   beforeAll(async () => {
     const c = cluster();
     await c.waitForMetaLeader();
-    const admin = await Store.connect({ servers: c.urls, name: "provision", replicas: 3 });
+    const admin = await Store.connect({ ...c.connectOptions("operator"), name: "provision", replicas: 3 });
     await admin.provision();
     await admin.close();
   });
@@ -36,7 +36,7 @@ describe("appends racing a deposed events-stream leader after a partition heals"
   /** A Store attached to the majority side of a partition isolating `stream`'s leader, which it returns. */
   async function writerAgainst(stream: string): Promise<{ store: Store; leader: NatsNode }> {
     const c = cluster();
-    const probe = await Store.connect({ servers: c.urls, name: "probe", replicas: 3 });
+    const probe = await Store.connect({ ...c.connectOptions("operator"), name: "probe", replicas: 3 });
     // After an earlier heal the stream may still be electing (the rejoined node's higher term).
     const leader = await eventually(async () => {
       const name = (await probe.conn.jsm.streams.info(stream)).cluster?.leader;
@@ -47,7 +47,12 @@ describe("appends racing a deposed events-stream leader after a partition heals"
     await probe.close();
     // The old leader reaches this Store only through the healed routes.
     const majority = c.nodes.filter((n) => n !== leader).map((n) => n.url);
-    const store = await Store.connect({ servers: majority, name: "writer", replicas: 3, opTimeoutMs: OP_TIMEOUT_MS });
+    const store = await Store.connect({
+      ...c.connectOptions("operator", majority),
+      name: "writer",
+      replicas: 3,
+      opTimeoutMs: OP_TIMEOUT_MS,
+    });
     stores.push(store);
     return { store, leader };
   }

@@ -17,7 +17,11 @@ describe("event log reads leave no consumer behind", () => {
   let log: EventLog;
 
   beforeAll(async () => {
-    store = await Store.connect({ servers: cluster().urls, name: "events-consumers-test", replicas: 1 });
+    store = await Store.connect({
+      ...cluster().connectOptions("operator"),
+      name: "events-consumers-test",
+      replicas: 1,
+    });
     await store.provision();
     log = new EventLog(store.conn, schemas, { opTimeoutMs: store.opTimeoutMs });
   });

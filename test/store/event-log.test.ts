@@ -62,7 +62,7 @@ describe("event log on a 3-node R3 cluster", () => {
   let log: EventLog;
 
   beforeAll(async () => {
-    store = await Store.connect({ servers: cluster().urls, name: "events-test", replicas: 3 });
+    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "events-test", replicas: 3 });
     await store.provision();
     log = new EventLog(store.conn, schemas, { opTimeoutMs: store.opTimeoutMs });
   });
@@ -142,7 +142,7 @@ describe("projections on a 3-node R3 cluster", () => {
   let log: EventLog;
 
   beforeAll(async () => {
-    store = await Store.connect({ servers: cluster().urls, name: "projection-test", replicas: 3 });
+    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "projection-test", replicas: 3 });
     await store.provision();
     log = new EventLog(store.conn, schemas, { opTimeoutMs: store.opTimeoutMs });
   });

@@ -33,7 +33,7 @@ describe("quorum loss on a 3-node cluster", () => {
 
   beforeAll(async () => {
     const c = cluster();
-    const admin = await Store.connect({ servers: c.urls, name: "provision", replicas: 3 });
+    const admin = await Store.connect({ ...c.connectOptions("operator"), name: "provision", replicas: 3 });
     await admin.provision();
     await admin.table("users", user).put("alice", { status: "active" });
     // The worst case for us: the survivor leads the users stream, so a leader read keeps answering.
@@ -42,7 +42,7 @@ describe("quorum loss on a 3-node cluster", () => {
     await admin.close();
     // The service talks to the survivor only, like a replica whose node outlived its peers.
     store = await Store.connect({
-      servers: [c.node(survivor).url],
+      ...c.connectOptions("operator", [c.node(survivor).url]),
       name: "svc",
       replicas: 3,
       opTimeoutMs: OP_TIMEOUT_MS,
@@ -58,7 +58,7 @@ describe("quorum loss on a 3-node cluster", () => {
     await store.witness.confirm();
 
     // A raw client on the same node, to record what the unguarded paths do (evidence, not assertions).
-    const raw = await connect({ servers: [c.node(survivor).url], maxReconnectAttempts: -1 });
+    const raw = await connect({ ...c.connectOptions("operator", [c.node(survivor).url]), maxReconnectAttempts: -1 });
     const rawJsm = await jetstreamManager(raw, { timeout: OP_TIMEOUT_MS });
     const evidence = { directStale: 0, directError: 0, leaderStale: 0, leaderError: 0 };
 

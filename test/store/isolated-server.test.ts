@@ -22,7 +22,12 @@ describe("a Store on a node that loses every route", () => {
   beforeAll(async () => {
     const c = cluster();
     await c.waitForMetaLeader();
-    store = await Store.connect({ servers: c.urls, name: "isolated", replicas: 3, opTimeoutMs: OP_TIMEOUT_MS });
+    store = await Store.connect({
+      ...c.connectOptions("operator"),
+      name: "isolated",
+      replicas: 3,
+      opTimeoutMs: OP_TIMEOUT_MS,
+    });
     await store.provision();
     await store.table("users", user).put("alice", { status: "active" });
   });

@@ -17,7 +17,7 @@ describe("KvTable.keys() on a healthy 3-node cluster", () => {
 
   beforeAll(async () => {
     store = await Store.connect({
-      servers: cluster().urls,
+      ...cluster().connectOptions("operator"),
       name: "keys-test",
       replicas: 3,
       opTimeoutMs: OP_TIMEOUT_MS,

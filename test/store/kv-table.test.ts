@@ -12,7 +12,7 @@ describe("KvTable on a single node", () => {
   let table: KvTable<Counter>;
 
   beforeAll(async () => {
-    store = await Store.connect({ servers: cluster().urls, name: "kv-test", replicas: 1 });
+    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "kv-test", replicas: 1 });
     await store.provision();
     table = store.table("budgets", counter);
   });
@@ -63,7 +63,7 @@ describe("KvTable on a single node", () => {
   it("40 concurrent CAS increments all land exactly once", async () => {
     let retries = 0;
     const counted = await Store.connect({
-      servers: cluster().urls,
+      ...cluster().connectOptions("operator"),
       name: "kv-cas",
       replicas: 1,
       observer: { op: () => {}, casRetry: () => retries++ },

@@ -30,7 +30,7 @@ describe("planned restart (lame-duck mode) of one node of three", () => {
 
   beforeAll(async () => {
     const c = cluster();
-    const admin = await Store.connect({ servers: c.urls, name: "provision", replicas: 3 });
+    const admin = await Store.connect({ ...c.connectOptions("operator"), name: "provision", replicas: 3 });
     await admin.provision();
     await admin.table("users", user).put("alice", { status: "active" });
     await admin.close();
@@ -38,7 +38,7 @@ describe("planned restart (lame-duck mode) of one node of three", () => {
       for (const i of [1, 2])
         stores.push(
           await Store.connect({
-            servers: [node.url],
+            ...c.connectOptions("operator", [node.url]),
             name: `svc-${node.name}-${i}`,
             replicas: 3,
             opTimeoutMs: OP_TIMEOUT_MS,
@@ -49,7 +49,7 @@ describe("planned restart (lame-duck mode) of one node of three", () => {
 
   it("fails no operation while a node lame-ducks, exits and comes back", async () => {
     const c = cluster();
-    const users = await Store.connect({ servers: c.urls, name: "probe", replicas: 3 });
+    const users = await Store.connect({ ...c.connectOptions("operator"), name: "probe", replicas: 3 });
     // The worst node to stop: the one leading the users stream (every signed request reads it).
     const target =
       (await users.conn.jsm.streams.info(`KV_${BUCKETS.users.name}`)).cluster?.leader ?? (c.nodes[0]?.name as string);
@@ -103,7 +103,7 @@ describe("planned restart (lame-duck mode) of one node of three", () => {
     await Promise.all(loops);
 
     // Listings create ephemeral consumers: none may be left behind by a move.
-    const census = await Store.connect({ servers: c.urls, name: "census", replicas: 3 });
+    const census = await Store.connect({ ...c.connectOptions("operator"), name: "census", replicas: 3 });
     const consumersLeft = async () => {
       let n = 0;
       for await (const st of census.conn.jsm.streams.list()) n += st.state.consumer_count;

@@ -37,7 +37,7 @@ describe("nonce claims across the bucket's max age", () => {
   };
 
   beforeAll(async () => {
-    store = await Store.connect({ servers: cluster().urls, name: "nonce-ttl", replicas: 1 });
+    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "nonce-ttl", replicas: 1 });
   });
   afterAll(() => store?.close());
 

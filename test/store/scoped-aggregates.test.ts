@@ -22,7 +22,7 @@ describe("scoped aggregate ids", () => {
   };
 
   beforeAll(async () => {
-    store = await Store.connect({ servers: cluster().urls, name: "scoped-test", replicas: 1 });
+    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "scoped-test", replicas: 1 });
     await store.provision();
     log = new EventLog(store.conn, { "scoped.made": z.object({}) }, { opTimeoutMs: store.opTimeoutMs });
   });

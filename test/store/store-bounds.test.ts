@@ -27,7 +27,7 @@ describe("every stream, bucket and object store is bounded in bytes (issue 15)",
 
   beforeAll(async () => {
     store = await Store.connect({
-      servers: cluster().urls,
+      ...cluster().connectOptions("operator"),
       name: "bounds",
       replicas: 1,
       maxBytes: new Map([["audit", 3 * MiB]]),
@@ -62,7 +62,7 @@ describe("every stream, bucket and object store is bounded in bytes (issue 15)",
     const held = (await store.conn.jsm.streams.info(stream)).state.bytes;
     const provisionWith = async (bytes: number) => {
       const other = await Store.connect({
-        servers: cluster().urls,
+        ...cluster().connectOptions("operator"),
         name: "bounds-2",
         replicas: 1,
         maxBytes: new Map([["witness", bytes]]),

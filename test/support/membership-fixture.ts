@@ -2,15 +2,16 @@ import { randomBytes } from "node:crypto";
 import { generateIdentity, type KeyFile } from "@conclave/auth";
 import { membershipModule, userCommands } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
+import type { NatsCluster } from "@conclave/testkit";
 
 /** What the fixture's members may do with rooms. */
 export const ROOM_SCOPES = ["rooms:read", "rooms:write"];
 
-/** An in-process membership host on the cluster at `urls` (R1, quiet, the per-IP bucket out of the way). */
-export function startMembershipHost(urls: string[]): Promise<Host> {
+/** An in-process membership host on `cluster` (R1, quiet, the per-IP bucket out of the way). */
+export function startMembershipHost(cluster: NatsCluster): Promise<Host> {
   return startHost({
     env: loadServiceEnv({
-      CONCLAVE_NATS_URLS: urls.join(","),
+      ...cluster.serviceEnv("membership"),
       CONCLAVE_REPLICAS: "1",
       CONCLAVE_LOG_LEVEL: "warn",
       CONCLAVE_IP_RATE_PER_S: "100000",

@@ -33,7 +33,7 @@ describe("3-node cluster harness", () => {
 
   it("restart keeps the node's store: an R3 stream written before is still there", async () => {
     const c = cluster();
-    const nc = await connect({ servers: [c.node("n1").url] });
+    const nc = await connect({ ...c.connectOptions("operator", [c.node("n1").url]) });
     try {
       const jsm = await eventually(() => jetstreamManager(nc));
       await eventually(() => jsm.streams.add({ name: "HARNESS", subjects: ["harness.>"], num_replicas: 3 }));

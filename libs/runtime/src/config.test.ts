@@ -47,19 +47,19 @@ describe("service configuration", () => {
     const seed = `SU${"A".repeat(56)}`;
     const base = { CONCLAVE_NATS_URLS: "nats://a:4222" };
     expect(natsAuthenticator(loadServiceEnv(base))).toBeUndefined();
-    expect(() => loadServiceEnv({ ...base, CONCLAVE_NATS_NKEY_SEED: "SAxyz" })).toThrow(/CONCLAVE_NATS_NKEY_SEED/);
+    expect(() => loadServiceEnv({ ...base, CONCLAVE_NATS_SEED: "SAxyz" })).toThrow(/CONCLAVE_NATS_SEED/);
     const dir = mkdtempSync(join(tmpdir(), "seed-"));
     const good = join(dir, "good.nk");
     const bad = join(dir, "bad.nk");
     writeFileSync(good, `${seed}\n`);
     writeFileSync(bad, "not a seed");
-    expect(natsAuthenticator(loadServiceEnv({ ...base, CONCLAVE_NATS_NKEY_SEED_FILE: good }))).toBeTypeOf("function");
+    expect(natsAuthenticator(loadServiceEnv({ ...base, CONCLAVE_NATS_SEED_FILE: good }))).toBeTypeOf("function");
     for (const env of [
-      { CONCLAVE_NATS_NKEY_SEED_FILE: bad },
-      { CONCLAVE_NATS_NKEY_SEED_FILE: join(dir, "missing.nk") },
-      { CONCLAVE_NATS_NKEY_SEED_FILE: good, CONCLAVE_NATS_NKEY_SEED: seed },
+      { CONCLAVE_NATS_SEED_FILE: bad },
+      { CONCLAVE_NATS_SEED_FILE: join(dir, "missing.nk") },
+      { CONCLAVE_NATS_SEED_FILE: good, CONCLAVE_NATS_SEED: seed },
     ]) {
-      expect(() => natsAuthenticator(loadServiceEnv({ ...base, ...env }))).toThrow(/CONCLAVE_NATS_NKEY_SEED_FILE/);
+      expect(() => natsAuthenticator(loadServiceEnv({ ...base, ...env }))).toThrow(/CONCLAVE_NATS_SEED_FILE/);
     }
   });
 });

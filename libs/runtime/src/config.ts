@@ -20,11 +20,11 @@ export const serviceEnvSchema = z.object({
   /** Replicas of buckets and streams this service provisions: 3 in production. */
   CONCLAVE_REPLICAS: int(1, 5).default(3),
   /** This process's NATS user nkey seed ("SU…"), or a file holding it; neither: connect without credentials. */
-  CONCLAVE_NATS_NKEY_SEED: z
+  CONCLAVE_NATS_SEED: z
     .string()
     .regex(/^SU[A-Z2-7]{56}$/, "must be a user nkey seed (SU…)")
     .optional(),
-  CONCLAVE_NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  CONCLAVE_NATS_SEED_FILE: z.string().min(1).optional(),
   CONCLAVE_OP_TIMEOUT_MS: int(100, 60_000).default(2_000),
   CONCLAVE_AUTH_MODE: z.enum(["off", "soft", "enforce"]).default("enforce"),
   /**

@@ -6,27 +6,31 @@ const USER_SEED = /^SU[A-Z2-7]{56}$/;
 
 /**
  * The process's NATS credentials: an nkey user of the services account, its
- * seed given inline (CONCLAVE_NATS_NKEY_SEED, e.g. from a Kubernetes secret)
- * or in a file (CONCLAVE_NATS_NKEY_SEED_FILE, a mounted secret), never both.
- * Neither: no credentials (a server that still admits anonymous clients).
+ * seed given inline (CONCLAVE_NATS_SEED, e.g. from a Kubernetes secret)
+ * or in a file (CONCLAVE_NATS_SEED_FILE, a mounted secret), never both.
+ * Neither: no credentials (deploy/nats admits no anonymous client: the
+ * connect is refused). The CLI reads the same two (`--nats-seed-file`).
  */
-export function natsAuthenticator(env: ServiceEnv): Authenticator | undefined {
-  const inline = env.CONCLAVE_NATS_NKEY_SEED;
-  const file = env.CONCLAVE_NATS_NKEY_SEED_FILE;
+export function natsAuthenticator(
+  env: Pick<ServiceEnv, "CONCLAVE_NATS_SEED" | "CONCLAVE_NATS_SEED_FILE">,
+): Authenticator | undefined {
+  return seedAuthenticatorOf("CONCLAVE_NATS_SEED", env.CONCLAVE_NATS_SEED, env.CONCLAVE_NATS_SEED_FILE);
+}
+
+/** One rule for a seed given inline as `name` or in the file `${name}_FILE`. */
+function seedAuthenticatorOf(name: string, inline?: string, file?: string): Authenticator | undefined {
   if (inline && file) {
-    throw new ConfigError(
-      "invalid configuration:\n  CONCLAVE_NATS_NKEY_SEED_FILE: set either it or CONCLAVE_NATS_NKEY_SEED",
-    );
+    throw new ConfigError(`invalid configuration:\n  ${name}_FILE: set either it or ${name}`);
   }
   let seed = inline;
   if (file) {
     try {
       seed = readFileSync(file, "utf8").trim();
     } catch (err) {
-      throw new ConfigError(`invalid configuration:\n  CONCLAVE_NATS_NKEY_SEED_FILE: ${(err as Error).message}`);
+      throw new ConfigError(`invalid configuration:\n  ${name}_FILE: ${(err as Error).message}`);
     }
     if (!USER_SEED.test(seed)) {
-      throw new ConfigError("invalid configuration:\n  CONCLAVE_NATS_NKEY_SEED_FILE: must hold a user nkey seed (SU…)");
+      throw new ConfigError(`invalid configuration:\n  ${name}_FILE: must hold a user nkey seed (SU…)`);
     }
   }
   return seed ? nkeyAuthenticator(new TextEncoder().encode(seed)) : undefined;

@@ -3,8 +3,17 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Authenticator } from "@nats-io/nats-core";
 import { projectRoot, resolveNatsServer } from "./nats-binary.ts";
 import { DEFAULT_NATS_IMAGE, NatsContainerNode, removeNetwork, startNetwork } from "./nats-container.ts";
+import {
+  generateCredentials,
+  type NatsCredentials,
+  routeUrl,
+  type ServiceRole,
+  seedAuthenticator,
+  serverEnv,
+} from "./nats-credentials.ts";
 import { NatsNode } from "./nats-node.ts";
 
 export interface ClusterOptions {
@@ -33,6 +42,13 @@ export interface ClusterOptions {
    * same config, ports published on loopback. Default: CONCLAVE_NATS_BACKEND, else processes.
    */
   backend?: NatsBackend;
+  /**
+   * Client TLS (deploy/nats/tls.conf): PEM certificate and key paths of the
+   * servers; clients must then connect with TLS and trust the issuing CA.
+   */
+  tls?: { cert: string; key: string };
+  /** The accounts' secrets (the local start keeps its own); a fresh set by default. */
+  credentials?: NatsCredentials;
 }
 
 export type NatsBackend = "processes" | "containers";
@@ -73,6 +89,7 @@ async function detourRoutes(
   port: (i: number, kind: number) => number,
   proxyPorts: number[],
   routeVia: NonNullable<ClusterOptions["routeVia"]>,
+  credentials: NatsCredentials,
 ): Promise<string[][]> {
   let next = 0;
   const links = names.map((from, i) =>
@@ -81,19 +98,28 @@ async function detourRoutes(
     ),
   );
   await Promise.all(links.flat().map((link) => routeVia(link)));
-  return links.map((l) => l.map((link) => `nats://${host}:${link.proxyPort}`));
+  return links.map((l) => l.map((link) => routeUrl(credentials, `${host}:${link.proxyPort}`)));
 }
 
 /** Real nats-server processes (or containers) on loopback: a single node or a JetStream cluster. */
 export class NatsCluster {
   readonly nodes: NatsNode[];
   readonly dir: string;
+  /** The cluster's secrets: every client connects as one of its users (no anonymous access). */
+  readonly credentials: NatsCredentials;
   private readonly keepDir: boolean;
   private readonly teardown: () => Promise<void>;
 
-  private constructor(nodes: NatsNode[], dir: string, keepDir: boolean, teardown: () => Promise<void>) {
+  private constructor(
+    nodes: NatsNode[],
+    dir: string,
+    credentials: NatsCredentials,
+    keepDir: boolean,
+    teardown: () => Promise<void>,
+  ) {
     this.nodes = nodes;
     this.dir = dir;
+    this.credentials = credentials;
     this.keepDir = keepDir;
     this.teardown = teardown;
   }
@@ -110,14 +136,21 @@ export class NatsCluster {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "conclave-nats-")));
     await mkdir(dir, { recursive: true });
     const clustered = count > 1;
+    const credentials = opts.credentials ?? generateCredentials();
     // Proxy ports (routeVia) are reserved in the same call, so they cannot collide with a node's.
     const detour = clustered && opts.routeVia ? opts.routeVia : undefined;
     const ports = await freePorts(count * 3 + (detour ? count * (count - 1) : 0), host);
     const port = (i: number, kind: number) => ports[i * 3 + kind] as number;
-    const routes = clustered ? Array.from({ length: count }, (_, i) => `nats://${host}:${port(i, 2)}`) : undefined;
-    const config = join(projectRoot(), "deploy", "nats", clustered ? "cluster-node.conf" : "single-node.conf");
+    const routes = clustered
+      ? Array.from({ length: count }, (_, i) => routeUrl(credentials, `${host}:${port(i, 2)}`))
+      : undefined;
+    const tls = opts.tls ? "-tls" : "";
+    if (opts.tls && backend === "containers") throw new Error("client TLS is tested with the process backend only");
+    const config = join(projectRoot(), "deploy", "nats", `${clustered ? "cluster-node" : "single-node"}${tls}.conf`);
     const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-    const detours = detour ? await detourRoutes(names, host, port, ports.slice(count * 3), detour) : undefined;
+    const detours = detour
+      ? await detourRoutes(names, host, port, ports.slice(count * 3), detour, credentials)
+      : undefined;
     const network = backend === "containers" ? await startNetwork() : undefined;
     const image = process.env.NATS_IMAGE || DEFAULT_NATS_IMAGE;
     const nodes = names.map((name, i) => {
@@ -131,15 +164,19 @@ export class NatsCluster {
         storeDir: join(dir, name, "store"),
         logFile: join(dir, `${name}.log`),
         configFile: config,
+        env: {
+          ...serverEnv(credentials),
+          ...(opts.tls ? { NATS_TLS_CERT: opts.tls.cert, NATS_TLS_KEY: opts.tls.key } : {}),
+        },
       };
       return network
-        ? new NatsContainerNode(image, network, clustered ? names : [], spec)
+        ? new NatsContainerNode(image, network, clustered ? names : [], spec, credentials)
         : new NatsNode((bin as { path: string }).path, spec);
     });
     const teardown = async () => {
       if (network) await removeNetwork(network);
     };
-    const cluster = new NatsCluster(nodes, dir, opts.keepDir ?? false, teardown);
+    const cluster = new NatsCluster(nodes, dir, credentials, opts.keepDir ?? false, teardown);
     try {
       await Promise.all(nodes.map((n) => n.start()));
       await cluster.waitForMetaLeader();
@@ -155,6 +192,16 @@ export class NatsCluster {
   /** Client URLs of every node (a connection may use any of them). */
   get urls(): string[] {
     return this.nodes.map((n) => n.url);
+  }
+
+  /** Options for `connect` / `Store.connect`: every node's URL and the user of `role`. */
+  connectOptions(role: ServiceRole, servers = this.urls): { servers: string[]; authenticator: Authenticator } {
+    return { servers, authenticator: seedAuthenticator(this.credentials.seeds[role]) };
+  }
+
+  /** The environment a service process of `role` reads (libs/runtime): the URLs and its seed. */
+  serviceEnv(role: ServiceRole): { CONCLAVE_NATS_URLS: string; CONCLAVE_NATS_SEED: string } {
+    return { CONCLAVE_NATS_URLS: this.urls.join(","), CONCLAVE_NATS_SEED: this.credentials.seeds[role] };
   }
 
   node(nameOrIndex: string | number): NatsNode {

@@ -1,6 +1,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StartedNetwork, StartedTestContainer } from "testcontainers";
+import { type NatsCredentials, routeUrl, serverEnv } from "./nats-credentials.ts";
 import { NatsNode, type NodeSpec } from "./nats-node.ts";
 
 // The container backend of the cluster harness (CONCLAVE_NATS_BACKEND=containers):
@@ -51,14 +53,19 @@ export class NatsContainerNode extends NatsNode {
   private readonly image: string;
   private readonly network: StartedNetwork;
   private readonly peers: string[];
+  private readonly credentials: NatsCredentials;
   private container?: StartedTestContainer;
 
-  /** `peers`: every node's name in the cluster (its network alias), for the route list; empty for one node. */
-  constructor(image: string, network: StartedNetwork, peers: string[], spec: NodeSpec) {
+  /**
+   * `peers`: every node's name in the cluster (its network alias), for the route list; empty for one node.
+   * `credentials`: the cluster's (public keys in the environment, route credentials in the route URLs).
+   */
+  constructor(image: string, network: StartedNetwork, peers: string[], spec: NodeSpec, credentials: NatsCredentials) {
     super("docker", spec);
     this.image = image;
     this.network = network;
     this.peers = peers;
+    this.credentials = credentials;
   }
 
   /** The container's id, once created (it survives kills and restarts). */
@@ -99,16 +106,20 @@ export class NatsContainerNode extends NatsNode {
         .withNetworkAliases(s.name)
         .withExposedPorts({ container: CLIENT_PORT, host: s.clientPort }, { container: HTTP_PORT, host: s.httpPort })
         .withEnvironment({
+          ...serverEnv(this.credentials),
           NATS_SERVER_NAME: s.name,
           NATS_LISTEN: `0.0.0.0:${CLIENT_PORT}`,
           NATS_HTTP: `0.0.0.0:${HTTP_PORT}`,
           NATS_STORE_DIR: "/data/jetstream",
           NATS_CLUSTER_LISTEN: `0.0.0.0:${CLUSTER_PORT}`,
-          NATS_ROUTES: JSON.stringify(this.peers.map((p) => `nats://${p}:${CLUSTER_PORT}`)),
+          NATS_ROUTES: JSON.stringify(this.peers.map((p) => routeUrl(this.credentials, `${p}:${CLUSTER_PORT}`))),
           NATS_LAME_DUCK_DURATION: s.lameDuckDuration ?? "30s",
           NATS_LAME_DUCK_GRACE_PERIOD: s.lameDuckGracePeriod ?? "2s",
         })
-        .withCopyFilesToContainer([{ source: s.configFile, target: CONFIG }])
+        .withCopyFilesToContainer([
+          { source: s.configFile, target: CONFIG },
+          { source: join(dirname(s.configFile), "accounts.conf"), target: join(dirname(CONFIG), "accounts.conf") },
+        ])
         .withCommand(["-c", CONFIG, "--client_advertise", `${s.host}:${s.clientPort}`, ...(s.args ?? [])])
         // Started = the server says so in its log; reachability is checked by
         // waitMonitoring through the host binding (Testcontainers' own HTTP wait

@@ -16,6 +16,8 @@ export interface NodeSpec {
   configFile: string;
   /** Extra nats-server flags after the config file (flags override it). */
   args?: string[];
+  /** The accounts' and routes' variables of deploy/nats (`serverEnv` of the cluster's credentials). */
+  env?: Record<string, string>;
   /** Planned stop (SIGUSR2): client closes spread over this (nats-server's minimum, 30s, by default). */
   lameDuckDuration?: string;
   /** Planned stop: warning given to clients before the first close (2s by default: tests stay short). */
@@ -76,6 +78,7 @@ export class NatsNode {
     const s = this.spec;
     const env = {
       ...process.env,
+      ...s.env,
       NATS_SERVER_NAME: s.name,
       NATS_LISTEN: `${s.host}:${s.clientPort}`,
       NATS_HTTP: `${s.host}:${s.httpPort}`,

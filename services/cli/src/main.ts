@@ -1,7 +1,9 @@
 import { generateIdentity, type KeyFile, readKeyFile, writeKeyFile } from "@conclave/auth";
 import { ConclaveClient, ConclaveError } from "@conclave/client";
 import { type TenantPlanRequest, tenantPlanRequest } from "@conclave/protocol";
+import { natsAuthenticator } from "@conclave/runtime";
 import { SUBJECTS } from "@conclave/store";
+import { generateCredentials, serverEnv, writeCredentials } from "@conclave/testkit";
 import { Command, InvalidArgumentError } from "commander";
 import { output } from "./output.ts";
 import { type PagingFlags, pagingOptions, readListing } from "./paged-listing.ts";
@@ -33,14 +35,23 @@ const natsOptions = (cmd: Command) =>
   cmd
     .option("--nats <urls>", "comma-separated NATS URLs", process.env.CONCLAVE_NATS_URLS ?? "nats://127.0.0.1:4222")
     .option(
+      "--nats-seed-file <path>",
+      "the operator's NATS user seed (SU…; default CONCLAVE_NATS_SEED_FILE, or CONCLAVE_NATS_SEED inline; the local start writes .conclave/nats/operator.nk)",
+      process.env.CONCLAVE_NATS_SEED_FILE,
+    )
+    .option(
       "--replicas <n>",
       "replicas of buckets and streams (default: CONCLAVE_REPLICAS, else the cluster's size as the server reports it)",
       int,
       process.env.CONCLAVE_REPLICAS === undefined ? undefined : int(process.env.CONCLAVE_REPLICAS),
     );
-const natsOf = (o: { nats: string; replicas?: number }) => ({
+const natsOf = (o: { nats: string; replicas?: number; natsSeedFile?: string }) => ({
   nats: o.nats.split(",").map((s) => s.trim()),
   replicas: o.replicas,
+  authenticator: natsAuthenticator({
+    CONCLAVE_NATS_SEED: process.env.CONCLAVE_NATS_SEED,
+    CONCLAVE_NATS_SEED_FILE: o.natsSeedFile,
+  }),
 });
 /** The items (a table, or a JSON array); where the listing goes on, on stderr, so stdout stays the list. */
 const printListing = (listing: { items: unknown[]; next?: string }, columns?: string[]) => {
@@ -94,6 +105,21 @@ natsOptions(
   const user = await withStore(natsOf(o), (store, log) => bootstrap(store, log, admin));
   out().print(user, userColumns);
 });
+
+program
+  .command("credentials")
+  .description("NATS credentials of a deployment (docs/runbook.md)")
+  .command("init")
+  .description(
+    "generate every NATS secret into --dir (mode 0600, never overwritten): a user seed per service role, " +
+      "the system user's and the callout issuer's seeds, and nats.env (public keys and route credentials) for the servers",
+  )
+  .requiredOption("--dir <dir>", "where to write them (must not hold a set yet)")
+  .action(async (o: { dir: string }) => {
+    const credentials = generateCredentials();
+    await writeCredentials(o.dir, credentials);
+    out().print(serverEnv(credentials));
+  });
 
 const users = program.command("users").description("the users allowlist (operators; admins within their tenant)");
 users

@@ -15,6 +15,7 @@ import {
   type TableDifference,
 } from "@conclave/store";
 import { DeliverPolicy } from "@nats-io/jetstream";
+import type { Authenticator } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 
 // Operator commands that talk to NATS directly (no admin exists yet, or they
@@ -37,8 +38,8 @@ export const PROJECTIONS: ReadonlyMap<string, Projection> = new Map(
  * node down, URLs not advertised) gets no guess: the flag is required. Before
  * this, `bootstrap` created R1 buckets on a 3-node cluster unless told otherwise.
  */
-export async function clusterReplicas(servers: string[]): Promise<number> {
-  const nc = await connect({ servers, name: "conclave-cli-probe" });
+export async function clusterReplicas(servers: string[], authenticator?: Authenticator): Promise<number> {
+  const nc = await connect({ servers, name: "conclave-cli-probe", ...(authenticator ? { authenticator } : {}) });
   try {
     const info = nc.info;
     if (!info?.cluster) return 1;
@@ -54,11 +55,16 @@ export async function clusterReplicas(servers: string[]): Promise<number> {
 }
 
 export async function withStore<T>(
-  opts: { nats: string[]; replicas: number | undefined },
+  opts: { nats: string[]; replicas: number | undefined; authenticator?: Authenticator | undefined },
   fn: (store: Store, log: EventLog) => Promise<T>,
 ): Promise<T> {
-  const replicas = opts.replicas ?? (await clusterReplicas(opts.nats));
-  const store = await Store.connect({ servers: opts.nats, name: "conclave-cli", replicas });
+  const replicas = opts.replicas ?? (await clusterReplicas(opts.nats, opts.authenticator));
+  const store = await Store.connect({
+    servers: opts.nats,
+    name: "conclave-cli",
+    replicas,
+    authenticator: opts.authenticator,
+  });
   try {
     const schemas = Object.assign({}, ...MODULES.map((m) => m.eventSchemas));
     const log = new EventLog(store.conn, schemas, { opTimeoutMs: store.opTimeoutMs });
