@@ -21,6 +21,13 @@ export {
   subjectToken,
   type WhenFull,
 } from "./catalogue.ts";
+export {
+  COMMAND_ATTEMPTS,
+  type CommandOutcome,
+  type CommandPath,
+  handleCommand,
+  type Loaded,
+} from "./command-handler.ts";
 export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
 export { ConnectionGate } from "./connection-gate.ts";
 export {
@@ -30,6 +37,8 @@ export {
   retryWhileUnavailable,
   withDeadline,
 } from "./deadline.ts";
+export { type Decided, type Decider, type DomainEvent, domainEvent, foldEvents } from "./decider.ts";
+export { deciderSpec, storedAt } from "./decider-spec.ts";
 export {
   ConflictError,
   NotFoundError,

@@ -1,5 +1,5 @@
 import type { ApiError } from "@conclave/protocol";
-import type { StoredEvent } from "@conclave/store";
+import { storedAt } from "@conclave/store";
 import { describe, expect, it } from "vitest";
 import {
   type Decision,
@@ -10,7 +10,7 @@ import {
   decideRevokedRemoval,
   evolveRoom,
 } from "./room-decider.ts";
-import type { RoomState } from "./room-events.ts";
+import type { ROOM_EVENT_SCHEMAS, RoomState } from "./room-events.ts";
 
 const key = (c: string) => c.repeat(43);
 const owner = { signPub: key("O"), kexPub: key("o"), tenant: "acme" };
@@ -28,19 +28,7 @@ const user = (p: typeof owner, over: object = {}) => ({
 
 let seq = 0;
 const apply = (room: RoomState | undefined, d: Decision): RoomState => {
-  seq++;
-  const event: StoredEvent = {
-    v: 1,
-    id: `e${seq}`,
-    type: d.type,
-    aggregate: { type: "room", id: "r1" },
-    actor: "t",
-    at: "2026-11-25T00:00:00.000Z",
-    prev: seq - 1,
-    data: d.data,
-    seq,
-  };
-  const next = evolveRoom(room, event);
+  const next = evolveRoom(room, storedAt<typeof ROOM_EVENT_SCHEMAS>(d, ++seq, { type: "room", id: "r1" }));
   if (!next) throw new Error("no room");
   return next;
 };

@@ -1,15 +1,12 @@
-import type { Projection, ProjectionWriter, StoredEvent } from "@conclave/store";
-import type { z } from "zod";
-import { evolveRoom } from "./room-decider.ts";
+import { domainEvent, type Projection, type ProjectionWriter } from "@conclave/store";
+import { evolveRoom, type RoomEvent } from "./room-decider.ts";
 import {
   legacyRoomAlias,
   memberEntry,
-  type memberInvited,
   memberRoomEntry,
   ROOM_AGGREGATE,
-  type roomCreated,
+  ROOM_EVENT_SCHEMAS,
   roomKeyEntry,
-  type roomRekeyed,
   roomState,
 } from "./room-events.ts";
 import { memberKey, memberRoomKey, parseRoomAggregate, type RoomRef, roomKey, roomKeyKey } from "./room-identity.ts";
@@ -20,11 +17,11 @@ import { memberKey, memberRoomKey, parseRoomAggregate, type RoomRef, roomKey, ro
  * entry under the bare id remembers for its later events; it is projected
  * under `<tenant>.<id>` like every other room (docs/rooms.md, migration).
  */
-async function roomOf(event: StoredEvent, tx: ProjectionWriter): Promise<RoomRef | undefined> {
+async function roomOf(event: RoomEvent, tx: ProjectionWriter): Promise<RoomRef | undefined> {
   const ref = parseRoomAggregate(event.aggregate.id);
   if (!("legacy" in ref)) return ref;
   if (event.type === "room.created") {
-    const { tenant } = event.data as z.infer<typeof roomCreated>;
+    const { tenant } = event.data;
     await tx.put("rooms", legacyRoomAlias, ref.legacy, { tenant });
     return { tenant, id: ref.legacy };
   }
@@ -42,7 +39,9 @@ export const roomsProjection: Projection = {
   name: "rooms",
   aggregateTypes: [ROOM_AGGREGATE],
   tables: ["rooms", "members", "memberRooms", "roomKeys"],
-  async apply(event, tx) {
+  async apply(stored, tx) {
+    const event = domainEvent(ROOM_EVENT_SCHEMAS, stored);
+    if (!event) return;
     const ref = await roomOf(event, tx);
     if (!ref) return;
     const key = roomKey(ref);
@@ -65,14 +64,14 @@ export const roomsProjection: Projection = {
       ]);
     switch (event.type) {
       case "room.created": {
-        const d = event.data as z.infer<typeof roomCreated>;
+        const d = event.data;
         await member(d.owner, "owner", d.owner_kex);
         if (d.sealed_key)
           await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, 1, d.owner), { sealed_key: d.sealed_key });
         return;
       }
       case "room.member_invited": {
-        const d = event.data as z.infer<typeof memberInvited>;
+        const d = event.data;
         await member(d.member, d.role, d.kex_pub);
         if (d.sealed_key) {
           await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, after.keyed_epoch, d.member), {
@@ -82,7 +81,7 @@ export const roomsProjection: Projection = {
         return;
       }
       case "room.member_removed": {
-        const { member: m } = event.data as { member: string };
+        const m = event.data.member;
         await tx.delete("members", memberKey(ref, m));
         await tx.delete("memberRooms", memberRoomKey(m, ref));
         // Its copy of the current key goes too: a removed (or revoked) member keeps nothing servable.
@@ -90,7 +89,7 @@ export const roomsProjection: Projection = {
         return;
       }
       case "room.rekeyed": {
-        const d = event.data as z.infer<typeof roomRekeyed>;
+        const d = event.data;
         for (const [m, sealed] of Object.entries(d.sealed_keys)) {
           await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, d.epoch, m), { sealed_key: sealed });
         }
