@@ -15,8 +15,11 @@ export interface CommandPath<Command, State, S extends EventSchemas> {
   decider: Decider<Command, State, S>;
   /** `afterConflict`: the previous load lost an append race, so its source was behind the log. */
   load(afterConflict: boolean): Promise<Loaded<State>>;
-  /** Makes a stored event visible where the command's answer promises it (read models), before answering. */
-  apply(event: DomainEvent<S>): Promise<void>;
+  /**
+   * Makes a stored event visible where the command's answer promises it (read models), before
+   * answering; `loaded` is the state it was decided on (the state before the event).
+   */
+  apply(event: DomainEvent<S>, loaded: Loaded<State>): Promise<void>;
   /** The error a command answers when it lost every race (the caller's 409). */
   conflict(): Error;
 }
@@ -55,7 +58,7 @@ export async function handleCommand<Command, State, S extends EventSchemas>(
       const stored = await log.append(loaded.aggregate, { ...decided, actor }, loaded.version);
       // The log stored what the decider typed (append validates it against the same schemas).
       const event = { ...stored, type: decided.type, data: decided.data } as DomainEvent<S>;
-      await path.apply(event);
+      await path.apply(event, loaded);
       return { state: decider.evolve(loaded.state, event), event, before: loaded.state };
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

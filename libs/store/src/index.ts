@@ -58,7 +58,14 @@ export {
 } from "./event-log.ts";
 export { type Entry, type KeyPage, KvTable, type LastWrite, type WriteOptions } from "./kv-table.ts";
 export { observed, type StoreObserver, type StoreOutcome } from "./observer.ts";
-export { EVENT_SEQ_HEADER, type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
+export {
+  EVENT_SEQ_HEADER,
+  type Projected,
+  type Projection,
+  ProjectionWriter,
+  projected,
+  type TableOpener,
+} from "./projection.ts";
 export { ProjectionRunner, projectionTables } from "./projection-runner.ts";
 export { provisionBucket, provisionStore } from "./provision.ts";
 export { QuorumWitness } from "./quorum-witness.ts";

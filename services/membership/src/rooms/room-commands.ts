@@ -7,16 +7,20 @@ import {
   handleCommand,
   type KvTable,
   type Projected,
-  type ProjectionRunner,
+  ProjectionWriter,
+  SUBJECTS,
+  type TableOpener,
 } from "@conclave/store";
-import { type RoomCommand, roomDecider } from "./room-decider.ts";
+import { evolveRoom, type RoomCommand, type RoomEvent, roomDecider } from "./room-decider.ts";
 import { ROOM_AGGREGATE, ROOM_EVENT_SCHEMAS, type RoomState } from "./room-events.ts";
 import { type RoomRef, roomKey } from "./room-identity.ts";
+import { applyRoomEvent } from "./rooms-projection.ts";
 
 export interface RoomCommandDeps {
   log: EventLog;
   rooms: KvTable<Projected<RoomState>>;
-  projection: ProjectionRunner;
+  /** The rooms projection's live tables: commands apply their own events. */
+  tables: TableOpener;
   lookupUser(signPub: string): Promise<Principal | undefined>;
   /** True only on a loopback bind (docs/rooms.md: no cleartext rooms on public deployments). */
   cleartextAllowed: boolean;
@@ -27,12 +31,15 @@ export const SYSTEM_ACTOR = "system";
 
 /**
  * Room commands on the one command path (handleCommand): decide on the room
- * snapshot, append with its version as the expected version, and answer once
- * the projection shows the event. A lost race (another replica appended
- * first) waits for the projection, reads again and decides again, so two
- * invites of different members both land, while two rekeys to the same epoch
- * cannot: the loser's second decision fails with 409. A room is always looked
- * up as (the caller's tenant, id): another tenant's room is simply not there.
+ * snapshot, append with its version as the expected version, apply the event
+ * inline (applyRoomEvent: its read-model writes, the snapshot last) and
+ * answer, so a client's next read on any replica sees its change without
+ * waiting for the shared ordered projection. A lost race (another replica
+ * appended first) applies the room's newer events itself, then decides again,
+ * so two invites of different members both land, while two rekeys to the
+ * same epoch cannot: the loser's second decision fails with 409. A room is
+ * always looked up as (the caller's tenant, id): another tenant's room is
+ * simply not there.
  */
 export class RoomCommands {
   private readonly deps: RoomCommandDeps;
@@ -41,30 +48,55 @@ export class RoomCommands {
     this.deps = deps;
   }
 
-  private path(ref: RoomRef): CommandPath<RoomCommand, RoomState | undefined, typeof ROOM_EVENT_SCHEMAS> {
-    const { rooms, projection } = this.deps;
+  private apply(ref: RoomRef, before: Projected<RoomState> | undefined, event: RoomEvent): Promise<void> {
+    return applyRoomEvent(new ProjectionWriter(event, this.deps.tables), ref, before, event);
+  }
+
+  /**
+   * Brings the room's read models up to the log: the events after the snapshot, applied in order.
+   * They are there after a conflict: another replica's (being applied by it too: the writes are the
+   * same, guarded by sequence) or one whose command died between append and apply.
+   */
+  private async catchUp(ref: RoomRef, snapshot: Projected<RoomState> | undefined) {
+    const subject = SUBJECTS.aggregate(ROOM_AGGREGATE, snapshot?.data.aggregate_id ?? roomKey(ref));
+    let at = snapshot;
+    for await (const stored of this.deps.log.replay([subject], (at?.seq ?? 0) + 1)) {
+      const event = domainEvent(ROOM_EVENT_SCHEMAS, stored);
+      if (!event) continue;
+      await this.apply(ref, at, event);
+      const data = evolveRoom(at?.data, event);
+      at = data && { seq: event.seq, data };
+    }
+    return at;
+  }
+
+  /** `fromLog`: decide on the room as the log has it, not as its snapshot may lag (the sweep). */
+  private path(
+    ref: RoomRef,
+    fromLog = false,
+  ): CommandPath<RoomCommand, RoomState | undefined, typeof ROOM_EVENT_SCHEMAS> {
     return {
       decider: roomDecider,
       load: async (afterConflict) => {
-        // Our snapshot was behind the log: let the projection catch up before reading it again.
-        if (afterConflict) await projection.caughtUp();
-        const entry = await rooms.get(roomKey(ref));
-        const room = entry?.value.data;
+        const read = (await this.deps.rooms.get(roomKey(ref)))?.value;
+        // Our snapshot was behind the log: apply what it lacks before deciding again.
+        const snapshot = afterConflict || fromLog ? await this.catchUp(ref, read) : read;
+        const room = snapshot?.data;
         // A room created before ids were per tenant keeps its bare aggregate.
         return {
           aggregate: { type: ROOM_AGGREGATE, id: room?.aggregate_id ?? roomKey(ref) },
           state: room,
-          version: entry?.value.seq ?? 0,
+          version: snapshot?.seq ?? 0,
         };
       },
-      apply: (event) => projection.caughtUp(event.seq),
+      apply: (event, loaded) => this.apply(ref, loaded.state && { seq: loaded.version, data: loaded.state }, event),
       conflict: () => new ApiError("conflict", "the room changed concurrently; retry"),
     };
   }
 
   /** Runs one command; `undefined` means nothing to do and no room. */
-  private async run(ref: RoomRef, actor: string, command: RoomCommand): Promise<RoomState | undefined> {
-    return (await handleCommand(this.deps.log, this.path(ref), command, actor)).state;
+  private async run(ref: RoomRef, actor: string, command: RoomCommand, fromLog = false) {
+    return (await handleCommand(this.deps.log, this.path(ref, fromLog), command, actor)).state;
   }
 
   private async decided(ref: RoomRef, actor: string, command: RoomCommand): Promise<RoomState> {
@@ -122,8 +154,12 @@ export class RoomCommands {
     return this.decided({ tenant: actor.tenant, id }, actor.signPub, { kind: "rekey", actor, input });
   }
 
-  /** The revocation sweep: takes a revoked user out of one room (no-op when it is not in it). */
+  /**
+   * The revocation sweep: takes a revoked user out of one room (no-op when it is not in it).
+   * Decided on the room caught up with the log: the invite it undoes may not be applied yet
+   * (its command still applying it, or dead), and a snapshot without it would make this a no-op.
+   */
   removeRevoked(ref: RoomRef, member: string): Promise<RoomState | undefined> {
-    return this.run(ref, SYSTEM_ACTOR, { kind: "remove_revoked", member });
+    return this.run(ref, SYSTEM_ACTOR, { kind: "remove_revoked", member }, true);
   }
 }

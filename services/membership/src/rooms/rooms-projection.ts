@@ -1,5 +1,6 @@
-import { domainEvent, type Projection, type ProjectionWriter } from "@conclave/store";
+import { domainEvent, type Projected, type Projection, type ProjectionWriter, UnavailableError } from "@conclave/store";
 import { evolveRoom, type RoomEvent } from "./room-decider.ts";
+import type { RoomState } from "./room-events.ts";
 import {
   legacyRoomAlias,
   memberEntry,
@@ -32,8 +33,10 @@ async function roomOf(event: RoomEvent, tx: ProjectionWriter): Promise<RoomRef |
 /**
  * Room read models: the room snapshot (rooms), membership (members), the
  * reverse index for discovery (member_rooms) and sealed keys (room_keys), all
- * keyed by (tenant, id). Events apply in log order (ProjectionRunner), so each
- * derived entry is written from the snapshot before and after the event.
+ * keyed by (tenant, id). Room commands apply their own event inline
+ * (`applyRoomEvent`); the runner applies the log in order for convergence
+ * (an event whose command died before applying it) and rebuilds, skipping
+ * what is applied.
  */
 export const roomsProjection: Projection = {
   name: "rooms",
@@ -44,57 +47,78 @@ export const roomsProjection: Projection = {
     if (!event) return;
     const ref = await roomOf(event, tx);
     if (!ref) return;
-    const key = roomKey(ref);
-    const snapshot = await tx.entry("rooms", roomState, key);
-    // A redelivered event (crash after the snapshot write, before the ack) is already in the
-    // snapshot: evolving it again would, e.g., bump the epoch twice. Derived writes still run.
-    const after = snapshot && snapshot.seq >= event.seq ? snapshot.data : evolveRoom(snapshot?.data, event);
-    if (!after) return;
-    await tx.put("rooms", roomState, key, after);
-    const member = (m: string, role: "owner" | "admin" | "member", kex_pub: string) =>
-      Promise.all([
-        tx.put("members", memberEntry, memberKey(ref, m), {
-          tenant: ref.tenant,
-          room: ref.id,
-          member: m,
-          role,
-          kex_pub,
-        }),
-        tx.put("memberRooms", memberRoomEntry, memberRoomKey(m, ref), { room: ref.id, role }),
-      ]);
-    switch (event.type) {
-      case "room.created": {
-        const d = event.data;
-        await member(d.owner, "owner", d.owner_kex);
-        if (d.sealed_key)
-          await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, 1, d.owner), { sealed_key: d.sealed_key });
-        return;
-      }
-      case "room.member_invited": {
-        const d = event.data;
-        await member(d.member, d.role, d.kex_pub);
-        if (d.sealed_key) {
-          await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, after.keyed_epoch, d.member), {
-            sealed_key: d.sealed_key,
-          });
-        }
-        return;
-      }
-      case "room.member_removed": {
-        const m = event.data.member;
-        await tx.delete("members", memberKey(ref, m));
-        await tx.delete("memberRooms", memberRoomKey(m, ref));
-        // Its copy of the current key goes too: a removed (or revoked) member keeps nothing servable.
-        await tx.delete("roomKeys", roomKeyKey(ref, after.keyed_epoch, m));
-        return;
-      }
-      case "room.rekeyed": {
-        const d = event.data;
-        for (const [m, sealed] of Object.entries(d.sealed_keys)) {
-          await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, d.epoch, m), { sealed_key: sealed });
-        }
-        return;
-      }
-    }
+    await applyRoomEvent(tx, ref, await tx.entry("rooms", roomState, roomKey(ref)), event);
   },
 };
+
+/**
+ * Applies one room event: a plan computed from the snapshot before the event
+ * (`before`, which must be at the version the event was decided on), every
+ * write guarded by the event's sequence, the snapshot written LAST as the
+ * commit marker. A snapshot at or past the event means every write of its
+ * plan is done, so a second applier (the runner after a command, a replica
+ * catching up) does nothing; one killed between two writes left the snapshot
+ * before the event, so the next applier computes the same plan again.
+ */
+export async function applyRoomEvent(
+  tx: ProjectionWriter,
+  ref: RoomRef,
+  before: Projected<RoomState> | undefined,
+  event: RoomEvent,
+): Promise<void> {
+  const at = before?.seq ?? 0;
+  if (at >= event.seq) return;
+  // Another state than the one decided on would give another plan (e.g. a key at the wrong epoch).
+  if (before && at !== event.prev) {
+    throw new UnavailableError(`room ${roomKey(ref)} at ${at}: event ${event.seq} follows ${event.prev}`);
+  }
+  const after = evolveRoom(before?.data, event);
+  if (!after) return;
+  const member = (m: string, role: "owner" | "admin" | "member", kex_pub: string) =>
+    Promise.all([
+      tx.put("members", memberEntry, memberKey(ref, m), {
+        tenant: ref.tenant,
+        room: ref.id,
+        member: m,
+        role,
+        kex_pub,
+      }),
+      tx.put("memberRooms", memberRoomEntry, memberRoomKey(m, ref), { room: ref.id, role }),
+    ]);
+  switch (event.type) {
+    case "room.created": {
+      const d = event.data;
+      await member(d.owner, "owner", d.owner_kex);
+      if (d.sealed_key)
+        await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, 1, d.owner), { sealed_key: d.sealed_key });
+      break;
+    }
+    case "room.member_invited": {
+      const d = event.data;
+      await member(d.member, d.role, d.kex_pub);
+      if (d.sealed_key) {
+        await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, after.keyed_epoch, d.member), {
+          sealed_key: d.sealed_key,
+        });
+      }
+      break;
+    }
+    case "room.member_removed": {
+      const m = event.data.member;
+      await tx.delete("members", memberKey(ref, m));
+      await tx.delete("memberRooms", memberRoomKey(m, ref));
+      // Its copy of the current key goes too: a removed (or revoked) member keeps nothing servable.
+      await tx.delete("roomKeys", roomKeyKey(ref, after.keyed_epoch, m));
+      break;
+    }
+    case "room.rekeyed": {
+      const d = event.data;
+      for (const [m, sealed] of Object.entries(d.sealed_keys)) {
+        await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, d.epoch, m), { sealed_key: sealed });
+      }
+      break;
+    }
+  }
+  // Last: the commit marker of everything above.
+  await tx.put("rooms", roomState, roomKey(ref), after);
+}
