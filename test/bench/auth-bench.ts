@@ -46,7 +46,7 @@ export async function authBench(cluster: NatsCluster, world: BenchWorld, profile
       name: "signed POST /v1/rooms (create)",
       ...post,
       ratio: post.opsPerSec / raw.opsPerSec,
-      note: `${post.errors} errors; append + projection wait`,
+      note: `${post.errors} errors; append + inline apply (snapshot last)`,
     });
 
     const nonces = host.ctx.store.table("nonces", z.object({ at: z.number() }) as z.ZodType<NonceClaim>);

@@ -1,4 +1,4 @@
-import { roomCommands, roomsProjection } from "@conclave/membership";
+import { applyRoomEvent, ROOM_EVENT_SCHEMAS, roomCommands, roomState, roomsProjection } from "@conclave/membership";
 import type { Host } from "@conclave/runtime";
 import {
   compareProjection,
@@ -11,8 +11,6 @@ import {
 import { useCluster } from "@conclave/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ROOM_EVENT_SCHEMAS, roomState } from "../../services/membership/src/rooms/room-events.ts";
-import { applyRoomEvent } from "../../services/membership/src/rooms/rooms-projection.ts";
 import { identity, memberPrincipal, register, startMembershipHost } from "../support/membership-fixture.ts";
 
 // Room commands apply their own event inline (snapshot last). A command that dies after its
