@@ -7,6 +7,7 @@ import { NatsCluster, projectRoot, resolveNatsServer } from "@conclave/testkit";
 import { authBench } from "./auth-bench.ts";
 import { SMOKE } from "./bench-options.ts";
 import { benchWorld } from "./bench-world.ts";
+import { commandRawBench } from "./command-raw-bench.ts";
 import { type Figure, printTable } from "./measure.ts";
 import { scaleBench } from "./scale-bench.ts";
 import { verifyBench } from "./verify-bench.ts";
@@ -29,6 +30,7 @@ for (const nodes of [1, 3]) {
   const world = await benchWorld(cluster);
   try {
     figures.push(...(await authBench(cluster, world, profile)));
+    figures.push(...(await commandRawBench(cluster, world, profile)));
     if (nodes === 3) figures.push(...(await scaleBench(world)));
   } finally {
     await world.host.close();
