@@ -59,6 +59,8 @@ try {
     CONCLAVE_PORT: "0",
     CONCLAVE_NATS_SEED: credentials.seeds.access,
     CONCLAVE_ACCESS_ISSUER_SEED: credentials.issuer,
+    // The restricted system user: closes a removed or revoked bot's connections (live disconnect).
+    CONCLAVE_NATS_SYSTEM_SEED: credentials.system,
   };
   accessEnv = loadServiceEnv(access);
   accessConfig = loadAccessConfig(access);

@@ -78,7 +78,12 @@ describe("the service bundles of the runtime image", () => {
     const { child, url, output } = await start(result.outputs[service] as string, {
       ...cluster().serviceEnv(service),
       // The auth callout also signs its answers with the issuer key.
-      ...(service === "access" ? { CONCLAVE_ACCESS_ISSUER_SEED: cluster().credentials.issuer } : {}),
+      ...(service === "access"
+        ? {
+            CONCLAVE_ACCESS_ISSUER_SEED: cluster().credentials.issuer,
+            CONCLAVE_NATS_SYSTEM_SEED: cluster().credentials.system,
+          }
+        : {}),
       CONCLAVE_REPLICAS: "1",
       CONCLAVE_HOST: "127.0.0.1",
       CONCLAVE_PORT: "0",
