@@ -1,17 +1,9 @@
-import {
-  domainEvent,
-  type EventLog,
-  type KvTable,
-  type Projected,
-  type Projection,
-  type ProjectionRunner,
-  type StoredEvent,
-} from "@conclave/store";
+import type { EventLog, KvTable, Projected, Projection, ProjectionRunner, StoredEvent } from "@conclave/store";
 import type { z } from "zod";
 import { userFromLog } from "../users/user-commands.ts";
 import { USER_AGGREGATE } from "../users/user-events.ts";
 import type { RoomCommands } from "./room-commands.ts";
-import { type memberRoomEntry, ROOM_AGGREGATE, ROOM_EVENT_SCHEMAS } from "./room-events.ts";
+import { type memberInvited, type memberRoomEntry, ROOM_AGGREGATE } from "./room-events.ts";
 import { memberRoomsFilter, parseRoomAggregate, roomOfMemberRoomKey } from "./room-identity.ts";
 
 export interface RevocationSweepDeps {
@@ -45,9 +37,9 @@ export function revocationSweep(deps: RevocationSweepDeps): Projection {
     name: "room_revocations",
     aggregateTypes: [USER_AGGREGATE, ROOM_AGGREGATE],
     tables: [],
-    async apply(stored: StoredEvent) {
-      if (stored.type === "user.revoked") {
-        const user = await isRevoked(stored.aggregate.id);
+    async apply(event: StoredEvent) {
+      if (event.type === "user.revoked") {
+        const user = await isRevoked(event.aggregate.id);
         if (!user) return;
         await deps.rooms.caughtUp();
         const keys = await deps.memberRooms.keys(memberRoomsFilter(user.sign_pub, user.tenant));
@@ -56,9 +48,8 @@ export function revocationSweep(deps: RevocationSweepDeps): Projection {
         }
         return;
       }
-      const event = domainEvent(ROOM_EVENT_SCHEMAS, stored);
-      if (event?.type === "room.member_invited") {
-        const { member } = event.data;
+      if (event.type === "room.member_invited") {
+        const { member } = event.data as z.infer<typeof memberInvited>;
         const user = await isRevoked(member);
         if (!user) return;
         // An invitee is always of the room's tenant, which names a room of before per-tenant ids too.
