@@ -7,7 +7,7 @@ export interface FinalState {
   /** Users as the API lists them to the admin (undefined: the API could not be read). */
   users?: Record<string, { status: string }>;
   /** Live projection vs a rebuild from the log, per projection (empty = equal). */
-  projectionDiffs: Record<string, { table: string; key: string }[]>;
+  projectionDiffs: Record<string, { table: string; key: string; live?: unknown; rebuilt?: unknown }[]>;
   /** Events a projection had not applied when the comparison ran. */
   projectionLag: Record<string, number>;
   /** Each acknowledged blob downloaded again at the end (blob service runs). */
@@ -545,7 +545,8 @@ export function checkPlannedRestarts(history: HistoryRecord[]): CheckResult {
 export function checkProjections(final: FinalState): CheckResult {
   const bad: string[] = [];
   for (const [name, diffs] of Object.entries(final.projectionDiffs)) {
-    for (const d of diffs.slice(0, 4)) bad.push(`${name}: ${d.table} ${d.key} differs from the rebuild`);
+    for (const d of diffs.slice(0, 4))
+      bad.push(`${name}: ${d.table} ${d.key} differs from the rebuild: ${differingFields(d.live, d.rebuilt)}`);
     if (diffs.length > 4) bad.push(`${name}: ${diffs.length - 4} more differences`);
   }
   for (const [name, lag] of Object.entries(final.projectionLag))
@@ -597,4 +598,16 @@ export function checkInternalErrors(records: RequestRecord[]): CheckResult {
     detail: `${bad.length} answers were 500 (store unavailability must be 503)`,
     counterexamples: bad.slice(0, 8),
   };
+}
+
+/** The top-level fields two stored values disagree on, each as live → rebuilt (a counterexample must say what differs). */
+export function differingFields(live: unknown, rebuilt: unknown): string {
+  const fields = (v: unknown) => (v && typeof v === "object" ? (v as Record<string, unknown>) : { value: v });
+  const a = fields(live);
+  const b = fields(rebuilt);
+  const names = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  const show = (v: unknown) => JSON.stringify(v)?.slice(0, 300) ?? "absent";
+  const differing = names.filter((n) => JSON.stringify(a[n]) !== JSON.stringify(b[n]));
+  if (differing.length === 0) return "same fields in another order";
+  return differing.map((n) => `${n}: ${show(a[n])} → ${show(b[n])}`).join("; ");
 }

@@ -132,7 +132,7 @@ export async function collectFinalState(deps: {
     for (const p of projectionsOf(deps.gateway)) {
       final.projectionDiffs[p.name] = await settle(`rebuild ${p.name}`, async () => {
         await rebuildProjection(store, log, p);
-        return (await compareProjection(store, p)).map((d) => ({ table: d.table, key: d.key }));
+        return await compareProjection(store, p);
       });
     }
   } catch (err) {
