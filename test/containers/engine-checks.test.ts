@@ -1,9 +1,18 @@
+import { generateCredentials, seedsEnv, serverEnv } from "@conclave/testkit";
 import { describe, expect, it } from "vitest";
 import { docker, run } from "./docker.ts";
 
 // What only Docker itself can check, on the engine test/containers/global-setup.ts
 // provides (moved from test/deploy, where it was skipped for want of an engine).
-const env = (extra: Record<string, string>) => ({ ...process.env, ...extra });
+// The NATS credentials the README has `conclave credentials init` write into .env: compose
+// refuses to interpolate the file without them (no anonymous NATS, docs/dataplane.md).
+const credentials = generateCredentials();
+const env = (extra: Record<string, string>) => ({
+  ...process.env,
+  ...serverEnv(credentials),
+  ...seedsEnv(credentials),
+  ...extra,
+});
 
 describe("docker compose config", () => {
   it("accepts docker-compose.yml (schema, interpolation, anchors)", async () => {

@@ -8,6 +8,7 @@ export {
   loadOrCreateCredentials,
   type NatsCredentials,
   readCredentials,
+  routePassword,
   routeUrl,
   SERVICE_ROLES,
   type ServiceRole,

@@ -33,8 +33,18 @@ export function generateCredentials(): NatsCredentials {
     seeds,
     system: decode(createUser().getSeed()),
     issuer: decode(createAccount().getSeed()),
-    route: { user: "conclave-route", password: randomBytes(24).toString("base64url") },
+    route: { user: "conclave-route", password: routePassword() },
   };
+}
+
+/**
+ * A route password nats-server's config reads back as the same string. The config parses an
+ * environment variable's value as a config value: base64url's leading "-" or a digit made it a
+ * number and stopped the server at start (12 of 300 generated passwords, seen as harness nodes
+ * "exiting while starting"). A letter, then hex: always a plain string.
+ */
+export function routePassword(): string {
+  return `p${randomBytes(24).toString("hex")}`;
 }
 
 const publicKeyOf = (seed: string) => fromSeed(new TextEncoder().encode(seed)).getPublicKey();
