@@ -35,15 +35,45 @@ async function settle<T>(what: string, op: () => Promise<T>, timeoutMs = 60_000)
   }
 }
 
-async function lag(store: Store, projection: Projection): Promise<number> {
-  const info = await store.conn.jsm.consumers.info(STREAMS.events.name, `proj_${projection.name}`);
-  return info.num_pending + info.num_ack_pending;
+/**
+ * Events not yet processed by the durable consumers of the event log: the
+ * projections and the process managers that append events of their own (the
+ * revocation sweep removes a revoked user from its rooms). Listed from the
+ * stream, not from a fixed list, so a new runner is waited for too.
+ */
+async function logBacklog(store: Store): Promise<{ lastSeq: number; pending: Record<string, number> }> {
+  const pending: Record<string, number> = {};
+  for await (const c of store.conn.jsm.consumers.list(STREAMS.events.name)) {
+    if (c.config.durable_name) pending[c.config.durable_name] = c.num_pending + c.num_ack_pending;
+  }
+  const info = await store.conn.jsm.streams.info(STREAMS.events.name);
+  return { lastSeq: info.state.last_seq, pending };
+}
+
+/**
+ * Waits until the system stops moving: every durable consumer of the log has
+ * processed every event, and the log did not grow while they drained (a
+ * sweep's removals are new events for the projections). Judging earlier
+ * compares a rebuild with a read model that is still being written.
+ */
+async function quiesce(store: Store): Promise<Record<string, number>> {
+  let before = -1;
+  return await settle("drain the log's consumers", async () => {
+    const { lastSeq, pending } = await logBacklog(store);
+    const busy = Object.entries(pending).filter(([, n]) => n > 0);
+    const grew = lastSeq !== before;
+    before = lastSeq;
+    if (busy.length > 0 || grew) {
+      throw new Error(busy.length > 0 ? `pending: ${JSON.stringify(Object.fromEntries(busy))}` : "the log grew");
+    }
+    return pending;
+  }).catch(async () => (await logBacklog(store)).pending);
 }
 
 /**
  * Reads back what the checkers judge, once every fault is repaired and the
- * workload has stopped: the projections drained (the replicas still run
- * them), the users as the API lists them, every user and room event in the
+ * workload has stopped: every runner of the log drained, the projections
+ * and the revocation sweep (the replicas still run them), the users as the API lists them, every user and room event in the
  * log, and each projection rebuilt from the log and compared with the live one.
  */
 export async function collectFinalState(deps: {
@@ -66,14 +96,10 @@ export async function collectFinalState(deps: {
   };
   const final: FinalState = { events: [], projectionDiffs: {}, projectionLag: {} };
   try {
-    for (const p of projectionsOf(deps.gateway)) {
-      final.projectionLag[p.name] = await settle(`drain ${p.name}`, async () => {
-        const n = await lag(store, p);
-        if (n > 0) throw new Error(`${n} events pending`);
-        return n;
-      }).catch(() => lag(store, p));
-    }
-    deps.progress("final state: projections drained");
+    const pending = await quiesce(store);
+    // Every runner of the log, the sweep included: one still behind at the end is reported, not waited out.
+    for (const [durable, n] of Object.entries(pending)) final.projectionLag[durable.replace(/^proj_/, "")] = n;
+    deps.progress(`final state: the log's consumers drained ${JSON.stringify(pending)}`);
     final.users = await settle("list users through the API", async () => {
       // Every page: the listing pages (limit, cursor, next), and a run registers more users than one holds.
       const users: { sign_pub: string; status: string }[] = [];
