@@ -15,6 +15,7 @@ const SECTIONS = [
     [`| 4 commands (${p}) `, "(create)"],
     [`| 4 commands (${p}) `, "(invite)"],
     [`| 4 commands (${p}) `, "(rekey)"],
+    [`| 4 commands (${p}) `, "raw append + a room create's plan writes"],
     [`| 6 blobs (${p}) `, "service PUT (signed, hashed once, streamed), 1 MiB"],
     [`| 6 blobs (${p}) `, "service GET (signed, verified, streamed), 16 MiB"],
     [`| 8 read barrier (${p}) `],

@@ -1,11 +1,11 @@
 import { membershipModule, roomCommands, roomsProjection } from "@conclave/membership";
-import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
+import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
 import { compareProjection, ProjectionWriter, projectionTables, rebuildProjection } from "@conclave/store";
 import { type NatsCluster, useCluster } from "@conclave/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { fakeSealedKey, identity, register } from "../support/membership-fixture.ts";
+import { fakeSealedKey, identity, memberPrincipal, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
 import { signedFetch } from "../support/signed-client.ts";
 
@@ -232,15 +232,7 @@ describe("rooms across two membership replicas", () => {
     const commands = roomCommands(a.ctx);
     const people = [alice, bob, carol, dave, erin].map((k) => ({
       k,
-      p: toPrincipal({
-        sign_pub: k.signPublicKey,
-        kex_pub: k.kexPublicKey,
-        tenant: "acme",
-        role: "member",
-        scopes: ["rooms:read", "rooms:write"],
-        status: "active",
-        created_at: new Date().toISOString(),
-      }),
+      p: memberPrincipal(k),
     }));
     const op = fc.record({
       kind: fc.constantFrom("create", "invite", "remove", "rekey"),

@@ -1,11 +1,23 @@
 import { randomBytes } from "node:crypto";
 import { generateIdentity, type KeyFile } from "@conclave/auth";
 import { membershipModule, userCommands } from "@conclave/membership";
-import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
+import { type Host, loadServiceEnv, startHost, toPrincipal } from "@conclave/runtime";
 import type { NatsCluster } from "@conclave/testkit";
 
 /** What the fixture's members may do with rooms. */
 export const ROOM_SCOPES = ["rooms:read", "rooms:write"];
+
+/** An active member of its tenant with the room scopes, as commands take it (no request in between). */
+export const memberPrincipal = (k: KeyFile) =>
+  toPrincipal({
+    sign_pub: k.signPublicKey,
+    kex_pub: k.kexPublicKey,
+    tenant: k.tenant,
+    role: "member",
+    scopes: ROOM_SCOPES,
+    status: "active",
+    created_at: new Date().toISOString(),
+  });
 
 /** An in-process membership host on `cluster` (R1, quiet, the per-IP bucket out of the way). */
 export function startMembershipHost(cluster: NatsCluster): Promise<Host> {

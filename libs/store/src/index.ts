@@ -21,6 +21,13 @@ export {
   subjectToken,
   type WhenFull,
 } from "./catalogue.ts";
+export {
+  COMMAND_ATTEMPTS,
+  type CommandOutcome,
+  type CommandPath,
+  handleCommand,
+  type Loaded,
+} from "./command-handler.ts";
 export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
 export { ConnectionGate } from "./connection-gate.ts";
 export {
@@ -30,6 +37,8 @@ export {
   retryWhileUnavailable,
   withDeadline,
 } from "./deadline.ts";
+export { type Decided, type Decider, type DomainEvent, domainEvent, foldEvents } from "./decider.ts";
+export { deciderSpec, storedAt } from "./decider-spec.ts";
 export { boundedByDecision, outsideDecision, withinDecisionDeadline } from "./decision-deadline.ts";
 export {
   ConflictError,
@@ -48,9 +57,16 @@ export {
   eventEnvelopeSchema,
   type StoredEvent,
 } from "./event-log.ts";
-export { type Entry, type KeyPage, KvTable, type WriteOptions } from "./kv-table.ts";
+export { type Entry, type KeyPage, KvTable, type LastWrite, type WriteOptions } from "./kv-table.ts";
 export { observed, type StoreObserver, type StoreOutcome } from "./observer.ts";
-export { type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
+export {
+  EVENT_SEQ_HEADER,
+  type Projected,
+  type Projection,
+  ProjectionWriter,
+  projected,
+  type TableOpener,
+} from "./projection.ts";
 export { ProjectionRunner, projectionTables } from "./projection-runner.ts";
 export { provisionBucket, provisionStore } from "./provision.ts";
 export { QuorumWitness } from "./quorum-witness.ts";

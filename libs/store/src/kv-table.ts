@@ -20,6 +20,11 @@ export interface KeyPage {
   more: boolean;
 }
 
+/** A key's last write as stored: its value, or a delete marker and the headers it carries. */
+export type LastWrite<T> =
+  | { revision: number; deleted: false; value: T }
+  | { revision: number; deleted: true; header(name: string): string | undefined };
+
 export interface WriteOptions {
   /**
    * Idempotency key (Nats-Msg-Id). Retrying a write whose outcome is unknown
@@ -88,7 +93,6 @@ export class KvTable<T> {
     return parsed.data;
   }
 
-  /** The raw last message of a key from the stream leader, tombstones included. */
   /**
    * The key's last message, from the stream leader. With `newerThan`, a read
    * that shows nothing newer than that revision is treated as stale and
@@ -119,6 +123,17 @@ export class KvTable<T> {
     const msg = await this.last(key);
     if (!msg || msg.header?.get(OPERATION)) return undefined;
     return { value: this.decode(msg.data, key), revision: msg.seq };
+  }
+
+  /** Leader read of the key's last write, delete markers included (undefined: never written or aged out). */
+  async lastWrite(key: string): Promise<LastWrite<T> | undefined> {
+    const msg = await this.last(key);
+    if (!msg) return undefined;
+    if (msg.header?.get(OPERATION)) {
+      const headers = msg.header;
+      return { revision: msg.seq, deleted: true, header: (name) => headers.get(name) || undefined };
+    }
+    return { revision: msg.seq, deleted: false, value: this.decode(msg.data, key) };
   }
 
   /**
@@ -236,9 +251,11 @@ export class KvTable<T> {
     expected: number | undefined,
     msgId: string,
     op?: "DEL",
+    extra: Record<string, string> = {},
   ): Promise<number> {
     const hdrs = op ? natsHeaders() : undefined;
     if (hdrs && op) hdrs.set(OPERATION, op);
+    for (const [name, value] of Object.entries(extra)) hdrs?.set(name, value);
     const ack = await observed(this.deps.observer, "write", this.bucket, () =>
       // Idempotent: a retry carries the same msg id (deduplicated, or recognised on a conflict).
       withDeadline(
@@ -305,9 +322,15 @@ export class KvTable<T> {
     }
   }
 
-  /** Deletes (tombstones) a key, optionally only at `revision`. */
-  async delete(key: string, opts: WriteOptions & { revision?: number } = {}): Promise<void> {
-    await this.publish(key, new Uint8Array(), opts.revision, opts.msgId ?? randomUUID(), "DEL");
+  /**
+   * Deletes (tombstones) a key, optionally only at `revision` (0: only if never written). `headers`
+   * ride on the delete marker, which readers of the bucket still see as a plain KV delete.
+   */
+  async delete(
+    key: string,
+    opts: WriteOptions & { revision?: number; headers?: Record<string, string> } = {},
+  ): Promise<void> {
+    await this.publish(key, new Uint8Array(), opts.revision, opts.msgId ?? randomUUID(), "DEL", opts.headers);
   }
 
   /**

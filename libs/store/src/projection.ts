@@ -1,7 +1,9 @@
 import { z } from "zod";
 import type { BucketKey } from "./catalogue.ts";
+import { backoffMs } from "./deadline.ts";
+import { ConflictError } from "./errors.ts";
 import type { StoredEvent } from "./event-log.ts";
-import type { KvTable } from "./kv-table.ts";
+import type { KvTable, LastWrite } from "./kv-table.ts";
 
 /**
  * A projected KV entry remembers the sequence of the event it reflects, so
@@ -38,17 +40,54 @@ export class ProjectionWriter {
     return (await this.open(key, schema).get(k))?.value;
   }
 
+  /** Writes `data` unless the key's last write (a value, or a delete marker) is at or past this event. */
   async put<T>(key: BucketKey, schema: z.ZodType<T>, k: string, data: T): Promise<void> {
-    const seq = this.event.seq;
-    await this.open(key, schema).mutate(k, (current) => (current && current.seq >= seq ? undefined : { seq, data }));
+    const table = this.open(key, schema);
+    await this.guarded(table, k, (revision) => table.update(k, { seq: this.event.seq, data }, revision));
   }
 
+  /**
+   * Deletes the key unless its last write is at or past this event. The KV delete marker
+   * carries the event's sequence (EVENT_SEQ_HEADER): a plain marker has none of ours, so a
+   * stale put (an older event applied late) would bring the key back.
+   */
   async delete(key: BucketKey, k: string): Promise<void> {
     const table = this.open(key, z.unknown());
-    const current = await table.get(k);
-    if (!current || current.value.seq >= this.event.seq) return;
-    await table.delete(k, { revision: current.revision });
+    const headers = { [EVENT_SEQ_HEADER]: String(this.event.seq) };
+    await this.guarded(table, k, (revision) => table.delete(k, { revision, headers }));
   }
+
+  /** Runs `write` at the revision read, unless that write reflects this event or a later one; CAS-retried. */
+  private async guarded<T>(
+    table: KvTable<Projected<T>>,
+    k: string,
+    write: (revision: number) => Promise<unknown>,
+  ): Promise<void> {
+    for (let attempt = 0; attempt < GUARDED_ATTEMPTS; attempt++) {
+      const last = await table.lastWrite(k);
+      if (last && seqOf(last) >= this.event.seq) return;
+      try {
+        await write(last?.revision ?? 0);
+        return;
+      } catch (err) {
+        // Another writer came first: read again (an outcome-unknown write of ours shows as at this event).
+        if (!(err instanceof ConflictError)) throw err;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+      }
+    }
+    throw new ConflictError(`${table.bucket}/${k}: still contended after ${GUARDED_ATTEMPTS} attempts`);
+  }
+}
+
+/** Header on a projection's KV delete markers: the sequence of the event that deleted the key. */
+export const EVENT_SEQ_HEADER = "Conclave-Event-Seq";
+const GUARDED_ATTEMPTS = 8;
+
+/** The event sequence a key's last write reflects; a delete marker without ours (older versions) counts as 0. */
+function seqOf(last: LastWrite<Projected<unknown>>): number {
+  if (!last.deleted) return last.value.seq;
+  const seq = Number(last.header(EVENT_SEQ_HEADER) ?? 0);
+  return Number.isSafeInteger(seq) ? seq : 0;
 }
 
 /**

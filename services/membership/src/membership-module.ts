@@ -5,7 +5,7 @@ import {
   type ServiceModule,
   usersTable,
 } from "@conclave/runtime";
-import { ProjectionRunner, projected } from "@conclave/store";
+import { ProjectionRunner, projected, projectionTables } from "@conclave/store";
 import { revocationSweep } from "./rooms/revocation-sweep.ts";
 import { RoomCommands } from "./rooms/room-commands.ts";
 import { memberRoomEntry, ROOM_EVENT_SCHEMAS, roomKeyEntry, roomState } from "./rooms/room-events.ts";
@@ -38,7 +38,7 @@ export function roomCommands(ctx: ServiceContext): RoomCommands {
   return new RoomCommands({
     log: ctx.log,
     rooms: ctx.store.table("rooms", projected(roomState)),
-    projection: runner(ctx, roomsProjection.name),
+    tables: projectionTables(ctx.store),
     lookupUser: principalLookup(ctx.store),
     cleartextAllowed: isLoopbackHost(ctx.env.CONCLAVE_HOST),
   });

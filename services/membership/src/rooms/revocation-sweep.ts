@@ -1,9 +1,17 @@
-import type { EventLog, KvTable, Projected, Projection, ProjectionRunner, StoredEvent } from "@conclave/store";
+import {
+  domainEvent,
+  type EventLog,
+  type KvTable,
+  type Projected,
+  type Projection,
+  type ProjectionRunner,
+  type StoredEvent,
+} from "@conclave/store";
 import type { z } from "zod";
 import { userFromLog } from "../users/user-commands.ts";
 import { USER_AGGREGATE } from "../users/user-events.ts";
 import type { RoomCommands } from "./room-commands.ts";
-import { type memberInvited, type memberRoomEntry, ROOM_AGGREGATE } from "./room-events.ts";
+import { type memberRoomEntry, ROOM_AGGREGATE, ROOM_EVENT_SCHEMAS } from "./room-events.ts";
 import { memberRoomsFilter, parseRoomAggregate, roomOfMemberRoomKey } from "./room-identity.ts";
 
 export interface RevocationSweepDeps {
@@ -37,9 +45,9 @@ export function revocationSweep(deps: RevocationSweepDeps): Projection {
     name: "room_revocations",
     aggregateTypes: [USER_AGGREGATE, ROOM_AGGREGATE],
     tables: [],
-    async apply(event: StoredEvent) {
-      if (event.type === "user.revoked") {
-        const user = await isRevoked(event.aggregate.id);
+    async apply(stored: StoredEvent) {
+      if (stored.type === "user.revoked") {
+        const user = await isRevoked(stored.aggregate.id);
         if (!user) return;
         await deps.rooms.caughtUp();
         const keys = await deps.memberRooms.keys(memberRoomsFilter(user.sign_pub, user.tenant));
@@ -48,8 +56,9 @@ export function revocationSweep(deps: RevocationSweepDeps): Projection {
         }
         return;
       }
-      if (event.type === "room.member_invited") {
-        const { member } = event.data as z.infer<typeof memberInvited>;
+      const event = domainEvent(ROOM_EVENT_SCHEMAS, stored);
+      if (event?.type === "room.member_invited") {
+        const { member } = event.data;
         const user = await isRevoked(member);
         if (!user) return;
         // An invitee is always of the room's tenant, which names a room of before per-tenant ids too.

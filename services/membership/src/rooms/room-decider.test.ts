@@ -1,5 +1,5 @@
 import { type ApiError, sealedKey } from "@conclave/protocol";
-import { BUCKETS, STREAMS, type StoredEvent } from "@conclave/store";
+import { BUCKETS, STREAMS, storedAt } from "@conclave/store";
 import { describe, expect, it } from "vitest";
 import {
   type Decision,
@@ -11,7 +11,7 @@ import {
   evolveRoom,
   MAX_ROOM_MEMBERS,
 } from "./room-decider.ts";
-import type { RoomState } from "./room-events.ts";
+import type { ROOM_EVENT_SCHEMAS, RoomState } from "./room-events.ts";
 
 const key = (c: string) => c.repeat(43);
 const owner = { signPub: key("O"), kexPub: key("o"), tenant: "acme" };
@@ -29,19 +29,7 @@ const user = (p: typeof owner, over: object = {}) => ({
 
 let seq = 0;
 const apply = (room: RoomState | undefined, d: Decision): RoomState => {
-  seq++;
-  const event: StoredEvent = {
-    v: 1,
-    id: `e${seq}`,
-    type: d.type,
-    aggregate: { type: "room", id: "r1" },
-    actor: "t",
-    at: "2026-11-25T00:00:00.000Z",
-    prev: seq - 1,
-    data: d.data,
-    seq,
-  };
-  const next = evolveRoom(room, event);
+  const next = evolveRoom(room, storedAt<typeof ROOM_EVENT_SCHEMAS>(d, ++seq, { type: "room", id: "r1" }));
   if (!next) throw new Error("no room");
   return next;
 };

@@ -1,7 +1,7 @@
 import { ApiError, ownValue, type RoomRole } from "@conclave/protocol";
-import type { StoredEvent } from "@conclave/store";
+import type { Decided, Decider, DomainEvent } from "@conclave/store";
 import type { z } from "zod";
-import type { memberInvited, RoomState, roomCreated, roomRekeyed } from "./room-events.ts";
+import { type memberInvited, ROOM_EVENT_SCHEMAS, type RoomState, type roomCreated } from "./room-events.ts";
 import { parseRoomAggregate, type RoomRef, roomSubject } from "./room-identity.ts";
 
 // Who may do what in a room, in one place. Pure: no I/O, no clock.
@@ -12,10 +12,9 @@ export interface RoomActor {
   tenant: string;
 }
 
-export interface Decision {
-  type: string;
-  data: unknown;
-}
+/** A room event decided, not stored yet; a room event as stored (typed by its type). */
+export type Decision = Decided<typeof ROOM_EVENT_SCHEMAS>;
+export type RoomEvent = DomainEvent<typeof ROOM_EVENT_SCHEMAS>;
 
 type Invite = z.infer<typeof memberInvited>;
 
@@ -144,8 +143,7 @@ export function decideRekey(
   if (members.length !== given.length || members.some((m, i) => m !== given[i])) {
     throw new ApiError("bad_request", "sealed_keys: must cover exactly the current members");
   }
-  const data: z.infer<typeof roomRekeyed> = input;
-  return { type: "room.rekeyed", data };
+  return { type: "room.rekeyed", data: input };
 }
 
 /**
@@ -158,10 +156,10 @@ export function decideRevokedRemoval(room: RoomState | undefined, member: string
 }
 
 /** The room after an event (the same function feeds commands and projections). */
-export function evolveRoom(room: RoomState | undefined, event: StoredEvent): RoomState | undefined {
+export function evolveRoom(room: RoomState | undefined, event: RoomEvent): RoomState | undefined {
   switch (event.type) {
     case "room.created": {
-      const d = event.data as z.infer<typeof roomCreated>;
+      const d = event.data;
       const ref = parseRoomAggregate(event.aggregate.id);
       return {
         id: "legacy" in ref ? ref.legacy : ref.id,
@@ -178,23 +176,56 @@ export function evolveRoom(room: RoomState | undefined, event: StoredEvent): Roo
     }
     case "room.member_invited": {
       if (!room) return room;
-      const d = event.data as Invite;
+      const d = event.data;
       return { ...room, members: { ...room.members, [d.member]: { role: d.role, kex_pub: d.kex_pub } } };
     }
     case "room.member_removed": {
       if (!room) return room;
-      const { member } = event.data as { member: string };
       const members = { ...room.members };
-      delete members[member];
+      delete members[event.data.member];
       // The removed member holds the current key: the next epoch has none until a rekey.
       return { ...room, members, epoch: room.mode === "e2e" ? room.epoch + 1 : room.epoch };
     }
-    case "room.rekeyed": {
-      if (!room) return room;
-      const { epoch } = event.data as { epoch: number };
-      return { ...room, epoch, keyed_epoch: epoch };
-    }
-    default:
-      return room;
+    case "room.rekeyed":
+      return room && { ...room, epoch: event.data.epoch, keyed_epoch: event.data.epoch };
   }
 }
+
+/** A room command: what a route or the revocation sweep asks, with what it looked up beforehand. */
+export type RoomCommand =
+  | {
+      kind: "create";
+      actor: RoomActor;
+      input: Parameters<typeof decideCreate>[2];
+      cleartextAllowed: boolean;
+    }
+  | {
+      kind: "invite";
+      actor: RoomActor;
+      invitee: Parameters<typeof decideInvite>[2];
+      input: Parameters<typeof decideInvite>[3];
+    }
+  | { kind: "remove"; actor: RoomActor; member: string }
+  | { kind: "rekey"; actor: RoomActor; input: Parameters<typeof decideRekey>[2] }
+  | { kind: "remove_revoked"; member: string };
+
+/** The room aggregate as a decider: what the one command path (handleCommand) runs. */
+export const roomDecider: Decider<RoomCommand, RoomState | undefined, typeof ROOM_EVENT_SCHEMAS> = {
+  schemas: ROOM_EVENT_SCHEMAS,
+  initialState: undefined,
+  decide(command, room) {
+    switch (command.kind) {
+      case "create":
+        return decideCreate(command.actor, room, command.input, { cleartextAllowed: command.cleartextAllowed });
+      case "invite":
+        return decideInvite(command.actor, room, command.invitee, command.input);
+      case "remove":
+        return decideRemove(command.actor, room, command.member);
+      case "rekey":
+        return decideRekey(command.actor, room, command.input);
+      case "remove_revoked":
+        return decideRevokedRemoval(room, command.member);
+    }
+  },
+  evolve: evolveRoom,
+};

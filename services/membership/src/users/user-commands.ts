@@ -1,25 +1,19 @@
 import { ApiError } from "@conclave/protocol";
 import {
   type AggregateRef,
-  ConflictError,
+  type CommandPath,
+  type Decider,
   type EventLog,
+  foldEvents,
+  handleCommand,
   type KvTable,
   type Projected,
   type ProjectionRunner,
-  type StoredEvent,
 } from "@conclave/store";
 import type { z } from "zod";
 import { nextOf, type Page, type Position, positionIn } from "../paging.ts";
-import {
-  type Actor,
-  type AddUserInput,
-  type Decision,
-  decideAddUser,
-  decideBootstrap,
-  decideRevokeUser,
-  evolveUser,
-} from "./user-decider.ts";
-import { BOOTSTRAP_AGGREGATE, USER_AGGREGATE, type UserRecord } from "./user-events.ts";
+import { type Actor, type AddUserInput, bootstrapDecider, type UserCommand, userDecider } from "./user-decider.ts";
+import { BOOTSTRAP_AGGREGATE, USER_AGGREGATE, type USER_EVENT_SCHEMAS, type UserRecord } from "./user-events.ts";
 import { chunkKey, readUserIndex, type userIndexEntry, userIndexScope } from "./user-index.ts";
 
 export interface UserCommandDeps {
@@ -34,16 +28,19 @@ export interface UserCommandDeps {
 
 const userRef = (signPub: string): AggregateRef => ({ type: USER_AGGREGATE, id: signPub });
 
-/** A user as its events on the log say (authoritative, whatever the projection's lag), with its version. */
-export async function userFromLog(
+/** An aggregate's state folded from its events on the log (authoritative, whatever a projection's lag), with its version. */
+async function fromLog<C, State>(
   log: EventLog,
-  signPub: string,
-): Promise<{ state: UserRecord | undefined; version: number }> {
-  const events = await log.read(userRef(signPub));
-  return {
-    state: events.reduce<UserRecord | undefined>(evolveUser, undefined),
-    version: events.at(-1)?.seq ?? 0,
-  };
+  decider: Decider<C, State, typeof USER_EVENT_SCHEMAS>,
+  aggregate: AggregateRef,
+) {
+  const events = await log.read(aggregate);
+  return { aggregate, state: foldEvents(decider, events), version: events.at(-1)?.seq ?? 0 };
+}
+
+/** A user as its events on the log say, with its version. */
+export function userFromLog(log: EventLog, signPub: string) {
+  return fromLog(log, userDecider, userRef(signPub));
 }
 
 /** The users allowlist: commands go through the log, reads come from the projection. */
@@ -54,37 +51,29 @@ export class UserCommands {
     this.deps = deps;
   }
 
-  /** Current state decided on: folded from the log (authoritative), with its version. */
-  private load(signPub: string) {
-    return userFromLog(this.deps.log, signPub);
+  /** Decided on the state folded from the log; answers once the users projection shows the event. */
+  private path(signPub: string): CommandPath<UserCommand, UserRecord | undefined, typeof USER_EVENT_SCHEMAS> {
+    return {
+      decider: userDecider,
+      load: () => userFromLog(this.deps.log, signPub),
+      // Revocation must be in force on every replica before we say it is done.
+      apply: (event) => this.deps.projection.caughtUp(event.seq),
+      conflict: () => new ApiError("conflict", "the user changed concurrently; retry"),
+    };
   }
 
-  private async commit(signPub: string, actor: string, decide: (s: UserRecord | undefined) => Decision | undefined) {
-    const { state, version } = await this.load(signPub);
-    const decision = decide(state);
-    // Nothing to change (an idempotent upgrade already done).
-    if (!decision && state) return state;
-    if (!decision) throw new Error("a user command decided nothing about no user");
-    let event: StoredEvent;
-    try {
-      event = await this.deps.log.append(userRef(signPub), { ...decision, actor }, version);
-    } catch (err) {
-      if (err instanceof ConflictError) throw new ApiError("conflict", "the user changed concurrently; retry");
-      throw err;
-    }
-    // Revocation must be in force on every replica before we say it is done.
-    await this.deps.projection.caughtUp(event.seq);
-    const next = evolveUser(state, event);
-    if (!next) throw new Error("a user command produced no user");
-    return next;
+  private async commit(signPub: string, actor: string, command: UserCommand): Promise<UserRecord> {
+    const { state } = await handleCommand(this.deps.log, this.path(signPub), command, actor);
+    if (!state) throw new Error("a user command produced no user");
+    return state;
   }
 
   add(actor: Actor, input: AddUserInput): Promise<UserRecord> {
-    return this.commit(input.sign_pub, actor.signPub, (s) => decideAddUser(actor, s, input));
+    return this.commit(input.sign_pub, actor.signPub, { kind: "add", actor, input });
   }
 
   revoke(actor: Actor, signPub: string, reason?: string): Promise<UserRecord> {
-    return this.commit(signPub, actor.signPub, (s) => decideRevokeUser(actor, s, reason));
+    return this.commit(signPub, actor.signPub, { kind: "revoke", actor, reason });
   }
 
   /**
@@ -97,24 +86,20 @@ export class UserCommands {
    */
   async bootstrap(input: AddUserInput): Promise<UserRecord> {
     if (input.role !== "operator") throw new ApiError("bad_request", "role: the bootstrap user is an operator");
-    const marker = (await this.deps.log.read(BOOTSTRAP_AGGREGATE))[0];
-    if (marker && (marker.data as { admin: string }).admin !== input.sign_pub) {
-      throw new ApiError("conflict", "Conclave is already bootstrapped with another identity");
-    }
-    if (!marker) {
-      try {
-        await this.deps.log.append(
-          BOOTSTRAP_AGGREGATE,
-          { type: "system.bootstrapped", data: { admin: input.sign_pub }, actor: "bootstrap" },
-          0,
-        );
-      } catch (err) {
-        if (err instanceof ConflictError)
-          throw new ApiError("conflict", "Conclave is already bootstrapped with another identity");
-        throw err;
-      }
-    }
-    return this.commit(input.sign_pub, "bootstrap", (state) => decideBootstrap(state, input));
+    const conflict = () => new ApiError("conflict", "Conclave is already bootstrapped with another identity");
+    await handleCommand(
+      this.deps.log,
+      {
+        decider: bootstrapDecider,
+        load: () => fromLog(this.deps.log, bootstrapDecider, BOOTSTRAP_AGGREGATE),
+        // No read model: the marker is read from the log.
+        apply: async () => {},
+        conflict,
+      },
+      { admin: input.sign_pub },
+      "bootstrap",
+    );
+    return this.commit(input.sign_pub, "bootstrap", { kind: "bootstrap", input });
   }
 
   async get(signPub: string): Promise<UserRecord | undefined> {

@@ -1,8 +1,9 @@
 import { generateKeyPairSync } from "node:crypto";
 import { ApiError } from "@conclave/protocol";
-import type { StoredEvent } from "@conclave/store";
+import { storedAt } from "@conclave/store";
 import { describe, expect, it } from "vitest";
 import {
+  type Decision,
   decideAddUser,
   decideBootstrap,
   decideBootstrapUpgrade,
@@ -10,6 +11,7 @@ import {
   evolveUser,
   mayReadUser,
 } from "./user-decider.ts";
+import type { USER_EVENT_SCHEMAS } from "./user-events.ts";
 
 const key = (kind: "ed25519" | "x25519") =>
   generateKeyPairSync(kind as "ed25519").publicKey.export({ format: "jwk" }).x as string;
@@ -24,17 +26,8 @@ const input = {
   role: "member" as const,
   scopes: [],
 };
-const event = (type: string, data: unknown, seq: number): StoredEvent => ({
-  v: 1,
-  id: `e${seq}`,
-  type,
-  aggregate: { type: "user", id: input.sign_pub },
-  actor: admin.signPub,
-  at: "2026-11-25T00:00:00.000Z",
-  prev: seq - 1,
-  data,
-  seq,
-});
+const event = (type: Decision["type"], data: unknown, seq: number) =>
+  storedAt<typeof USER_EVENT_SCHEMAS>({ type, data } as Decision, seq, { type: "user", id: input.sign_pub });
 const code = (fn: () => unknown) => {
   try {
     fn();

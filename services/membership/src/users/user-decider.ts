@@ -1,7 +1,7 @@
 import { ApiError, newUser, type Role } from "@conclave/protocol";
-import type { StoredEvent } from "@conclave/store";
+import type { Decided, Decider, DomainEvent } from "@conclave/store";
 import type { z } from "zod";
-import type { UserRecord, userAdded } from "./user-events.ts";
+import { USER_EVENT_SCHEMAS, type UserRecord, type userAdded } from "./user-events.ts";
 
 // Who may do what with users, in one place. Pure: no I/O, no clock.
 // Operators manage every tenant; an admin manages its own tenant only and
@@ -15,10 +15,9 @@ export interface Actor {
   tenant: string;
 }
 
-export interface Decision {
-  type: string;
-  data: unknown;
-}
+/** A user (or bootstrap marker) event decided, not stored yet; one as stored, typed by its type. */
+export type Decision = Decided<typeof USER_EVENT_SCHEMAS>;
+export type UserEvent = DomainEvent<typeof USER_EVENT_SCHEMAS>;
 
 /** May this actor manage the users of `tenant`? */
 export function managesTenant(actor: Actor, tenant: string): boolean {
@@ -70,15 +69,55 @@ export function mayReadUser(actor: Actor, user: Pick<UserRecord, "sign_pub" | "t
 }
 
 /** The allowlist entry after an event. */
-export function evolveUser(state: UserRecord | undefined, event: StoredEvent): UserRecord | undefined {
+export function evolveUser(state: UserRecord | undefined, event: UserEvent): UserRecord | undefined {
   switch (event.type) {
     case "user.added":
-      return { ...(event.data as AddUserInput), status: "active", created_at: event.at };
+      return { ...event.data, status: "active", created_at: event.at };
     case "user.revoked":
       return state ? { ...state, status: "revoked", revoked_at: event.at } : state;
     case "user.role_changed":
-      return state ? { ...state, role: (event.data as { role: Role }).role } : state;
+      return state ? { ...state, role: event.data.role } : state;
     default:
       return state;
   }
 }
+
+/** A users command, with the actor that asks (the bootstrap has none yet). */
+export type UserCommand =
+  | { kind: "add"; actor: Actor; input: AddUserInput }
+  | { kind: "revoke"; actor: Actor; reason?: string | undefined }
+  | { kind: "bootstrap"; input: AddUserInput };
+
+/** A user aggregate (one per sign_pub) as a decider. */
+export const userDecider: Decider<UserCommand, UserRecord | undefined, typeof USER_EVENT_SCHEMAS> = {
+  schemas: USER_EVENT_SCHEMAS,
+  initialState: undefined,
+  decide(command, state) {
+    switch (command.kind) {
+      case "add":
+        return decideAddUser(command.actor, state, command.input);
+      case "revoke":
+        return decideRevokeUser(command.actor, state, command.reason);
+      case "bootstrap":
+        return decideBootstrap(state, command.input);
+    }
+  },
+  evolve: evolveUser,
+};
+
+/**
+ * The bootstrap marker (a singleton aggregate): its first event claims "first
+ * operator" for one key. Claiming it again for the same key is nothing to do
+ * (a bootstrap interrupted between its two appends is completed by retrying);
+ * for another key, a conflict.
+ */
+export const bootstrapDecider: Decider<{ admin: string }, string | undefined, typeof USER_EVENT_SCHEMAS> = {
+  schemas: USER_EVENT_SCHEMAS,
+  initialState: undefined,
+  decide({ admin }, claimed) {
+    if (claimed === undefined) return { type: "system.bootstrapped", data: { admin } };
+    if (claimed !== admin) throw new ApiError("conflict", "Conclave is already bootstrapped with another identity");
+    return undefined;
+  },
+  evolve: (claimed, event) => (event.type === "system.bootstrapped" ? (claimed ?? event.data.admin) : claimed),
+};

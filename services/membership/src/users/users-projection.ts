@@ -1,6 +1,6 @@
-import type { Projection } from "@conclave/store";
+import { domainEvent, type Projection } from "@conclave/store";
 import { evolveUser } from "./user-decider.ts";
-import { USER_AGGREGATE, userRecord } from "./user-events.ts";
+import { USER_AGGREGATE, USER_EVENT_SCHEMAS, userRecord } from "./user-events.ts";
 import { appendToUserIndex } from "./user-index.ts";
 
 /**
@@ -11,7 +11,9 @@ export const usersProjection: Projection = {
   name: "users",
   aggregateTypes: [USER_AGGREGATE],
   tables: ["users", "userIndex"],
-  async apply(event, tx) {
+  async apply(stored, tx) {
+    const event = domainEvent(USER_EVENT_SCHEMAS, stored);
+    if (!event) return;
     const id = event.aggregate.id;
     const next = evolveUser(await tx.get("users", userRecord, id), event);
     if (!next) return;
