@@ -33,7 +33,11 @@ describe("sequence-guarded projection writes", () => {
   const table = () => store.table("memberRooms", projected(entry));
 
   beforeAll(async () => {
-    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "projection-writes-test", replicas: 1 });
+    store = await Store.connect({
+      ...cluster().connectOptions("operator"),
+      name: "projection-writes-test",
+      replicas: 1,
+    });
     await store.provision();
   });
   afterAll(() => store?.close());
