@@ -15,6 +15,8 @@ const AUTH = "$SYS.REQ.USER.AUTH";
 const MAY_CALL: ServiceRole[] = ["gateway"];
 const MAY_SERVE: ServiceRole[] = ["rpc"];
 const MAY_ANSWER_CALLOUTS: ServiceRole[] = ["access"];
+// The users of the services account (handlers are in the RPC account, without JetStream).
+const SERVICE_USERS = SERVICE_ROLES.filter((r) => !MAY_SERVE.includes(r));
 
 describe("services-account users each reach only what is theirs", () => {
   const cluster = useCluster();
@@ -37,9 +39,22 @@ describe("services-account users each reach only what is theirs", () => {
     await expect(connect({ ...opts, authenticator: stranger })).rejects.toThrow(/authoriz/i);
   });
 
-  it.for(SERVICE_ROLES)("%s uses JetStream (the services account has it)", async (role) => {
+  it.for(SERVICE_USERS)("%s uses JetStream (the services account has it)", async (role) => {
     const jsm = await jetstreamManager(user(role).nc);
     expect((await jsm.getAccountInfo()).limits).toBeDefined();
+  });
+
+  it("an RPC handler has no JetStream and may publish nothing but answers", async () => {
+    const handler = user("rpc");
+    // The RPC account has no JetStream: the API answers no one (no responders), it is not refused.
+    const jsm = await jetstreamManager(handler.nc, { timeout: 2_000 }).catch((err: Error) => err);
+    expect(jsm).toBeInstanceOf(Error);
+    for (const subject of ["conclave.ev.user.x", "$KV.conclave_users.x", "conclave.room.acme.r1", RPC, "_INBOX.x"]) {
+      expect(await publishRefused(handler, subject), subject).toBe(true);
+    }
+    for (const subject of ["conclave.room.>", "conclave.ev.>", "_INBOX.>", ">"]) {
+      expect(await subscribeRefused(handler, subject), subject).toBe(true);
+    }
   });
 
   it.for(SERVICE_ROLES)("%s may send RPC calls only if it is the gateway", async (role) => {
@@ -70,7 +85,7 @@ describe("services-account users each reach only what is theirs", () => {
         timeout: 5_000,
       });
       const connz = answer.json<{ data: { connections: { name?: string }[] } }>().data;
-      expect(connz.connections.map((c) => c.name)).toEqual(expect.arrayContaining([...SERVICE_ROLES]));
+      expect(connz.connections.map((c) => c.name)).toEqual(expect.arrayContaining(SERVICE_USERS));
       for (const subject of ["$SYS.REQ.SERVER.PING.ACCOUNTZ", "$SYS.REQ.ACCOUNT.SERVICES.CONNZ", "conclave.ev.x"]) {
         expect(await publishRefused(sys, subject), subject).toBe(true);
       }

@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { generateEd25519KeyPair, type KeyFile, toBase64url } from "@conclave/auth";
 import { type RpcServer, serveRpc } from "@conclave/rpc";
-import { Store } from "@conclave/store";
 import { type NatsCredentials, projectRoot, seedAuthenticator } from "@conclave/testkit";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CHAOS_METHODS } from "./gateway-ops.ts";
 import { ServiceReplica } from "./replica-process.ts";
 import { send, signWire } from "./signed-call.ts";
@@ -40,7 +40,7 @@ export class Deployment {
   readonly services: ServiceName[];
   /** Calls the upstream handlers answered. */
   upstreamCalls = 0;
-  private upstream?: { stores: Store[]; servers: RpcServer[] };
+  private upstream?: { conns: NatsConnection[]; servers: RpcServer[] };
 
   private constructor(services: ServiceName[]) {
     this.services = services;
@@ -75,19 +75,20 @@ export class Deployment {
     }
     if (opts.services.includes("gateway")) {
       // Two handler connections in one queue group, as two upstream processes would be.
-      const stores = await Promise.all(
+      // Handlers are users of the RPC account: a plain connection, no JetStream.
+      const conns = await Promise.all(
         [1, 2].map((i) =>
-          Store.connect({
+          connect({
             servers: opts.natsUrls,
             authenticator: seedAuthenticator(opts.credentials.seeds.rpc),
             name: `chaos/upstream-${i}`,
-            replicas: 3,
+            maxReconnectAttempts: -1,
           }),
         ),
       );
-      const servers = stores.flatMap((store) =>
+      const servers = conns.flatMap((nc) =>
         Object.entries(CHAOS_METHODS).map(([method, cost]) =>
-          serveRpc<{ n?: number }>(store.conn.nc, {
+          serveRpc<{ n?: number }>(nc, {
             method,
             handler: (call) => {
               d.upstreamCalls++;
@@ -98,7 +99,7 @@ export class Deployment {
           }),
         ),
       );
-      d.upstream = { stores, servers };
+      d.upstream = { conns, servers };
     }
     try {
       await Promise.all(d.replicas.map((r) => r.start()));
@@ -136,7 +137,7 @@ export class Deployment {
     await Promise.allSettled(this.replicas.map((r) => r.close()));
     if (this.upstream) {
       await Promise.allSettled(this.upstream.servers.map((s) => s.stop()));
-      await Promise.allSettled(this.upstream.stores.map((s) => s.close()));
+      await Promise.allSettled(this.upstream.conns.map((nc) => nc.close()));
     }
   }
 }
