@@ -36,14 +36,20 @@ describe("docker-compose.yml", () => {
     expect(NATS).toHaveLength(3);
   });
 
-  it("gives every NATS node every variable of deploy/nats, and the accounts file next to its config", () => {
-    const read = ["cluster-node.conf", "accounts.conf"].map((f) => readText(`deploy/nats/${f}`)).join("\n");
+  it("gives every NATS node every variable of deploy/nats, and the files its config includes next to it", () => {
+    const read = ["cluster-node.conf", "accounts.conf", "rpc-handlers.conf"]
+      .map((f) => readText(`deploy/nats/${f}`))
+      .join("\n");
     const vars = [...new Set([...read.matchAll(/\$(NATS_[A-Z0-9_]+)/g)].map((m) => m[1] as string))];
     expect(vars).toContain("NATS_CALLOUT_ISSUER");
     for (const node of NATS) {
       expect(Object.keys(env(node)), node).toEqual(expect.arrayContaining(vars));
-      expect(asList(services[node]?.volumes, `${node}.volumes`)).toContain(
-        "./deploy/nats/accounts.conf:/etc/nats/accounts.conf:ro",
+      expect(asList(services[node]?.volumes, `${node}.volumes`)).toEqual(
+        expect.arrayContaining([
+          "./deploy/nats/accounts.conf:/etc/nats/accounts.conf:ro",
+          // The RPC account's users: the default, or one per handler (conclave credentials rpc-handlers).
+          "${CONCLAVE_RPC_HANDLERS_CONF:-./deploy/nats/rpc-handlers.conf}:/etc/nats/rpc-handlers.conf:ro",
+        ]),
       );
       const routes = JSON.parse(env(node).NATS_ROUTES as string) as string[];
       for (const r of routes) expect(r).toContain(`${DOT_ENV.NATS_ROUTE_USER}:${DOT_ENV.NATS_ROUTE_PASSWORD}@`);

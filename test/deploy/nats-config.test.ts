@@ -21,13 +21,10 @@ const CLUSTER_CONF = "deploy/nats/cluster-node.conf";
 const { services } = loadCompose();
 const natsNodes = Object.keys(services).filter((n) => n.startsWith("nats-"));
 const composeEnv = (name: string) => composeEnvironment(services, name);
-// A node config and the accounts file it includes.
+// A node config and the files it includes (accounts, and the RPC account's users).
+const included = () => ["accounts.conf", "rpc-handlers.conf"].map((f) => readText(`deploy/nats/${f}`)).join("\n");
 const confVariables = (file: string) => [
-  ...new Set(
-    [...`${readText(file)}\n${readText("deploy/nats/accounts.conf")}`.matchAll(/\$(NATS_[A-Z0-9_]*)/g)].map(
-      (m) => m[1],
-    ),
-  ),
+  ...new Set([...`${readText(file)}\n${included()}`.matchAll(/\$(NATS_[A-Z0-9_]*)/g)].map((m) => m[1])),
 ];
 const clusterName = /cluster\s*\{[^}]*\bname:\s*([A-Za-z0-9_-]+)/.exec(readText(CLUSTER_CONF))?.[1];
 const values = asMap(parseYaml(readText("deploy/k8s/nats-values.yaml")), "nats-values.yaml");

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +49,22 @@ export interface ClusterOptions {
   tls?: { cert: string; key: string };
   /** The accounts' secrets (the local start keeps its own); a fresh set by default. */
   credentials?: NatsCredentials;
+  /**
+   * The RPC account's users in place of deploy/nats/rpc-handlers.conf (one user per
+   * handler, as `conclave credentials rpc-handlers` writes them): the servers then
+   * run a copy of deploy/nats with this file in it.
+   */
+  rpcHandlersConf?: string;
+}
+
+/** The directory of the NATS configs the servers run: deploy/nats, or a copy with other RPC users. */
+async function configDir(dir: string, rpcHandlersConf: string | undefined): Promise<string> {
+  const source = join(projectRoot(), "deploy", "nats");
+  if (rpcHandlersConf === undefined) return source;
+  const copy = join(dir, "conf");
+  await cp(source, copy, { recursive: true });
+  await writeFile(join(copy, "rpc-handlers.conf"), rpcHandlersConf);
+  return copy;
 }
 
 export type NatsBackend = "processes" | "containers";
@@ -146,7 +162,10 @@ export class NatsCluster {
       : undefined;
     const tls = opts.tls ? "-tls" : "";
     if (opts.tls && backend === "containers") throw new Error("client TLS is tested with the process backend only");
-    const config = join(projectRoot(), "deploy", "nats", `${clustered ? "cluster-node" : "single-node"}${tls}.conf`);
+    const config = join(
+      await configDir(dir, opts.rpcHandlersConf),
+      `${clustered ? "cluster-node" : "single-node"}${tls}.conf`,
+    );
     const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
     const detours = detour
       ? await detourRoutes(names, host, port, ports.slice(count * 3), detour, credentials)

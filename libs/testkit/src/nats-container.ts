@@ -118,7 +118,11 @@ export class NatsContainerNode extends NatsNode {
         })
         .withCopyFilesToContainer([
           { source: s.configFile, target: CONFIG },
-          { source: join(dirname(s.configFile), "accounts.conf"), target: join(dirname(CONFIG), "accounts.conf") },
+          // The files the config includes, from its own directory.
+          ...["accounts.conf", "rpc-handlers.conf"].map((file) => ({
+            source: join(dirname(s.configFile), file),
+            target: join(dirname(CONFIG), file),
+          })),
         ])
         .withCommand(["-c", CONFIG, "--client_advertise", `${s.host}:${s.clientPort}`, ...(s.args ?? [])])
         // Started = the server says so in its log; reachability is checked by

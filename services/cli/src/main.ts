@@ -7,6 +7,7 @@ import { generateCredentials, serverEnv, writeCredentials } from "@conclave/test
 import { Command, InvalidArgumentError } from "commander";
 import { output } from "./output.ts";
 import { type PagingFlags, pagingOptions, readListing } from "./paged-listing.ts";
+import { writeRpcHandlers } from "./rpc-handlers.ts";
 import { bootstrap, PROJECTIONS, rebuild, tail, withStore } from "./store-commands.ts";
 
 const program = new Command("conclave")
@@ -106,9 +107,8 @@ natsOptions(
   out().print(user, userColumns);
 });
 
-program
-  .command("credentials")
-  .description("NATS credentials of a deployment (docs/runbook.md)")
+const credentials = program.command("credentials").description("NATS credentials of a deployment (docs/runbook.md)");
+credentials
   .command("init")
   .description(
     "generate every NATS secret into --dir (mode 0600, never overwritten): a user seed per service role, " +
@@ -116,9 +116,25 @@ program
   )
   .requiredOption("--dir <dir>", "where to write them (must not hold a set yet)")
   .action(async (o: { dir: string }) => {
-    const credentials = generateCredentials();
-    await writeCredentials(o.dir, credentials);
-    out().print(serverEnv(credentials));
+    const set = generateCredentials();
+    await writeCredentials(o.dir, set);
+    out().print(serverEnv(set));
+  });
+credentials
+  .command("rpc-handlers")
+  .description(
+    "one NATS user per upstream RPC handler, allowed exactly its methods: writes rpc-<name>.nk seeds " +
+      "(kept when present) and rpc-handlers.conf (public keys) into --dir, to replace deploy/nats/rpc-handlers.conf",
+  )
+  .requiredOption("--dir <dir>", "the deployment's credentials directory")
+  .requiredOption(
+    "--handler <name=methods>",
+    "a handler and its comma-separated methods (repeatable): echo=echo.say,echo.upper",
+    (spec: string, all: string[] = []) => [...all, spec],
+  )
+  .action(async (o: { dir: string; handler: string[] }) => {
+    const handlers = await writeRpcHandlers(o.dir, o.handler);
+    out().print(handlers.map((h) => ({ name: h.name, nkey: h.nkey, methods: h.methods.join(",") })));
   });
 
 const users = program.command("users").description("the users allowlist (operators; admins within their tenant)");
