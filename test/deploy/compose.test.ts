@@ -48,6 +48,7 @@ describe("docker-compose.yml", () => {
         expect.arrayContaining([
           "./deploy/nats/accounts.conf:/etc/nats/accounts.conf:ro",
           // The RPC account's users: the default, or one per handler (conclave credentials rpc-handlers).
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: docker compose's own interpolation, as written in the file
           "${CONCLAVE_RPC_HANDLERS_CONF:-./deploy/nats/rpc-handlers.conf}:/etc/nats/rpc-handlers.conf:ro",
         ]),
       );
