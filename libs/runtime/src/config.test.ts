@@ -46,7 +46,8 @@ describe("service configuration", () => {
   it("NATS credentials: an inline seed or a file, never both, and nothing that is not a user seed", () => {
     const seed = `SU${"A".repeat(56)}`;
     const base = { CONCLAVE_NATS_URLS: "nats://a:4222" };
-    expect(natsAuthenticator(loadServiceEnv(base))).toBeUndefined();
+    // Neither: refused at start with what to set, not at connect.
+    expect(() => natsAuthenticator(loadServiceEnv(base))).toThrow(/CONCLAVE_NATS_SEED_FILE: required/);
     expect(() => loadServiceEnv({ ...base, CONCLAVE_NATS_SEED: "SAxyz" })).toThrow(/CONCLAVE_NATS_SEED/);
     const dir = mkdtempSync(join(tmpdir(), "seed-"));
     const good = join(dir, "good.nk");
