@@ -1,6 +1,6 @@
 // Reading the deployment files for the tests in test/deploy.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { generateCredentials, projectRoot, seedsEnv, serverEnv } from "@conclave/testkit";
@@ -104,17 +104,39 @@ export interface K8sObject extends YamlMap {
   metadata: YamlMap;
 }
 
-/** Every object of the resources listed in deploy/k8s/kustomization.yaml. */
-export function loadK8s(): K8sObject[] {
-  const kustomization = asMap(parseYaml(readText("deploy/k8s/kustomization.yaml")), "kustomization");
-  return asList(kustomization.resources, "resources").flatMap((file) =>
-    parseYamlDocuments(readText(join("deploy/k8s", String(file)))).map((doc) => {
-      const object = asMap(doc, String(file));
+/**
+ * Every object of the resources listed in deploy/k8s/kustomization.yaml. A resource that is a directory
+ * is a kustomization of its own (deploy/nats): its resources, and its configMapGenerator's ConfigMaps
+ * with each file as a key (only the generator options used here; `kubectl kustomize` checks the real thing).
+ */
+export function loadK8s(dir = "deploy/k8s"): K8sObject[] {
+  const kustomization = asMap(parseYaml(readText(join(dir, "kustomization.yaml"))), `${dir}/kustomization`);
+  const fromFiles = asList(kustomization.resources ?? [], "resources").flatMap((resource): K8sObject[] => {
+    const file = join(dir, String(resource));
+    if (statSync(join(root, file)).isDirectory()) return loadK8s(file);
+    return parseYamlDocuments(readText(file)).map((doc) => {
+      const object = asMap(doc, file);
       if (typeof object.kind !== "string") throw new Error(`${file}: an object without kind`);
       asMap(object.metadata, `${file}: ${object.kind}.metadata`);
       return object as K8sObject;
-    }),
-  );
+    });
+  });
+  const generated = asList(kustomization.configMapGenerator ?? [], "configMapGenerator").map((g): K8sObject => {
+    const generator = asMap(g, "configMapGenerator");
+    const options = asMap(generator.options ?? {}, "options");
+    const unknown = Object.keys(options).filter((k) => k !== "disableNameSuffixHash" && k !== "labels");
+    if (unknown.length > 0 || options.disableNameSuffixHash !== true) {
+      throw new Error(`${dir}: configMapGenerator options not modelled here: ${unknown.join(", ") || "name hash"}`);
+    }
+    const files = asList(generator.files, "files").map(String);
+    return {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: String(generator.name), ...(options.labels ? { labels: options.labels } : {}) },
+      data: Object.fromEntries(files.map((f) => [f, readText(join(dir, f))])),
+    };
+  });
+  return [...fromFiles, ...generated];
 }
 
 /**

@@ -55,9 +55,11 @@ describe.skipIf(!pyyaml)(
   () => {
     const files = [
       "docker-compose.yml",
-      ...readdirSync(join(root, "deploy", "k8s"))
-        .filter((f) => f.endsWith(".yaml"))
-        .map((f) => `deploy/k8s/${f}`),
+      ...["k8s", "nats"].flatMap((dir) =>
+        readdirSync(join(root, "deploy", dir))
+          .filter((f) => f.endsWith(".yaml"))
+          .map((f) => `deploy/${dir}/${f}`),
+      ),
     ];
     it.each(files)("%s", (file) => {
       const text = readText(file);
