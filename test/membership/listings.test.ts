@@ -63,7 +63,8 @@ describe("listings page, by index, within the caller's scope", () => {
         ),
       );
     }
-    await host.ctx.projections.get("users")?.caughtUp();
+    // Seeding, not a bound under test: a loaded machine projects ~50 users/s, so wait long enough.
+    await host.ctx.projections.get("users")?.caughtUp(undefined, 180_000);
     return keys;
   };
   /** Every page of a listing at `limit`, following `next`. */
