@@ -29,18 +29,26 @@ export const userIndexScope = (tenant?: string) => tenant ?? ALL_TENANTS;
  * they change nothing.
  */
 export async function appendToUserIndex(tx: ProjectionWriter, tenant: string, signPub: string): Promise<void> {
-  for (const scope of [tenant, ALL_TENANTS]) {
-    const head = (await tx.get("userIndex", userIndexHead, headKey(scope))) ?? { chunk: 0, count: 0 };
-    const at = head.count < CHUNK ? head : { chunk: head.chunk + 1, count: 0 };
-    const chunk = (await tx.get("userIndex", userIndexChunk, chunkKey(scope, at.chunk)))?.users ?? [];
-    if (!chunk.includes(signPub)) {
-      await tx.put("userIndex", userIndexChunk, chunkKey(scope, at.chunk), { users: [...chunk, signPub] });
-    }
-    await tx.put("userIndex", userIndexHead, headKey(scope), { chunk: at.chunk, count: at.count + 1 });
-  }
+  // The two scopes are independent keys: written side by side (the projection is strictly ordered,
+  // so each costs one user's round trips, not two). Within a scope the chunk goes before the head,
+  // so a crash between them leaves a head that never points past what its chunks hold.
+  await Promise.all([tenant, ALL_TENANTS].map((scope) => appendToScope(tx, scope, signPub)));
 }
 
-/** Where a users page starts: a chunk and the position in it. */
+async function appendToScope(tx: ProjectionWriter, scope: string, signPub: string): Promise<void> {
+  const written = await tx.entry("userIndex", userIndexHead, headKey(scope));
+  // The head is written last: at this event already, the scope is done (a redelivery after a crash
+  // before the user's entry). Recomputing from it would put the user in a second chunk at a boundary.
+  if (written && written.seq >= tx.event.seq) return;
+  const head = written?.data ?? { chunk: 0, count: 0 };
+  const at = head.count < CHUNK ? head : { chunk: head.chunk + 1, count: 0 };
+  const chunk = (await tx.get("userIndex", userIndexChunk, chunkKey(scope, at.chunk)))?.users ?? [];
+  if (!chunk.includes(signPub)) {
+    await tx.put("userIndex", userIndexChunk, chunkKey(scope, at.chunk), { users: [...chunk, signPub] });
+  }
+  await tx.put("userIndex", userIndexHead, headKey(scope), { chunk: at.chunk, count: at.count + 1 });
+}
+
 export interface IndexPosition {
   chunk: number;
   offset: number;

@@ -15,10 +15,14 @@ export const usersProjection: Projection = {
     const event = domainEvent(USER_EVENT_SCHEMAS, stored);
     if (!event) return;
     const id = event.aggregate.id;
+    if (event.type === "user.added") {
+      // Added once (decideAddUser), so it needs no state read: its one place in the index (kept
+      // whatever follows) first, then the user's entry, which marks the event applied.
+      await appendToUserIndex(tx, event.data.tenant, id);
+      await tx.put("users", userRecord, id, { ...event.data, status: "active", created_at: event.at });
+      return;
+    }
     const next = evolveUser(await tx.get("users", userRecord, id), event);
-    if (!next) return;
-    // A user is added once (decideAddUser): its one place in the index, kept whatever follows.
-    if (event.type === "user.added") await appendToUserIndex(tx, next.tenant, id);
-    await tx.put("users", userRecord, id, next);
+    if (next) await tx.put("users", userRecord, id, next);
   },
 };
