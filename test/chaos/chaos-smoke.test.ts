@@ -22,6 +22,7 @@ describe("chaos smoke", () => {
   let outDir: string | undefined;
   let keep = false;
   afterAll(async () => {
+    if (outDir && keep) console.error(`history kept: ${join(outDir, "history.jsonl")}`);
     if (outDir && !keep) await rm(outDir, { recursive: true, force: true });
   });
 
@@ -40,10 +41,8 @@ describe("chaos smoke", () => {
     });
     console.log(result.summary);
     const verdict = Object.fromEntries(result.checks.map((c) => [c.name, c.verdict]));
-    if (result.violations > 0) {
-      keep = true;
-      console.error(`history kept: ${result.historyPath}`);
-    }
+    // Kept unless every assertion below passes.
+    keep = true;
     expect(result.violations).toBe(0);
     // Not vacuous: the faults happened, requests fell inside quorum loss, writes were acknowledged.
     for (const kind of KINDS) expect(result.figures.faults[kind]).toBeGreaterThanOrEqual(1);
@@ -66,5 +65,6 @@ describe("chaos smoke", () => {
       faultSettleMs: DEFAULT_OPTIONS.faultSettleMs,
     });
     expect(judged.removals + judged.revocations).toBeGreaterThan(0);
+    keep = false;
   });
 });

@@ -15,16 +15,18 @@ if (!dir) {
 }
 const history = readHistory(join(dir, "history.jsonl"));
 const meta = history.find((r): r is MetaRecord => r.type === "meta");
-// The run's own admission lifetime, else the default.
+// The run's own data-plane bounds (meta), else the defaults.
 const accessTtlS = Number(meta?.accessTtlS ?? DEFAULT_OPTIONS.accessTtlS);
+const dataplaneBoundMs = Number(meta?.dataplaneBoundMs ?? DEFAULT_OPTIONS.dataplaneBoundMs);
+const faultSettleMs = Number(meta?.faultSettleMs ?? DEFAULT_OPTIONS.faultSettleMs);
 const final = JSON.parse(readFileSync(join(dir, "final-state.json"), "utf8")) as FinalState;
 const checks = runCheckers(history, final, {
   revokeBoundMs: DEFAULT_OPTIONS.revokeBoundMs,
   windowMarginMs: DEFAULT_OPTIONS.windowMarginMs,
   recoveryBoundMs: DEFAULT_OPTIONS.recoveryBoundMs,
-  dataplaneBoundMs: DEFAULT_OPTIONS.dataplaneBoundMs,
+  dataplaneBoundMs,
   admissionLifetimeMs: accessTtlS * 1_000,
-  faultSettleMs: DEFAULT_OPTIONS.faultSettleMs,
+  faultSettleMs,
 });
 console.log(renderSummary(computeFigures(history), checks, { history: join(dir, "history.jsonl") }));
 process.exit(checks.some((c) => c.verdict === "FAIL") ? 1 : 0);

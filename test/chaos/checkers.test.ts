@@ -304,6 +304,11 @@ describe("data-plane checkers", () => {
       { episode: 1, kind: "quorum", from: 4_500, to: Number.POSITIVE_INFINITY },
     ]);
   });
+  it("counts a user added by a replay as registered (the original was refused before its claim)", () => {
+    const replayed = req({ op: "replay.user.add", t0: 0, t1: 100, status: 201, summary: { user: "R" } });
+    expect(checkDataplaneAdmissions([replayed, admission("R", 500)], DP).verdict).toBe("PASS");
+    expect(dataplaneProbes([replayed, admission("R", 500)]).unregistered).toBe(0);
+  });
   it("counts the bootstrap's users (meta) as registered, and nobody else", () => {
     const meta: MetaRecord = { type: "meta", t: 0, registered: ["B"] };
     expect(checkDataplaneAdmissions([meta, admission("B", 500)], DP).verdict).toBe("PASS");

@@ -41,6 +41,8 @@ export interface FaultWindow {
 const isDelivery = (h: HistoryRecord): h is DeliveryRecord => h.type === "delivery";
 const isAdmission = (h: HistoryRecord): h is AdmissionRecord => h.type === "admission";
 const reqs = (h: HistoryRecord[]) => h.filter((r): r is RequestRecord => r.type === "req");
+/** A user add, or its deliberate replay (accepted when the original was refused before its nonce claim). */
+const isUserAdd = (r: RequestRecord) => r.op === "user.add" || r.op === "replay.user.add";
 /** Faults take effect a moment before their inject record is written (the kill, then the record). */
 const INJECT_LEAD_MS = 500;
 
@@ -182,7 +184,7 @@ export function checkDataplaneAdmissions(history: HistoryRecord[], opts: Datapla
   const requests = reqs(history);
   const addedFrom = new Map<string, number>();
   for (const r of requests) {
-    if (r.op !== "user.add" || !(ok(r.status) || r.status === 0)) continue;
+    if (!isUserAdd(r) || !(ok(r.status) || r.status === 0)) continue;
     const user = String(r.summary.user);
     addedFrom.set(user, Math.min(addedFrom.get(user) ?? Number.POSITIVE_INFINITY, r.t0));
   }
@@ -213,7 +215,7 @@ export function checkDataplaneAdmissions(history: HistoryRecord[], opts: Datapla
 /** Connects by keys that must be refused: never registered, or started after the key's revocation's 2xx. */
 export function dataplaneProbes(history: HistoryRecord[]): { unregistered: number; revoked: number } {
   const requests = reqs(history);
-  const added = new Set(requests.filter((r) => r.op === "user.add").map((r) => String(r.summary.user)));
+  const added = new Set(requests.filter(isUserAdd).map((r) => String(r.summary.user)));
   for (const user of bootstrapped(history)) added.add(user);
   const revoked = revocations(requests);
   const admissions = history.filter(isAdmission);
