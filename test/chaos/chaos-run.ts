@@ -56,11 +56,6 @@ export interface ChaosOptions {
   dataplaneBoundMs: number;
   /** How long after a fault's recovery a removal is still judged against the admission lifetime. */
   faultSettleMs: number;
-  /**
-   * The workload goes on this long after the last recovery: the data plane's removals there are
-   * clear of every fault window, so the plain bound is judged even in a profile of back-to-back faults.
-   */
-  calmTailMs: number;
   log(line: string): void;
 }
 
@@ -85,7 +80,6 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, "outDir" | "log"> = {
   // Kicks lag behind for a while after a fault is repaired (docs/chaos.md, "The data plane's bound
   // under faults": 11 s, 6.4 s and 1.25 s at 3.4, 10.3 and 15.4 s after a partition's recovery).
   faultSettleMs: 25_000,
-  calmTailMs: 30_000,
 };
 
 export interface ChaosResult {
@@ -298,7 +292,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const workRun = (async () => {
       await workload.run(until, opts.workers);
       while (!faultsDone) await workload.run(Date.now() + 2_000, opts.workers);
-      if (opts.dataplane) await workload.run(Date.now() + opts.calmTailMs, opts.workers);
     })();
     await Promise.all([faultRun, workRun]);
     await dataplane?.stop();
