@@ -9,6 +9,8 @@ import { EventLog, Store } from "@conclave/store";
 import { NatsCluster, seedAuthenticator } from "@conclave/testkit";
 import { BlobOps } from "./blob-ops.ts";
 import type { CheckResult } from "./checkers.ts";
+import { DataplaneBots } from "./dataplane-ops.ts";
+import { DataplaneWorkload } from "./dataplane-workload.ts";
 import { availableServices, Deployment } from "./deployment.ts";
 import { FaultInjector, planFaults } from "./fault-injector.ts";
 import { collectFinalState } from "./final-state.ts";
@@ -46,6 +48,14 @@ export interface ChaosOptions {
   holdScale: number;
   /** Run every listed fault kind once even when the duration is too short for it. */
   ensureEach: boolean;
+  /** Auth callout replicas and data-plane bots (dataplane-workload.ts) beside the HTTP workload. */
+  dataplane: boolean;
+  /** The callout's admission lifetime (CONCLAVE_ACCESS_TTL_S): the bound of a kick a fault prevents. */
+  accessTtlS: number;
+  /** Nothing published this long after a removal's or revocation's 2xx may reach the bot (issue 14: 1 s). */
+  dataplaneBoundMs: number;
+  /** How long after a fault's recovery a removal is still judged against the admission lifetime. */
+  faultSettleMs: number;
   log(line: string): void;
 }
 
@@ -64,6 +74,12 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, "outDir" | "log"> = {
   thinkMs: 20,
   holdScale: 1,
   ensureEach: true,
+  dataplane: true,
+  accessTtlS: 15,
+  dataplaneBoundMs: 1_000,
+  // Kicks lag behind for a while after a fault is repaired (docs/chaos.md, "The data plane's bound
+  // under faults": 11 s, 6.4 s and 1.25 s at 3.4, 10.3 and 15.4 s after a partition's recovery).
+  faultSettleMs: 25_000,
 };
 
 export interface ChaosResult {
@@ -148,11 +164,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const rng = new Prng(opts.seed);
   const planRng = rng.fork();
   const workRng = rng.fork();
+  const dataplaneRng = rng.fork();
   const proxies = new RouteProxies();
   let deploymentRef: Deployment | undefined;
   let cluster: NatsCluster | undefined;
   let store: Store | undefined;
   let rawRef: RawProbes | undefined;
+  let dataplaneRef: DataplaneWorkload | undefined;
   const started = Date.now();
   const step = (what: string) => opts.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${what}`);
   try {
@@ -178,6 +196,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       credentials: cluster.credentials,
       nodeNames: cluster.nodes.map((n) => n.name),
       outDir: opts.outDir,
+      ...(opts.dataplane ? { accessTtlS: opts.accessTtlS } : {}),
     });
     deploymentRef = deployment;
     step(
@@ -205,6 +224,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       cluster,
       proxies,
       replicas: deployment.replicas,
+      extraReplicas: deployment.access,
       history,
       recoveryBoundMs: opts.recoveryBoundMs,
       log: step,
@@ -225,13 +245,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       thinkMs: opts.thinkMs,
     });
     const blobOps = opts.services.includes("blob") ? new BlobOps(ctx) : undefined;
-    const groups: OpGroup[] = [
-      new MembershipOps(ctx),
-      ...(blobOps ? [blobOps] : []),
-      ...(gateway ? [new GatewayOps(ctx)] : []),
-    ];
+    const membershipOps = new MembershipOps(ctx);
+    const groups: OpGroup[] = [membershipOps, ...(blobOps ? [blobOps] : []), ...(gateway ? [new GatewayOps(ctx)] : [])];
     if (gateway) await setInitialBudget(ctx, step);
     const workload = new Workload(ctx, groups);
+    // A handful of bots: 3 owners publishing every 250 ms per room, 4 members listening (2 cores).
+    const dataplane = opts.dataplane
+      ? new DataplaneWorkload(
+          ctx,
+          new DataplaneBots(cluster.urls, (r) => history.add(r)),
+          () => membershipOps.roomViews(),
+          dataplaneRng,
+          { listeners: 4, publishEveryMs: 250, probeEveryMs: 1_000, syncEveryMs: 500 },
+        )
+      : undefined;
+    dataplaneRef = dataplane;
 
     const plan = planFaults(planRng, opts.faults, 200, opts.holdScale);
     history.add({
@@ -246,11 +274,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       opTimeoutMs: opts.opTimeoutMs,
       nodes: cluster.nodes.map((n) => ({ name: n.name, url: n.url })),
       plan: plan.slice(0, 20),
+      // Added in-process by the bootstrap, so no user.add request names them (dataplane-checkers.ts).
+      registered: [...owners, ...members].map((b) => b.key.signPublicKey),
+      ...(opts.dataplane
+        ? { accessTtlS: opts.accessTtlS, dataplaneBoundMs: opts.dataplaneBoundMs, faultSettleMs: opts.faultSettleMs }
+        : {}),
     });
     const t0 = Date.now();
     const until = t0 + opts.durationMs;
     step(`workload and faults start (${opts.durationMs / 1000} s, seed ${opts.seed}, faults ${opts.faults.join(",")})`);
     // The workload keeps going until the fault plan is done, so every repair happens under load.
+    dataplane?.start();
     let faultsDone = false;
     const faultRun = injector.run(plan, until - 5_000, opts.faults.length, opts.ensureEach).finally(() => {
       faultsDone = true;
@@ -260,6 +294,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       while (!faultsDone) await workload.run(Date.now() + 2_000, opts.workers);
     })();
     await Promise.all([faultRun, workRun]);
+    await dataplane?.stop();
     step(`workload stopped after ${((Date.now() - t0) / 1000).toFixed(1)} s, ${history.requests().length} requests`);
 
     await cluster.waitHealthy(60_000).catch(() => step("cluster not healthy at the end"));
@@ -280,6 +315,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       revokeBoundMs: opts.revokeBoundMs,
       windowMarginMs: opts.windowMarginMs,
       recoveryBoundMs: opts.recoveryBoundMs,
+      dataplaneBoundMs: opts.dataplaneBoundMs,
+      admissionLifetimeMs: opts.accessTtlS * 1_000,
+      faultSettleMs: opts.faultSettleMs,
     });
     const figures = computeFigures(history.records);
     const summary = renderSummary(figures, checks, {
@@ -295,6 +333,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const violations = checks.filter((c) => c.verdict === "FAIL").length;
     return { checks, figures, violations, summary, historyPath: history.path };
   } finally {
+    await dataplaneRef?.stop();
     await deploymentRef?.close();
     await store?.close().catch(() => {});
     await rawRef?.close();

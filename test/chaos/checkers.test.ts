@@ -7,11 +7,18 @@ import {
   checkRevocations,
   type FinalState,
 } from "./checkers.ts";
-import { checkDataplaneAdmissions, checkDataplaneRemovals } from "./dataplane-checkers.ts";
+import {
+  checkDataplaneAdmissions,
+  checkDataplaneRemovals,
+  dataplaneProbes,
+  faultWindows,
+  listeningRemovals,
+} from "./dataplane-checkers.ts";
 import {
   type AdmissionRecord,
   type DeliveryRecord,
   type FaultRecord,
+  type MetaRecord,
   noFaults,
   type RequestRecord,
 } from "./history.ts";
@@ -269,5 +276,67 @@ describe("data-plane checkers", () => {
       admission("M", 10, false),
     ];
     expect(checkDataplaneAdmissions(history, DP).verdict).toBe("PASS");
+  });
+
+  // A removal whose bound overlaps a fault is judged against the admission lifetime (10 s here).
+  const UNDER = { ...DP, admissionLifetimeMs: 10_000, faultSettleMs: 1_000 };
+  const paused = (inject: number, recovered: number): FaultRecord[] => [
+    { ...fault(inject, "inject"), kind: "pause" },
+    { ...fault(recovered, "recovered"), kind: "pause" },
+  ];
+  it("judges a removal under a fault against the admission lifetime, or the fault's end if later", () => {
+    // Pause from 1.2 s to 4 s (+1 s settle): the lifetime ends at 11 s, +1 s bound.
+    const during = [removal, ...paused(1_200, 4_000)];
+    expect(checkDataplaneRemovals([...during, delivery("V", 11_900)], UNDER).verdict).toBe("PASS");
+    expect(checkDataplaneRemovals([...during, delivery("V", 12_100)], UNDER).verdict).toBe("FAIL");
+    // A fault longer than the lifetime: until its recovery (20 s) + settle + bound.
+    const long = [revocation, ...paused(1_500, 20_000)];
+    expect(checkDataplaneRemovals([...long, delivery("X", 21_900, "r7")], UNDER).verdict).toBe("PASS");
+    expect(checkDataplaneRemovals([...long, delivery("X", 22_100, "r7")], UNDER).verdict).toBe("FAIL");
+  });
+  it("keeps the plain bound for a removal clear of every fault window", () => {
+    // The fault ends (with its settle) before the 2xx; the next one starts after the bound.
+    const clear = [...paused(-5_000, -2_000), removal, { ...fault(2_600, "inject"), episode: 2 }];
+    expect(checkDataplaneRemovals([...clear, delivery("V", 2_001)], UNDER).verdict).toBe("FAIL");
+    expect(checkDataplaneRemovals([...clear, delivery("V", 1_999)], UNDER).verdict).toBe("PASS");
+    // A fault with no recovery record is open to the end.
+    expect(faultWindows([fault(5_000, "inject")], 1_000)).toEqual([
+      { episode: 1, kind: "quorum", from: 4_500, to: Number.POSITIVE_INFINITY },
+    ]);
+  });
+  it("counts a user added by a replay as registered (the original was refused before its claim)", () => {
+    const replayed = req({ op: "replay.user.add", t0: 0, t1: 100, status: 201, summary: { user: "R" } });
+    expect(checkDataplaneAdmissions([replayed, admission("R", 500)], DP).verdict).toBe("PASS");
+    expect(dataplaneProbes([replayed, admission("R", 500)]).unregistered).toBe(0);
+  });
+  it("counts the bootstrap's users (meta) as registered, and nobody else", () => {
+    const meta: MetaRecord = { type: "meta", t: 0, registered: ["B"] };
+    expect(checkDataplaneAdmissions([meta, admission("B", 500)], DP).verdict).toBe("PASS");
+    expect(checkDataplaneAdmissions([meta, admission("C", 500)], DP).verdict).toBe("FAIL");
+    expect(dataplaneProbes([meta, added("X"), revocation, admission("B", 1), admission("C", 1, false)])).toEqual({
+      unregistered: 1,
+      revoked: 0,
+    });
+    expect(dataplaneProbes([added("X"), revocation, admission("X", 1_001, false)]).revoked).toBe(1);
+  });
+  it("counts removals and revocations of bots that were listening (heard something before the 2xx)", () => {
+    const heard = (bot: string, at: number, room = "r1"): DeliveryRecord => ({
+      ...delivery(bot, at, room),
+      receivedAt: at,
+    });
+    expect(listeningRemovals([removal, revocation, heard("V", 900), heard("X", 950, "r9")], UNDER)).toEqual({
+      removals: 1,
+      revocations: 1,
+      plainBound: 2,
+    });
+    // Heard only after the 2xx, or on another room: not listening when removed.
+    expect(listeningRemovals([removal, revocation, heard("V", 900, "r2"), heard("X", 1_100)], UNDER)).toEqual({
+      removals: 0,
+      revocations: 0,
+      plainBound: 0,
+    });
+    // Under a fault: judged, but not against the plain bound.
+    const during = [removal, heard("V", 900), ...paused(1_200, 4_000)];
+    expect(listeningRemovals(during, UNDER)).toEqual({ removals: 1, revocations: 0, plainBound: 0 });
   });
 });

@@ -1,16 +1,25 @@
 import type { KeyFile } from "@conclave/auth";
 import { connectAsBot } from "@conclave/client";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { HistoryRecord } from "./history.ts";
+
+/**
+ * The bots are given every node's URL and ignore the servers' gossip: with
+ * it, a refused first connect had not ended after 20 s against a 3-node
+ * cluster (each refusal drops a server from nats.js's pool; the next INFO's
+ * gossip seems to add it back), whatever `maxReconnectAttempts`, and such a
+ * connect hung the first run of this workload at its end. Without the gossip
+ * the same connect is refused in ~0.1 s.
+ */
+const CONNECT = { timeout: 10_000, ignoreClusterUpdates: true };
 
 /**
  * Data-plane bots for the chaos workload (issue 14 item 5): they connect as
  * themselves through the auth callout, listen on their rooms and publish
  * time-stamped messages, and every connect (first or after a kick) and every
- * delivery goes into the history for dataplane-checkers.ts. Behind
- * CHAOS_DATAPLANE: the chaos deployment has no accounts nor callout until
- * dp-accounts lands (docs/chaos.md), so the runner does not start them yet.
- * Clock: Date.now(), like request records.
+ * delivery goes into the history for dataplane-checkers.ts. The runner
+ * drives them through dataplane-workload.ts. Clock: Date.now(), like
+ * request records.
  */
 export class DataplaneBots {
   private readonly urls: string[];
@@ -29,7 +38,7 @@ export class DataplaneBots {
   async join(bot: KeyFile): Promise<NatsConnection | undefined> {
     const t0 = Date.now();
     try {
-      const nc = await connectAsBot(bot, { servers: this.urls, timeout: 10_000 });
+      const nc = await connectAsBot(bot, { ...CONNECT, servers: this.urls });
       this.record({ type: "admission", bot: bot.signPublicKey, t0, t1: Date.now(), admitted: true });
       this.conns.push(nc);
       void this.follow(bot, nc);
@@ -44,7 +53,7 @@ export class DataplaneBots {
   async probe(bot: KeyFile): Promise<void> {
     const t0 = Date.now();
     try {
-      const nc = await connectAsBot(bot, { servers: this.urls, timeout: 10_000, maxReconnectAttempts: 0 });
+      const nc = await connectAsBot(bot, { ...CONNECT, servers: this.urls, maxReconnectAttempts: 0 });
       this.record({ type: "admission", bot: bot.signPublicKey, t0, t1: Date.now(), admitted: true });
       await nc.close();
     } catch (err) {
@@ -52,9 +61,13 @@ export class DataplaneBots {
     }
   }
 
-  /** Records every message the bot receives on the room (refused subscriptions record nothing). */
-  listen(bot: KeyFile, nc: NatsConnection, room: { id: string; subject: string }): void {
-    nc.subscribe(room.subject, {
+  /**
+   * Records every message the bot receives on the room. A subscription the
+   * server refuses (not, or no longer, a member) records nothing and ends:
+   * nats.js closes it (`isClosed()`).
+   */
+  listen(bot: KeyFile, nc: NatsConnection, room: { id: string; subject: string }): Subscription {
+    return nc.subscribe(room.subject, {
       callback: (err, m) => {
         if (err) return;
         const publishedAt = Number((m.json() as { t?: unknown }).t);

@@ -37,6 +37,8 @@ function gatewayEnv(): Record<string, string> {
  */
 export class Deployment {
   readonly replicas: ServiceReplica[] = [];
+  /** The auth callout's replicas (a1, a2): no signed API, so not among the probed `replicas`. */
+  readonly access: ServiceReplica[] = [];
   readonly services: ServiceName[];
   /** Calls the upstream handlers answered. */
   upstreamCalls = 0;
@@ -56,22 +58,36 @@ export class Deployment {
     /** Node names in the order of `natsUrls`. */
     nodeNames: string[];
     outDir: string;
+    /** Auth callout replicas with live disconnect, and their admission lifetime (s); none when undefined. */
+    accessTtlS?: number;
   }): Promise<Deployment> {
     const d = new Deployment(opts.services);
     const gw = opts.services.includes("gateway") ? gatewayEnv() : {};
     let pins = 0;
+    // Every second replica knows one NATS URL (a server per host), spread over the nodes;
+    // the others know all three and leave an isolated node (libs/store isolated-server.ts).
+    const replica = (name: string, service: string, i: number, base: Record<string, string>) => {
+      const pin = i % 2 === 0 ? pins++ % opts.natsUrls.length : undefined;
+      const env = pin === undefined ? base : { ...base, CONCLAVE_NATS_URLS: opts.natsUrls[pin] as string };
+      const pinnedTo = pin === undefined ? undefined : opts.nodeNames[pin];
+      return new ServiceReplica(name, service, env, join(opts.outDir, `${name}.log`), pinnedTo);
+    };
     for (const service of opts.services) {
       for (let i = 1; i <= opts.count; i++) {
-        const name = `${PREFIX[service]}${i}`;
         const seed = { CONCLAVE_NATS_SEED: opts.credentials.seeds[service] };
         const base = service === "gateway" ? { ...opts.env, ...gw, ...seed } : { ...opts.env, ...seed };
-        // Every second replica knows one NATS URL (a server per host), spread over the nodes;
-        // the others know all three and leave an isolated node (libs/store isolated-server.ts).
-        const pin = i % 2 === 0 ? pins++ % opts.natsUrls.length : undefined;
-        const env = pin === undefined ? base : { ...base, CONCLAVE_NATS_URLS: opts.natsUrls[pin] as string };
-        const pinnedTo = pin === undefined ? undefined : opts.nodeNames[pin];
-        d.replicas.push(new ServiceReplica(name, service, env, join(opts.outDir, `${name}.log`), pinnedTo));
+        d.replicas.push(replica(`${PREFIX[service]}${i}`, service, i, base));
       }
+    }
+    if (opts.accessTtlS !== undefined) {
+      const access = {
+        ...opts.env,
+        CONCLAVE_NATS_SEED: opts.credentials.seeds.access,
+        CONCLAVE_ACCESS_ISSUER_SEED: opts.credentials.issuer,
+        CONCLAVE_NATS_SYSTEM_SEED: opts.credentials.system,
+        CONCLAVE_ACCESS_TTL_S: String(opts.accessTtlS),
+      };
+      for (let i = 1; i <= opts.count; i++) d.access.push(replica(`a${i}`, "access", i, access));
     }
     if (opts.services.includes("gateway")) {
       // Two handler connections in one queue group, as two upstream processes would be.
@@ -102,7 +118,7 @@ export class Deployment {
       d.upstream = { conns, servers };
     }
     try {
-      await Promise.all(d.replicas.map((r) => r.start()));
+      await Promise.all([...d.replicas, ...d.access].map((r) => r.start()));
     } catch (err) {
       await d.close();
       throw err;
@@ -134,7 +150,7 @@ export class Deployment {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.replicas.map((r) => r.close()));
+    await Promise.allSettled([...this.replicas, ...this.access].map((r) => r.close()));
     if (this.upstream) {
       await Promise.allSettled(this.upstream.servers.map((s) => s.stop()));
       await Promise.allSettled(this.upstream.conns.map((nc) => nc.close()));

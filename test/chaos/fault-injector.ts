@@ -60,6 +60,8 @@ export interface InjectorDeps {
   cluster: NatsCluster;
   proxies: RouteProxies;
   replicas: ServiceReplica[];
+  /** Replicas a replica fault may kill too, with no signed API to probe (the access callout). */
+  extraReplicas?: ServiceReplica[];
   history: HistoryRecorder;
   /**
    * The NATS operations one service's probe needs (a leader on each stream it
@@ -255,7 +257,8 @@ export class FaultInjector {
         break;
       }
       case "replica": {
-        const replica = replicas[Math.floor(e.pick * replicas.length)] ?? (replicas[0] as ServiceReplica);
+        const pool = [...replicas, ...(this.deps.extraReplicas ?? [])];
+        const replica = pool[Math.floor(e.pick * pool.length)] ?? (pool[0] as ServiceReplica);
         target = [replica.name];
         s.replicasDown = target;
         await replica.kill();

@@ -21,12 +21,22 @@ import { checkBlobReads, checkBudgets, checkTokenRevocations, checkUsageRecorded
 export function runCheckers(
   history: HistoryRecord[],
   final: FinalState,
-  opts: CheckOptions & { recoveryBoundMs: number; dataplaneBoundMs?: number },
+  opts: CheckOptions & {
+    recoveryBoundMs: number;
+    dataplaneBoundMs?: number;
+    admissionLifetimeMs?: number;
+    faultSettleMs?: number;
+  },
 ): CheckResult[] {
   const reqs = history.filter((h): h is RequestRecord => h.type === "req");
-  // Judged when the workload ran data-plane bots (CHAOS_DATAPLANE, test/chaos/dataplane-ops.ts).
+  // Judged when the workload ran data-plane bots (test/chaos/dataplane-workload.ts).
   const dataplane = history.some((h) => h.type === "delivery" || h.type === "admission");
-  const dp = { dataplaneBoundMs: opts.dataplaneBoundMs ?? 1_000, revokeBoundMs: opts.revokeBoundMs };
+  const dp = {
+    dataplaneBoundMs: opts.dataplaneBoundMs ?? 1_000,
+    revokeBoundMs: opts.revokeBoundMs,
+    ...(opts.admissionLifetimeMs === undefined ? {} : { admissionLifetimeMs: opts.admissionLifetimeMs }),
+    ...(opts.faultSettleMs === undefined ? {} : { faultSettleMs: opts.faultSettleMs }),
+  };
   return [
     ...checkAcknowledgedWrites(reqs, final),
     checkRefusedWritesAbsent(reqs, final),

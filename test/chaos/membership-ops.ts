@@ -32,6 +32,11 @@ export class MembershipOps implements OpGroup {
     this.c = ctx;
   }
 
+  /** The rooms as the workload believes them to be (the data-plane bots listen and publish on them). */
+  roomViews(): readonly RoomModel[] {
+    return this.rooms;
+  }
+
   weights(): Record<string, number> {
     const revoked = this.c.bots.some((b) => b.status === "revoked" || b.status === "revoking");
     return {
