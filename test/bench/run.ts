@@ -59,7 +59,8 @@ const runOnce = async (sections: Section[]) => {
     sample();
   }
 };
-await runOnce(SECTIONS.slice(0, Math.max(0, firstCluster)));
+// No cluster section (e.g. `--only verify`): every `once` section runs here.
+await runOnce(firstCluster < 0 ? SECTIONS : SECTIONS.slice(0, firstCluster));
 const sizes = [...new Set(SECTIONS.flatMap((s) => s.nodes ?? []))].sort((a, b) => a - b);
 for (const nodes of sizes) {
   const profile = profileOf(nodes);
