@@ -26,7 +26,7 @@ export async function authBench({ cluster, world, profile }: ClusterBench): Prom
     // What a signed GET needs of NATS: the allowlist read (a leader read, as KvTable.get does: `kv.get` on a
     // bucket made by Kvm.create is a direct get, cheaper, ../shared/NATS-FACTS.md) and the nonce create.
     // CPU per operation of the measured processes (process-cpu.ts): the NATS servers for both rows, the
-    // replica for the signed GET. Unlike ops/s it hardly moves with the machine's other load.
+    // replica for the signed GET: work done, not time spent waiting for a shared core.
     const nats = cluster.nodes.map((n) => n.pid);
     const rawNats = await withCpu({ nats }, () =>
       load(

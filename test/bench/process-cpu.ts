@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 
 // CPU a process spent (user + system), from /proc: what a measured operation
-// costs the service and the NATS servers, a figure the machine's other load
-// does not inflate the way it inflates latency and throughput on a shared
-// 2-core box (issue 16). Linux only: elsewhere, or for a process gone, undefined.
+// costs the service and the NATS servers, rather than how long it waited for
+// a core. It still moves with the machine's other load (cache misses, less
+// batching at lower throughput: 1.1–3.8 ms per signed GET across runs at load
+// averages 6–19, docs/benchmarks.md), less than ops/s does. Linux only:
+// elsewhere, or for a process gone, undefined.
 const TICKS_PER_S = 100; // USER_HZ, 100 on every Linux ABI Node supports
 
 function cpuSeconds(pid: number): number | undefined {
