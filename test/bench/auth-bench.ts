@@ -7,6 +7,7 @@ import { z } from "zod";
 import { CONCURRENCY, SECONDS } from "./bench-options.ts";
 import { spawnReplica } from "./bench-world.ts";
 import { type Figure, load } from "./measure.ts";
+import { perOp, withCpu } from "./process-cpu.ts";
 import type { ClusterBench } from "./section.ts";
 
 /** Sections 2 and 3: signed requests end to end and nonce claims, each next to raw KV in the same run. */
@@ -24,21 +25,35 @@ export async function authBench({ cluster, world, profile }: ClusterBench): Prom
     const jsm = store.conn.jsm;
     // What a signed GET needs of NATS: the allowlist read (a leader read, as KvTable.get does: `kv.get` on a
     // bucket made by Kvm.create is a direct get, cheaper, ../shared/NATS-FACTS.md) and the nonce create.
-    const raw = await load(
-      async (i) => {
-        await jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.ready` });
-        await kv.create(`k${i}_${randomUUID().slice(0, 8)}`, "v");
-      },
-      { seconds: SECONDS, concurrency: CONCURRENCY },
+    // CPU per operation of the measured processes (process-cpu.ts): the NATS servers for both rows, the
+    // replica for the signed GET: work done, not time spent waiting for a shared core.
+    const nats = cluster.nodes.map((n) => n.pid);
+    const rawNats = await withCpu({ nats }, () =>
+      load(
+        async (i) => {
+          await jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.ready` });
+          await kv.create(`k${i}_${randomUUID().slice(0, 8)}`, "v");
+        },
+        { seconds: SECONDS, concurrency: CONCURRENCY },
+      ),
     );
-    figures.push({ section, name: `raw leader get + KV create (c=${CONCURRENCY})`, ...raw, note: "baseline" });
-    const get = await load(() => client.getUser(bot.signPublicKey), { seconds: SECONDS, concurrency: CONCURRENCY });
+    const raw = rawNats.result;
+    figures.push({
+      section,
+      name: `raw leader get + KV create (c=${CONCURRENCY})`,
+      ...raw,
+      note: `baseline; NATS ${perOp(rawNats.cpuMs.nats, raw.count)}`,
+    });
+    const measured = await withCpu({ service: [service.child.pid], nats }, () =>
+      load(() => client.getUser(bot.signPublicKey), { seconds: SECONDS, concurrency: CONCURRENCY }),
+    );
+    const get = measured.result;
     figures.push({
       section,
       name: "signed GET /v1/users/{self}",
       ...get,
       ratio: get.opsPerSec / raw.opsPerSec,
-      note: `${get.errors} errors; allowlist read + nonce claim`,
+      note: `${get.errors} errors; allowlist read + nonce claim; service ${perOp(measured.cpuMs.service, get.count)}, NATS ${perOp(measured.cpuMs.nats, get.count)}`,
     });
 
     const nonces = store.table("nonces", z.object({ at: z.number() }) as z.ZodType<NonceClaim>);

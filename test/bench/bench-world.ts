@@ -5,6 +5,7 @@ import { Store } from "@conclave/store";
 import { freePorts, type NatsCluster } from "@conclave/testkit";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type ServiceProcess, spawnService } from "../support/service-process.ts";
+import { CPU_PROF_DIR } from "./bench-options.ts";
 import { pinMeasured } from "./pin.ts";
 
 /** What every membership benchmark starts from: a store connection, an operator and two registered users. */
@@ -55,7 +56,13 @@ export async function benchWorld(cluster: NatsCluster): Promise<BenchWorld> {
  */
 export async function spawnReplica(world: BenchWorld): Promise<ServiceProcess> {
   const [port] = await freePorts(1);
-  const replica = await spawnService("services/membership/src/main.ts", { ...world.env, CONCLAVE_PORT: String(port) });
+  const profile = CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
+  const replica = await spawnService(
+    "services/membership/src/main.ts",
+    { ...world.env, CONCLAVE_PORT: String(port) },
+    30_000,
+    profile,
+  );
   pinMeasured(replica.child.pid);
   return replica;
 }

@@ -1,9 +1,11 @@
 // `npm run bench [-- --json] [-- --smoke]`: what each guarantee costs, next to the raw NATS
 // operation in the same run, on a single node and on a 3-node R3 cluster.
 // `--smoke` runs every section briefly and small (bench-options.ts), for CI.
+// `--only <text>` runs only the sections whose title holds <text> (e.g. `--only signed`).
 import { cpus, loadavg, totalmem } from "node:os";
 import { NatsCluster, resolveNatsServer } from "@conclave/testkit";
 import { authBench } from "./auth-bench.ts";
+import { ONLY } from "./bench-options.ts";
 import { benchWorld } from "./bench-world.ts";
 import { blobBench, gatewayBench } from "./child-bench.ts";
 import { commandBench } from "./command-bench.ts";
@@ -21,7 +23,7 @@ import { verifyBench } from "./verify-bench.ts";
 // Every section, one line each, in the order they run. A section on clusters runs on
 // the bench's cluster of each size it names (started once per size, shared by its sections);
 // `once` sections before the first cluster section run first, the others after the clusters.
-const SECTIONS: Section[] = [
+const ALL_SECTIONS: Section[] = [
   once("1 verify", verifyBench),
   onClusters("2-3 signed GET and nonces", [1, 3], authBench),
   onClusters("4 commands", [1, 3], commandBench),
@@ -34,6 +36,8 @@ const SECTIONS: Section[] = [
   once("6 blobs (child runs, own clusters)", blobBench),
   once("5 gateway revocation and budgets (measured tests)", gatewayBench),
 ];
+const SECTIONS = ALL_SECTIONS.filter((s) => ONLY === undefined || s.title.includes(ONLY));
+if (SECTIONS.length === 0) throw new Error(`--only ${ONLY}: no section title holds it`);
 
 const json = process.argv.includes("--json");
 const log = (line: string) => {
@@ -55,7 +59,8 @@ const runOnce = async (sections: Section[]) => {
     sample();
   }
 };
-await runOnce(SECTIONS.slice(0, Math.max(0, firstCluster)));
+// No cluster section (e.g. `--only verify`): every `once` section runs here.
+await runOnce(firstCluster < 0 ? SECTIONS : SECTIONS.slice(0, firstCluster));
 const sizes = [...new Set(SECTIONS.flatMap((s) => s.nodes ?? []))].sort((a, b) => a - b);
 for (const nodes of sizes) {
   const profile = profileOf(nodes);

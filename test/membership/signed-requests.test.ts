@@ -69,6 +69,10 @@ describe("signed requests across two membership replicas", () => {
       extra: 1,
     });
     expect(unknownField.status).toBe(400);
+    // A path key that is no key is a 400 (the route parses it again only when its read found nobody).
+    const badKey = await signedFetch(a.url, admin, "GET", "/v1/users/not-a-key");
+    expect(badKey.status).toBe(400);
+    expect(JSON.stringify(badKey.body)).toContain("sign_pub");
     const dup = await signedFetch(a.url, admin, "POST", "/v1/users", asUser(bot, "member"));
     expect(dup.status).toBe(409);
   });

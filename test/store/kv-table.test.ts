@@ -55,6 +55,18 @@ describe("KvTable on a single node", () => {
     await expect(table.get("f")).rejects.toMatchObject({ name: "UnavailableError" });
   });
 
+  it("a memoized table reads the leader every time: unchanged bytes give the same frozen value, a change shows at once", async () => {
+    const memoized = table.memoized(10);
+    const rev = await table.create("m", { n: 1, ops: [] });
+    const first = await memoized.get("m");
+    expect((await memoized.get("m"))?.value).toBe(first?.value);
+    expect(Object.isFrozen(first?.value.ops)).toBe(true);
+    await table.update("m", { n: 2, ops: ["revoked"] }, rev);
+    expect((await memoized.get("m"))?.value).toEqual({ n: 2, ops: ["revoked"] });
+    await table.delete("m");
+    expect(await memoized.get("m")).toBeUndefined();
+  });
+
   it("keys that could escape the bucket's subject space are refused", async () => {
     await expect(table.get("a b")).rejects.toThrow(/invalid KV key/);
     await expect(table.get("a.>")).rejects.toThrow(/invalid KV key/);

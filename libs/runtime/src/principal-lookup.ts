@@ -20,13 +20,18 @@ export function toPrincipal(user: UserRecord): Principal {
   };
 }
 
+// Signers whose allowlist entry's decoding is remembered (as many as the public key cache holds).
+const MEMO_USERS = 10_000;
+
 /**
  * Allowlist lookup for the auth pipeline: a leader read of the users table.
  * A store failure throws (→ 503 deny); absence resolves undefined (→ 401).
- * Its freshness witness is the nonce claim that follows it.
+ * Its freshness witness is the nonce claim that follows it. Read on every
+ * signed request: identical stored bytes are decoded once (KvTable.memoized),
+ * while the read itself, and so the decision, is made every time.
  */
 export function principalLookup(store: Store): (signPub: string) => Promise<Principal | undefined> {
-  const users = usersTable(store);
+  const users = usersTable(store).memoized(MEMO_USERS);
   return async (signPub) => {
     const entry = await users.get(signPub);
     return entry ? toPrincipal(entry.value.data) : undefined;

@@ -5,6 +5,7 @@ import type { ZodType } from "zod";
 import type { BucketSpec } from "./catalogue.ts";
 import type { StoreConnection } from "./connection.ts";
 import { backoffMs, withDeadline } from "./deadline.ts";
+import { DecodeMemo } from "./decode-memo.ts";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.ts";
 import { observed, type StoreObserver } from "./observer.ts";
 
@@ -59,6 +60,8 @@ export class KvTable<T> {
   private readonly schema: ZodType<T>;
   /** Revisions kept per key, when known (catalogue): paging in stream order needs exactly one. */
   private readonly history: number | undefined;
+  /** Set by `memoized`: decoded values of recent reads, reused for identical bytes. */
+  private memo: DecodeMemo<T> | undefined;
 
   constructor(bucket: string, schema: ZodType<T>, deps: TableDeps, history?: number) {
     this.bucket = bucket;
@@ -70,6 +73,17 @@ export class KvTable<T> {
 
   static forSpec<T>(spec: BucketSpec, schema: ZodType<T>, deps: TableDeps, name = spec.name): KvTable<T> {
     return new KvTable(name, schema, deps, spec.history);
+  }
+
+  /**
+   * This table, decoding identical stored bytes of a key only once (DecodeMemo,
+   * at most `keys` keys): for a table read on every request. Every read still
+   * goes to the leader; values it returns are frozen.
+   */
+  memoized(keys: number): KvTable<T> {
+    const table = new KvTable(this.bucket, this.schema, this.deps, this.history);
+    table.memo = new DecodeMemo(keys);
+    return table;
   }
 
   /** Reads, and writes that carry their msg id: retried within the deadline, held during a lame-duck move. */
@@ -87,6 +101,10 @@ export class KvTable<T> {
   }
 
   private decode(data: Uint8Array, key: string): T {
+    return this.memo ? this.memo.decode(key, data, (d) => this.parse(d, key)) : this.parse(data, key);
+  }
+
+  private parse(data: Uint8Array, key: string): T {
     const parsed = this.schema.safeParse(JSON.parse(new TextDecoder().decode(data)));
     // A value we cannot read is not a value we can decide on.
     if (!parsed.success) throw new UnavailableError(`${this.bucket}/${key}: stored value fails its schema`);

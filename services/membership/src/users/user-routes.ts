@@ -46,8 +46,9 @@ export function registerUserRoutes(app: FastifyInstance, users: UserCommands): v
 
   app.get("/v1/users/:sign_pub", { config: { body: "none", auth: "signed", reads: readUser } }, async (request) => {
     const actor = principalOf(request);
-    signPubParams.parse(request.params);
     const user = prefetched(request, readUser);
+    // readUser found a user only under valid params: they are parsed again (400) only when it found none.
+    if (!user) signPubParams.parse(request.params);
     // Whoever may not read a user learns nothing, not even whether it exists.
     if (!user || !mayReadUser(actor, user)) throw new ApiError("not_found", "no such user");
     return user;
