@@ -24,7 +24,7 @@ import { pinLoadGenerator, pinMeasured, pinningNote } from "../bench/pin.ts";
 import { bufferSource, signedHeaders, uploadBlob } from "../support/blob-client.ts";
 import { spawnService } from "../support/service-process.ts";
 import { startBlobWorld } from "./blob-fixture.ts";
-import type { RawAnswer, RawOp } from "./raw-blob-worker.ts";
+import type { RawAnswer, RawMessage, RawOp } from "./raw-blob-worker.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -66,7 +66,11 @@ function download(baseUrl: string, identity: KeyFile, sha256: string): Promise<n
   });
 }
 
-/** The raw worker: a process like the service's, on its core; each call answers the operation's own time. */
+/**
+ * The raw worker: a process like the service's, on its core. `run` answers the operation's time
+ * as this process sees it (one IPC exchange around the NATS calls, as an HTTP exchange is around
+ * the service's), so the raw side waits on this core's scheduling as the HTTP client does.
+ */
 async function spawnRawWorker(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; run(op: RawOp): Promise<number> }> {
@@ -80,18 +84,27 @@ async function spawnRawWorker(
   child.once("exit", (code) => {
     for (const [id, answer] of waiting) answer({ id, error: `raw worker exited with ${code}` });
   });
-  const ask = (id: number, op?: RawOp) =>
-    new Promise<number>((resolve, reject) => {
+  let next = 0;
+  const ask = (msg?: RawMessage) =>
+    new Promise<void>((resolve, reject) => {
+      const id = msg?.id ?? next;
       waiting.set(id, (a) => {
         waiting.delete(id);
         if ("error" in a) reject(new Error(a.error));
-        else resolve(a.ms);
+        else resolve();
       });
-      if (op) child.send({ ...op, id });
+      if (msg) child.send(msg);
     });
-  await ask(0); // connected
-  let next = 1;
-  return { child, run: (op) => ask(next++, op) };
+  await ask(); // connected: the worker answers id 0 once it has its store
+  return {
+    child,
+    async run(op) {
+      await ask({ id: ++next, prepare: op });
+      const t = performance.now();
+      await ask({ id: ++next, go: true });
+      return performance.now() - t;
+    },
+  };
 }
 
 const samples = new Map<string, number[]>();

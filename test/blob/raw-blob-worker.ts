@@ -1,9 +1,9 @@
 // The raw Object Store baselines of measure-throughput.ts, in a process of their own (spawned
 // by it over IPC): the same Node, the same core (pinned with the service and NATS), the same
-// connection credentials and the same warm-up as the blob service it is compared with. Each
-// operation is timed here, around the NATS calls only; its bytes are made before the clock starts.
+// connection credentials and the same warm-up as the blob service it is compared with. The
+// measuring process times each operation from its side, as it times an HTTP request: it sends
+// `prepare` (the bytes are made here, off the clock), then starts the clock and sends `go`.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import { DEFAULT_CHUNK_BYTES, DEFAULT_WRITE_WINDOW } from "@conclave/blob";
 import { loadServiceEnv, natsAuthenticator } from "@conclave/runtime";
 import { OBJECT_STORES, Store } from "@conclave/store";
@@ -16,7 +16,8 @@ export type RawOp =
   | { op: "windowPut" | "put" | "jsPut"; name: string; bytes: number; chunkBytes?: number }
   | { op: "get"; name: string; bytes: number }
   | { op: "hash"; bytes: number };
-export type RawAnswer = { id: number; ms: number } | { id: number; error: string };
+export type RawMessage = { id: number; prepare: RawOp } | { id: number; go: true };
+export type RawAnswer = { id: number } | { id: number; error: string };
 
 /**
  * The NATS operations the service's PUT does, without the service: one SHA-256 pass, the chunks
@@ -55,13 +56,11 @@ const store = await Store.connect({
 });
 const os = await new Objm(store.conn.js).open(OBJECT_STORES.blobs.name);
 
-async function run(req: RawOp): Promise<number> {
-  const data = randomBytes(req.op === "get" ? 0 : req.bytes);
+async function run(req: RawOp, data: Buffer): Promise<void> {
   setSha256Backend(req.op === "jsPut" ? "js" : "native");
-  const t = performance.now();
   switch (req.op) {
     case "windowPut":
-      await windowPut(store.conn.js, req.name, data as Buffer);
+      await windowPut(store.conn.js, req.name, data);
       break;
     case "put":
     case "jsPut":
@@ -78,17 +77,30 @@ async function run(req: RawOp): Promise<number> {
       createHash("sha256").update(data).digest();
       break;
   }
-  return performance.now() - t;
 }
 
 // One operation at a time, as the measuring process sends them (rounds interleave with the service's).
-process.on("message", (msg: RawOp & { id: number }) => {
-  run(msg).then(
-    (ms) => process.send?.({ id: msg.id, ms } satisfies RawAnswer),
-    (err: unknown) => process.send?.({ id: msg.id, error: String(err) } satisfies RawAnswer),
-  );
+let prepared: { op: RawOp; data: Buffer } | undefined;
+process.on("message", (msg: RawMessage) => {
+  const answer = (work: () => Promise<void>) =>
+    work().then(
+      () => process.send?.({ id: msg.id } satisfies RawAnswer),
+      (err: unknown) => process.send?.({ id: msg.id, error: String(err) } satisfies RawAnswer),
+    );
+  if ("prepare" in msg) {
+    const { prepare: op } = msg;
+    return answer(async () => {
+      prepared = { op, data: randomBytes(op.op === "get" ? 0 : op.bytes) };
+    });
+  }
+  return answer(async () => {
+    if (!prepared) throw new Error("go before prepare");
+    const { op, data } = prepared;
+    prepared = undefined;
+    await run(op, data);
+  });
 });
 process.on("disconnect", () => {
   void store.close().finally(() => process.exit(0));
 });
-process.send?.({ id: 0, ms: 0 } satisfies RawAnswer);
+process.send?.({ id: 0 } satisfies RawAnswer);
