@@ -97,7 +97,9 @@ process.on("message", (msg: RawMessage) => {
     if (!prepared) throw new Error("go before prepare");
     const { op, data } = prepared;
     prepared = undefined;
-    await run(op, data);
+    await run(op, data).catch((err: unknown) => {
+      throw new Error(`raw ${op.op} of ${op.bytes} bytes: ${String(err)}`);
+    });
   });
 });
 process.on("disconnect", () => {
