@@ -2,27 +2,29 @@
 //   npx tsx test/blob/measure-throughput.ts            (single node)
 //   npx tsx test/blob/measure-throughput.ts --nodes 3  (3-node cluster, R3 bucket)
 //   ... --json                                        (one JSON line of figures: npm run bench)
-// Not a test: it prints figures (docs/blobs.md quotes them). The service runs as
-// its own OS process, as deployed; the raw operations run from this process,
-// which is pinned to its own core (test/bench/pin.ts).
-// Rounds alternate service and raw operations so both see the same background
-// load (2 cores here); each figure is the median of its rounds.
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+// Not a test: it prints figures (docs/blobs.md quotes them). The service runs as its own OS
+// process, as deployed, and so do the raw operations (raw-blob-worker.ts): both on the measured
+// core with NATS, both warmed up the same way, so a ratio compares like with like (the raw
+// calls used to run from this load generator's core, which had a core of its own). This process
+// only drives: it signs and sends the HTTP requests (test/bench/pin.ts).
+// Rounds alternate service and raw operations so both see the same background load (2 cores
+// here, shared); each row gives p50/p99/max over its rounds, and MB/s at the median.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { cpus } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { KeyFile } from "@conclave/auth";
 import { DEFAULT_CHUNK_BYTES, DEFAULT_WRITE_WINDOW } from "@conclave/blob";
-import { OBJECT_STORES, Store } from "@conclave/store";
-import { freePorts, NatsCluster } from "@conclave/testkit";
-import { type JetStreamClient, JsHeaders, PubHeaders } from "@nats-io/jetstream";
-import { headers } from "@nats-io/nats-core";
-import { type ObjectStore, Objm, setSha256Backend } from "@nats-io/obj";
+import { freePorts, NatsCluster, projectRoot } from "@conclave/testkit";
 import { type Figure, percentiles, printTable } from "../bench/measure.ts";
 import { pinLoadGenerator, pinMeasured, pinningNote } from "../bench/pin.ts";
 import { bufferSource, signedHeaders, uploadBlob } from "../support/blob-client.ts";
 import { spawnService } from "../support/service-process.ts";
 import { startBlobWorld } from "./blob-fixture.ts";
+import type { RawAnswer, RawMessage, RawOp } from "./raw-blob-worker.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -33,42 +35,20 @@ const smoke = process.argv.includes("--smoke");
 // --cpu-prof DIR: the service process writes a V8 CPU profile there when it exits (docs/benchmarks.md).
 const profArg = process.argv.indexOf("--cpu-prof");
 const profDir = profArg > 0 ? process.argv[profArg + 1] : undefined;
+// Rounds: enough that a p50 is not one noisy round on a shared machine (15 and 5 rounds gave
+// 1 MiB PUT ratios from 23 % to 118 % in two runs an hour apart); warm-up rounds are not counted.
 const SIZES = [
-  { bytes: MiB, rounds: smoke ? 1 : 15 },
-  { bytes: 16 * MiB, rounds: smoke ? 1 : 5 },
+  { bytes: MiB, rounds: smoke ? 1 : 40 },
+  { bytes: 16 * MiB, rounds: smoke ? 1 : 12 },
 ];
-const SMALL_ROUNDS = smoke ? 3 : 30;
+const WARMUP_ROUNDS = smoke ? 1 : 3;
+const SMALL_ROUNDS = smoke ? 3 : 40;
 const HASH_ROUNDS = smoke ? 2 : 10;
 const SERVICE_PUT = "service PUT (signed, hashed once, streamed)";
 const RAW_PUT = "raw Object Store put (native SHA-256, same chunks)";
 const SERVICE_GET = "service GET (signed, verified, streamed)";
 const RAW_GET = "raw Object Store get (streaming get)";
 const RAW_WINDOW_PUT = `raw chunk publishes, ${DEFAULT_WRITE_WINDOW} in flight, + meta (native SHA-256)`;
-
-/**
- * The NATS operations the service's PUT now does, without the service: one SHA-256 pass, the
- * chunks published ${DEFAULT_WRITE_WINDOW} at a time with msg ids, then the meta message (create-only, rollup).
- * The library's put (one chunk at a time) is no longer the like-for-like baseline.
- */
-async function rawWindowPut(js: JetStreamClient, name: string, data: Buffer): Promise<void> {
-  const nuid = randomUUID().replaceAll("-", "");
-  const bucket = OBJECT_STORES.blobs.name;
-  const digest = createHash("sha256").update(data).digest("base64").replaceAll("+", "-").replaceAll("/", "_");
-  const inFlight: Promise<unknown>[] = [];
-  let chunks = 0;
-  for (let at = 0; at < data.length; at += DEFAULT_CHUNK_BYTES) {
-    const chunk = data.subarray(at, at + DEFAULT_CHUNK_BYTES);
-    inFlight.push(js.publish(`$O.${bucket}.C.${nuid}`, chunk, { msgID: `${nuid}.${chunks++}` }));
-    if (inFlight.length >= DEFAULT_WRITE_WINDOW) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-  const h = headers();
-  h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, "0");
-  h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
-  const meta = { bucket, nuid, size: data.length, chunks, name, digest: `SHA-256=${digest}`, deleted: false };
-  const subject = `$O.${bucket}.M.${Buffer.from(name).toString("base64").replaceAll("+", "-").replaceAll("/", "_")}`;
-  await js.publish(subject, JSON.stringify(meta), { headers: h });
-}
 
 /** GET through node:http, counting bytes as they arrive (the upload client is node:http too). */
 function download(baseUrl: string, identity: KeyFile, sha256: string): Promise<number> {
@@ -86,18 +66,60 @@ function download(baseUrl: string, identity: KeyFile, sha256: string): Promise<n
   });
 }
 
-async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
-  let n = 0;
-  for await (const piece of stream) n += piece.length;
-  return n;
+/**
+ * The raw worker: a process like the service's, on its core. `run` answers the operation's time
+ * as this process sees it (one IPC exchange around the NATS calls, as an HTTP exchange is around
+ * the service's), so the raw side waits on this core's scheduling as the HTTP client does.
+ */
+async function spawnRawWorker(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; run(op: RawOp): Promise<number> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/blob/raw-blob-worker.ts"], {
+    cwd: projectRoot(),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const waiting = new Map<number, (a: RawAnswer) => void>();
+  child.on("message", (a: RawAnswer) => waiting.get(a.id)?.(a));
+  child.once("exit", (code) => {
+    for (const [id, answer] of waiting) answer({ id, error: `raw worker exited with ${code}` });
+  });
+  let next = 0;
+  const ask = (msg?: RawMessage) =>
+    new Promise<void>((resolve, reject) => {
+      const id = msg?.id ?? next;
+      waiting.set(id, (a) => {
+        waiting.delete(id);
+        if ("error" in a) reject(new Error(a.error));
+        else resolve();
+      });
+      if (msg) child.send(msg);
+    });
+  await ask(); // connected: the worker answers id 0 once it has its store
+  return {
+    child,
+    async run(op) {
+      await ask({ id: ++next, prepare: op });
+      const t = performance.now();
+      await ask({ id: ++next, go: true });
+      return performance.now() - t;
+    },
+  };
 }
 
 const samples = new Map<string, number[]>();
+const record = (what: string, ms: number) => samples.set(what, [...(samples.get(what) ?? []), ms]);
+// With --cpu-prof: when each service operation ran, on the monotonic clock V8's profiles use
+// (µs), written next to the profiles so that one operation's samples can be read apart
+// (test/bench/profile-top.ts).
+const windows: { what: string; from: number; to: number }[] = [];
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 async function timed(what: string, op: () => Promise<unknown>): Promise<void> {
   const t = performance.now();
+  const from = monotonicUs();
   await op();
-  const ms = performance.now() - t;
-  samples.set(what, [...(samples.get(what) ?? []), ms]);
+  record(what, performance.now() - t);
+  if (profDir) windows.push({ what, from, to: monotonicUs() });
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
@@ -107,13 +129,8 @@ pinMeasured(...cluster.nodes.map((n) => n.pid));
 try {
   const world = await startBlobWorld(cluster, nodes === 1 ? 1 : 3);
   // The in-process host provisioned and registered; it goes before measuring, so that no
-  // projection runners of it share this load generator's core (issue 16). A plain store does the raw operations.
+  // projection runners of it share this load generator's core (issue 16).
   await world.host.close();
-  const store = await Store.connect({
-    ...cluster.connectOptions("operator"),
-    name: "bench-load",
-    replicas: nodes === 1 ? 1 : 3,
-  });
   // At warn, the measured service writes no line per request; its fixed port replaces the "listening" info line.
   const [port] = await freePorts(1);
   const svc = await spawnService(
@@ -127,7 +144,8 @@ try {
     profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
   );
   pinMeasured(svc.child.pid);
-  const os: ObjectStore = await new Objm(store.conn.js).open(OBJECT_STORES.blobs.name);
+  const raw = await spawnRawWorker(world.env);
+  pinMeasured(raw.child.pid);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
   const put = async (data: Buffer) => {
     const res = await uploadBlob({ baseUrl: svc.url, identity: world.bot, source: bufferSource(data) });
@@ -135,51 +153,55 @@ try {
   };
   try {
     // Fixed cost of a request: a 1 KiB blob.
-    for (let i = 0; i < SMALL_ROUNDS; i++) {
+    for (let i = -WARMUP_ROUNDS; i < SMALL_ROUNDS; i++) {
       const data = randomBytes(KiB);
-      await timed("service PUT, 1 KiB (fixed cost)", () => put(data));
-      await timed("service GET, 1 KiB (fixed cost)", () => download(svc.url, world.bot, sha(data)));
+      const run = (what: string, op: () => Promise<unknown>) => (i < 0 ? op() : timed(what, op));
+      await run("service PUT, 1 KiB (fixed cost)", () => put(data));
+      await run("service GET, 1 KiB (fixed cost)", () => download(svc.url, world.bot, sha(data)));
     }
     for (const { bytes, rounds } of SIZES) {
       const size = `${bytes / MiB} MiB`;
-      for (let i = -1; i < rounds; i++) {
-        const warm = i < 0; // first round warms every path up and is not counted
-        const run = async (what: string, op: () => Promise<unknown>) =>
+      for (let i = -WARMUP_ROUNDS; i < rounds; i++) {
+        const warm = i < 0; // warm-up rounds take every path once more and are not counted
+        const service = async (what: string, op: () => Promise<unknown>) =>
           warm ? void (await op()) : timed(`${what}|${size}`, op);
+        const rawOp = async (what: string, op: RawOp) => {
+          const ms = await raw.run(op);
+          if (!warm) record(`${what}|${size}`, ms);
+        };
         const data = randomBytes(bytes);
         const name = `bench/${bytes}/${i}`;
-        setSha256Backend("native");
-        await run(SERVICE_PUT, () => put(data));
-        await run(RAW_WINDOW_PUT, () => rawWindowPut(store.conn.js, `${name}/w`, data));
-        await run(RAW_PUT, () => os.putBlob({ name, options: { max_chunk_size: DEFAULT_CHUNK_BYTES } }, data));
-        await run(SERVICE_GET, async () => {
+        await service(SERVICE_PUT, () => put(data));
+        await rawOp(RAW_WINDOW_PUT, { op: "windowPut", name: `${name}/w`, bytes });
+        await rawOp(RAW_PUT, { op: "put", name, bytes });
+        await service(SERVICE_GET, async () => {
           if ((await download(svc.url, world.bot, sha(data))) !== bytes) throw new Error("short GET");
         });
-        await run(RAW_GET, async () => {
-          const res = await os.get(name);
-          if (!res || (await drain(res.data)) !== bytes) throw new Error("short raw get");
-        });
-        setSha256Backend("js");
-        await run("raw Object Store put (default JS SHA-256)", () => os.putBlob({ name: `${name}/js` }, data));
-        setSha256Backend("native");
+        await rawOp(RAW_GET, { op: "get", name, bytes });
+        await rawOp("raw Object Store put (default JS SHA-256)", { op: "jsPut", name: `${name}/js`, bytes });
         if (bytes === 16 * MiB) {
-          for (const chunk of [512 * KiB, MiB]) {
-            await run(`raw put, native, ${chunk / KiB} KiB chunks`, () =>
-              os.putBlob({ name: `${name}/c${chunk}`, options: { max_chunk_size: chunk } }, data),
-            );
+          for (const chunkBytes of [512 * KiB, MiB]) {
+            await rawOp(`raw put, native, ${chunkBytes / KiB} KiB chunks`, {
+              op: "put",
+              name: `${name}/c${chunkBytes}`,
+              bytes,
+              chunkBytes,
+            });
           }
         }
       }
     }
-    const data = randomBytes(16 * MiB);
     for (let i = 0; i < HASH_ROUNDS; i++) {
-      await timed("one native SHA-256 pass (node:crypto)|16 MiB", async () =>
-        createHash("sha256").update(data).digest(),
-      );
+      record("one native SHA-256 pass (node:crypto)|16 MiB", await raw.run({ op: "hash", bytes: 16 * MiB }));
     }
   } finally {
+    if (profDir) writeFileSync(join(profDir, "windows.json"), JSON.stringify(windows));
     await svc.stop();
-    await store.close();
+    if (raw.child.connected) {
+      const exited = new Promise((r) => raw.child.once("exit", r));
+      raw.child.disconnect();
+      await exited;
+    }
   }
 } finally {
   await cluster.stop();

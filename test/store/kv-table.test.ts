@@ -72,6 +72,41 @@ describe("KvTable on a single node", () => {
     await expect(table.get("a.>")).rejects.toThrow(/invalid KV key/);
   });
 
+  it("mutate on a known entry: one write and no read while current; read again once another writer moved the key", async () => {
+    const ops: string[] = [];
+    const observedStore = await Store.connect({
+      ...cluster().connectOptions("operator"),
+      name: "kv-known",
+      replicas: 1,
+      observer: { op: (kind) => ops.push(kind), casRetry: () => {} },
+    });
+    try {
+      const t = observedStore.table("budgets", counter);
+      const add = (op: string) => (cur: Counter | undefined) =>
+        cur?.ops.includes(op) ? undefined : { n: (cur?.n ?? 0) + 1, ops: [...(cur?.ops ?? []), op] };
+      const first = await t.mutate("g", add("one"));
+      if (!first) throw new Error("nothing written");
+      ops.length = 0;
+      const second = await t.mutate("g", add("two"), 8, first);
+      expect(ops).toEqual(["write"]);
+      expect(second?.revision).toBeGreaterThan(first.revision);
+      // Stale (`first` is two writes old): the guess loses its CAS, the key is read again, nothing is lost.
+      ops.length = 0;
+      const third = await t.mutate("g", add("three"), 8, first);
+      // (the refused CAS itself may read: update checks whether the write that conflicts was its own)
+      expect([ops[0], ops.includes("get"), ops.at(-1)]).toEqual(["write", true, "write"]);
+      expect(third?.value).toEqual({ n: 3, ops: ["one", "two", "three"] });
+      // A decision to write nothing is never taken on the guess: by this (stale) one "four" is done
+      // already; the leader's value says it is not, so it is written.
+      const stale = { value: { n: 9, ops: ["four"] }, revision: first.revision };
+      const fourth = await t.mutate("g", add("four"), 8, stale);
+      expect(fourth?.value).toEqual({ n: 4, ops: ["one", "two", "three", "four"] });
+      expect((await t.get("g"))?.value.n).toBe(4);
+    } finally {
+      await observedStore.close();
+    }
+  });
+
   it("40 concurrent CAS increments all land exactly once", async () => {
     let retries = 0;
     const counted = await Store.connect({

@@ -356,12 +356,29 @@ export class KvTable<T> {
    * writer wins. `fn` returns the new value, or undefined to leave the key as
    * it is. `fn` must be idempotent (e.g. check an operation id already in the
    * value): after an outcome-unknown write it runs again on what was stored.
+   *
+   * `known`: the entry as this process last wrote or read it. The first attempt
+   * writes on it without reading (one round trip instead of two): the CAS on its
+   * revision is the proof that it is still current, and a Conflict (someone
+   * wrote since) falls back to a leader read, without backoff. A decision to
+   * write nothing is never taken on it: that one is taken again on a fresh read.
    */
   async mutate(
     key: string,
     fn: (current: T | undefined) => T | undefined,
     maxAttempts = 8,
+    known?: Entry<T>,
   ): Promise<Entry<T> | undefined> {
+    if (known) {
+      const next = fn(known.value);
+      if (next !== undefined) {
+        try {
+          return { value: next, revision: await this.update(key, next, known.revision) };
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+        }
+      }
+    }
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const current = await this.get(key);
       const next = fn(current?.value);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ApiError } from "@conclave/protocol";
-import type { KvTable, Store } from "@conclave/store";
+import type { Entry, KvTable, Store } from "@conclave/store";
 import {
   applyQuotaOp,
   type BlobQuotaLimits,
@@ -25,16 +25,24 @@ export interface QuotaHold {
 }
 
 const key = (tenant: string) => `quota.${tenant}`;
+/** Tenants whose last value this replica remembers (a bound on memory, not on correctness). */
+const KNOWN_TENANTS = 1_024;
 
 /**
  * Per-tenant blob quotas (bytes and count) shared by every blob replica: an
  * upload reserves its worst-case size and one blob by CAS on the tenant's one
  * value (KvTable.mutate), so replicas racing for the last room admit no more
  * than the quota; the reservation becomes usage at commit.
+ *
+ * Each operation starts from the tenant's value as this replica last wrote it,
+ * without reading it first (KvTable.mutate's `known`): the CAS on its revision
+ * proves it current, and a value another replica changed since is read again.
+ * An upload's reserve and commit cost one round trip each instead of two.
  */
 export class BlobQuota {
   private readonly deps: BlobQuotaDeps;
   private readonly table: KvTable<BlobQuotaState>;
+  private readonly known = new Map<string, Entry<BlobQuotaState>>();
 
   constructor(deps: BlobQuotaDeps) {
     this.deps = deps;
@@ -81,11 +89,31 @@ export class BlobQuota {
 
   private async apply(tenant: string, op: QuotaOp): Promise<QuotaResult> {
     let result: QuotaResult = { ok: true };
-    await this.table.mutate(key(tenant), (current) => {
-      const out = applyQuotaOp(current, op, this.deps.now());
-      result = out.result;
-      return out.next;
-    });
+    const entry = await this.table
+      .mutate(
+        key(tenant),
+        (current) => {
+          const out = applyQuotaOp(current, op, this.deps.now());
+          result = out.result;
+          return out.next;
+        },
+        undefined,
+        this.known.get(tenant),
+      )
+      .catch((err: unknown) => {
+        this.known.delete(tenant); // an outcome unknown: read the value next time
+        throw err;
+      });
+    this.remember(tenant, entry);
     return result;
+  }
+
+  private remember(tenant: string, entry: Entry<BlobQuotaState> | undefined): void {
+    const had = this.known.get(tenant);
+    if (entry && had && had.revision > entry.revision) return; // a concurrent operation wrote later
+    this.known.delete(tenant); // re-inserted last: the map's order is least recently used first
+    if (!entry) return;
+    this.known.set(tenant, entry);
+    if (this.known.size > KNOWN_TENANTS) this.known.delete(this.known.keys().next().value as string);
   }
 }

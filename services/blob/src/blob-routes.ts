@@ -1,7 +1,7 @@
-import type { Principal } from "@conclave/auth";
+import { type Principal, readInTenant } from "@conclave/auth";
 import { streamBody } from "@conclave/http";
 import { ApiError, type BlobRef, isApiError } from "@conclave/protocol";
-import { principalOf } from "@conclave/runtime";
+import { prefetched, principalOf, type RouteReads } from "@conclave/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type BlobAction, mayUseBlobs } from "./blob-access.ts";
 import { blobParams, etagOf } from "./blob-address.ts";
@@ -29,7 +29,16 @@ export interface BlobRouteDeps {
 
 export function registerBlobRoutes(app: FastifyInstance, deps: BlobRouteDeps): void {
   const { blobs, quota, metrics } = deps;
-  app.put(ROUTE, { config: { body: "stream", auth: "signed" } }, async (request, reply) => {
+  // The blob's meta message, read with the allowlist read under the signer's last tenant
+  // (readInTenant) and witnessed by the nonce claim: one round trip off every blob request.
+  // A bad address reads nothing; the route answers its 400.
+  const lookup: RouteReads<StoredBlob | undefined> = async (request, signer) => {
+    const params = blobParams.safeParse(request.params);
+    return params.success ? readInTenant(signer, (caller) => blobs.stat(caller.tenant, params.data.sha256)) : undefined;
+  };
+  const signed = (body: "stream" | "none") => ({ body, auth: "signed" as const, reads: lookup });
+
+  app.put(ROUTE, { config: signed("stream") }, async (request, reply) => {
     const principal = authorize(request, "write");
     const { sha256 } = blobParams.parse(request.params);
     const outcome = await receiveUpload(blobs, quota, {
@@ -40,6 +49,7 @@ export function registerBlobRoutes(app: FastifyInstance, deps: BlobRouteDeps): v
       hasBody: declaresBody(request),
       declaredBytes: declaredLength(request),
       ceilingBytes: deps.ceilingBytes,
+      existing: () => prefetched(request, lookup),
     }).catch((err: unknown) => {
       if (isApiError(err) && err.reason === DIGEST_MISMATCH) metrics.upload("digest_mismatch");
       if (isApiError(err) && err.reason === "blob_quota") metrics.upload("quota_exceeded");
@@ -52,13 +62,13 @@ export function registerBlobRoutes(app: FastifyInstance, deps: BlobRouteDeps): v
       .send({ sha256: outcome.sha256, size: outcome.size } satisfies BlobRef);
   });
 
-  app.head(ROUTE, { config: { body: "none", auth: "signed" } }, async (request, reply) => {
-    const blob = await findBlob(blobs, request);
+  app.head(ROUTE, { config: signed("none") }, async (request, reply) => {
+    const blob = findBlob(request, lookup);
     return describe(reply.code(200), blob).header("content-length", String(blob.size)).send();
   });
 
-  app.get(ROUTE, { exposeHeadRoute: false, config: { body: "none", auth: "signed" } }, async (request, reply) => {
-    const blob = await findBlob(blobs, request);
+  app.get(ROUTE, { exposeHeadRoute: false, config: signed("none") }, async (request, reply) => {
+    const blob = findBlob(request, lookup);
     if (matchesEtag(headerValue(request, "if-none-match"), blob.sha256)) return describe(reply.code(304), blob).send();
     // If-Range with another validator: the client's partial copy is stale, send it all.
     const ifRange = headerValue(request, "if-range");
@@ -91,10 +101,10 @@ function authorize(request: FastifyRequest, action: BlobAction): Principal {
 }
 
 /** The tenant's blob named by the URL; another tenant's blob is as unknown as a missing one. */
-async function findBlob(blobs: BlobStore, request: FastifyRequest): Promise<StoredBlob> {
-  const principal = authorize(request, "read");
-  const { sha256 } = blobParams.parse(request.params);
-  const blob = await blobs.stat(principal.tenant, sha256);
+function findBlob(request: FastifyRequest, lookup: RouteReads<StoredBlob | undefined>): StoredBlob {
+  authorize(request, "read");
+  blobParams.parse(request.params);
+  const blob = prefetched(request, lookup);
   if (!blob) throw new ApiError("not_found", "no such blob");
   return blob;
 }

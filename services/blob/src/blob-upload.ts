@@ -2,8 +2,8 @@ import { pipeline, type Readable } from "node:stream";
 import { isSignatureError, verifyContentDigest } from "@conclave/auth";
 import { ApiError } from "@conclave/protocol";
 import { ConflictError, StoreError } from "@conclave/store";
-import type { BlobQuota, QuotaHold } from "./blob-quota.ts";
-import type { BlobStore } from "./blob-store.ts";
+import type { BlobQuota } from "./blob-quota.ts";
+import type { BlobStore, StoredBlob } from "./blob-store.ts";
 import { DIGEST_MISMATCH, DigestVerifier } from "./digest-verifier.ts";
 
 export interface UploadRequest {
@@ -19,6 +19,12 @@ export interface UploadRequest {
   declaredBytes: number | undefined;
   /** The body ceiling: what a chunked upload may turn out to be, so what it reserves. */
   ceilingBytes: number;
+  /**
+   * The tenant's object at this address, or undefined: a leader read issued with the
+   * request's authentication (the route's prefetched reads); throws that read's failure.
+   * Called after the declared digest is checked, so a wrong header is a 400 whatever the store.
+   */
+  existing(): StoredBlob | undefined;
 }
 
 export interface UploadOutcome {
@@ -43,46 +49,34 @@ export interface UploadOutcome {
  *   same address, one object.
  * - A new blob first reserves its worst-case size (declared length, else the
  *   ceiling) and one blob in the tenant's quota, before a byte is stored: a
- *   full tenant is refused (403 with the numbers) and nothing is written. The
- *   reservation is asked for alongside the lookup; a blob the tenant already
- *   has gives it back (and is served as 200 even when the tenant is full). The
- *   reservation becomes its real size at commit and is returned when nothing
- *   was surely stored; when the outcome is unknown its lease charges it.
+ *   full tenant is refused (403 with the numbers) and nothing is written. A
+ *   blob the tenant already has reserves nothing (and is served as 200 even
+ *   when the tenant is full): the lookup went out with authentication, so the
+ *   reservation is only asked for when it is needed. It becomes its real size
+ *   at commit, and is returned when nothing was surely stored; when the
+ *   outcome is unknown its lease charges it.
+ * - The commit is not awaited: the answer does not depend on it (a commit that
+ *   fails leaves the reservation to its lease, which charges it — an
+ *   over-count, as before), and until it lands the reservation counts against
+ *   the quota like the stored blob.
  */
 export async function receiveUpload(blobs: BlobStore, quota: BlobQuota, req: UploadRequest): Promise<UploadOutcome> {
   checkDeclaredDigest(req);
+  const existing = req.existing();
   const verifier = new DigestVerifier(req.sha256);
   // Errors of the body (oversize, client gone, length mismatch) reach the verifier's reader.
   pipeline(req.body, verifier, () => {});
-
-  // The reservation goes out with the lookup, not after it (two round trips off every new
-  // upload); when the tenant turns out to have the blob, it is given back, refused or not.
-  const reserving = settle(quota.reserve(req.tenant, req.declaredBytes ?? req.ceilingBytes));
-  const giveBack = async () => {
-    const r = await reserving;
-    if (r.ok) await quota.release(r.value).catch(() => undefined);
-  };
-  const existing = await blobs.stat(req.tenant, req.sha256).catch(async (err: unknown) => {
-    await giveBack();
-    throw err;
-  });
-  if (existing) await giveBack();
   if (existing && (await blobs.intact(existing))) {
     await drain(verifier);
     return { created: false, sha256: req.sha256, size: existing.size };
   }
   // A broken object (chunks lost) was counted when it was committed: rewriting it is not a new blob.
-  let hold: QuotaHold | undefined;
-  if (!existing) {
-    const r = await reserving;
-    if (!r.ok) throw r.error;
-    hold = r.value;
-  }
+  const hold = existing ? undefined : await quota.reserve(req.tenant, req.declaredBytes ?? req.ceilingBytes);
   try {
     const stored = await blobs.put(req.tenant, req.sha256, verifier, existing);
     // Not written (store unavailable): the blob is stored all the same, and the lease charges
     // its reservation (at least its size) when it ends — an over-count, never a free blob.
-    if (hold) await quota.commit(hold, stored.size).catch(() => undefined);
+    if (hold) void quota.commit(hold, stored.size).catch(() => undefined);
     return { created: true, sha256: req.sha256, size: stored.size };
   } catch (err) {
     // Surely nothing of ours stored: the body failed, or another upload won the name.
@@ -115,16 +109,6 @@ function checkDeclaredDigest(req: UploadRequest): void {
         : "Content-Digest needs a sha-256 member";
     throw new ApiError("bad_request", message, { reason: err.reason, cause: err });
   }
-}
-
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/** A promise that never rejects: awaited later, or not at all, without an unhandled rejection. */
-function settle<T>(p: Promise<T>): Promise<Settled<T>> {
-  return p.then(
-    (value) => ({ ok: true, value }),
-    (error: unknown) => ({ ok: false, error }),
-  );
 }
 
 async function drain(source: Readable): Promise<void> {
