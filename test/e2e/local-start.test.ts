@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { freePorts, projectRoot } from "@conclave/testkit";
+import { createUser } from "@nats-io/nkeys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The README's path, end to end: the local start, the CLI, and the demo bots (SDK).
@@ -96,10 +98,16 @@ describe("local start + CLI + demo bots", () => {
     expect(second.status, second.stdout).toBe(0); // same admin key: an interrupted bootstrap completes, nothing new
     const rebuilt = cli("--json", "projections", "rebuild", "--nats", natsUrl);
     expect(rebuilt.status, rebuilt.stderr).toBe(0);
-    // Without its seed the CLI is refused by NATS (no anonymous access); a file that is no seed is refused at once.
+    // Without a seed the CLI says which one it needs before connecting (NATS admits no anonymous
+    // client); a seed NATS does not know is refused by NATS; a file that is no seed is refused at once.
     const anonymous = cliAs({}, "bootstrap", "--nats", natsUrl);
     expect(anonymous.status).not.toBe(0);
-    expect(anonymous.stderr).toMatch(/authoriz/i);
+    expect(anonymous.stderr).toMatch(/CONCLAVE_NATS_SEED_FILE: required/);
+    const strangerSeed = join(dir, "stranger.nk");
+    writeFileSync(strangerSeed, `${new TextDecoder().decode(createUser().getSeed())}\n`, { mode: 0o600 });
+    const stranger = cliAs({}, "bootstrap", "--nats", natsUrl, "--nats-seed-file", strangerSeed);
+    expect(stranger.status).not.toBe(0);
+    expect(stranger.stderr).toMatch(/authoriz/i);
     const notASeed = cli("bootstrap", "--nats-seed-file", join(dir, "credentials", "nats.env"));
     expect(notASeed.status).not.toBe(0);
     expect(notASeed.stderr).toMatch(/SU…/);
