@@ -261,5 +261,19 @@ describe("listings page, by index, within the caller's scope", () => {
     expect(theirs.rooms?.map((r) => r.id)).toEqual(["r1"]);
     const mine = (await signedFetch(host.url, alice, "GET", "/v1/me/rooms?limit=1")).body as PageBody;
     expect((await signedFetch(host.url, m1, "GET", `/v1/me/rooms?cursor=${mine.next}`)).status).toBe(400);
+
+    // A room left counts in the page that meets its marker (KvTable.pageBySequence) and is never listed.
+    const m2 = members[1] as KeyFile;
+    for (const id of ["r2", "r3"]) {
+      const res = await signedFetch(host.url, alice, "POST", `/v1/rooms/${id}/members`, {
+        member: m2.signPublicKey,
+        sealed_key: fakeSealedKey(),
+      });
+      expect(res.status).toBe(201);
+    }
+    expect((await signedFetch(host.url, alice, "DELETE", `/v1/rooms/r2/members/${m2.signPublicKey}`)).status).toBe(200);
+    const leftPages = await allPages(m2, "/v1/me/rooms", 1);
+    expect(leftPages.flatMap((p) => (p.rooms ?? []).map((r) => r.id))).toEqual(["r1", "r3"]);
+    expect(leftPages.length).toBe(3);
   });
 });

@@ -27,6 +27,12 @@ export interface BucketSpec extends Bounded {
   history: number;
   /** Bucket-wide max age (works on every server >= 2.10; per-key TTL does not). */
   ttlMs?: number;
+  /**
+   * How long a deleted key's marker stays (its message TTL, NATS >= 2.11) before it leaves the
+   * stream: a bucket whose keys come and go (membership) would otherwise keep one marker per
+   * key ever deleted, which listings step over and which fill the bucket (TOMBSTONE_TTL_MS).
+   */
+  tombstoneTtlMs?: number;
   maxValueBytes: number;
   /** Read for allow/deny decisions: leader reads only, never direct gets (docs/store.md). */
   security: boolean;
@@ -64,6 +70,16 @@ export const NONCE_CLOCK_MARGIN_MS = 30_000;
 export function nonceTtlMs(skewMs: number, marginMs: number): number {
   return 2 * skewMs + marginMs;
 }
+/**
+ * Lifetime of a projection's delete markers. A marker is needed only while something may still
+ * act on the key's earlier state: an applier of an older event that read before the delete
+ * (its guard is the marker's event sequence; appliers take seconds, each write under the
+ * operation deadline) and the auth callout's change feed (a change older than an admission,
+ * 15 s, is moot). An hour covers both with a wide margin; after it the key is as if never
+ * written, and a room left an hour ago costs its former member's listings nothing.
+ */
+export const TOMBSTONE_TTL_MS = HOUR;
+
 /** Longest session token lifetime (docs/gateway.md): revocations must outlive it. */
 export const MAX_TOKEN_LIFETIME_MS = 24 * HOUR;
 
@@ -111,6 +127,7 @@ export const BUCKETS = {
   members: {
     name: "conclave_members",
     history: 5,
+    tombstoneTtlMs: TOMBSTONE_TTL_MS,
     maxValueBytes: 64 * 1024,
     security: true,
     maxBytes: 256 * MiB,
@@ -120,6 +137,7 @@ export const BUCKETS = {
   memberRooms: {
     name: "conclave_member_rooms",
     history: 1,
+    tombstoneTtlMs: TOMBSTONE_TTL_MS,
     maxValueBytes: 16 * 1024,
     security: true,
     maxBytes: 64 * MiB,
@@ -129,6 +147,7 @@ export const BUCKETS = {
   roomKeys: {
     name: "conclave_room_keys",
     history: 1,
+    tombstoneTtlMs: TOMBSTONE_TTL_MS,
     maxValueBytes: 16 * 1024,
     security: true,
     maxBytes: 256 * MiB,

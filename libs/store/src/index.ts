@@ -19,6 +19,7 @@ export {
   type StreamSpec,
   SUBJECTS,
   subjectToken,
+  TOMBSTONE_TTL_MS,
   type WhenFull,
 } from "./catalogue.ts";
 export {
@@ -57,7 +58,7 @@ export {
   eventEnvelopeSchema,
   type StoredEvent,
 } from "./event-log.ts";
-export { type Entry, type KeyPage, KvTable, type LastWrite, type WriteOptions } from "./kv-table.ts";
+export { type BucketShape, type Entry, type KeyPage, KvTable, type LastWrite, type WriteOptions } from "./kv-table.ts";
 export { observed, type StoreObserver, type StoreOutcome } from "./observer.ts";
 export {
   EVENT_SEQ_HEADER,

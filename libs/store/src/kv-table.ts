@@ -15,10 +15,20 @@ export interface Entry<T> {
   revision: number;
 }
 
-/** A page of keys in stream order; `more` when keys follow the last one. */
+/**
+ * A page of live keys in stream order. `more` when messages follow; `last` is where the next
+ * page starts after: the last message looked at, a live key or a delete marker stepped over.
+ */
 export interface KeyPage {
   keys: { key: string; seq: number }[];
   more: boolean;
+  last?: { key: string; seq: number };
+}
+
+/** What a table needs to know of its bucket's shape (catalogue): revisions per key, delete markers' lifetime. */
+export interface BucketShape {
+  history: number;
+  tombstoneTtlMs?: number;
 }
 
 /** A key's last write as stored: its value, or a delete marker and the headers it carries. */
@@ -58,21 +68,21 @@ export class KvTable<T> {
   private readonly stream: string;
   private readonly deps: TableDeps;
   private readonly schema: ZodType<T>;
-  /** Revisions kept per key, when known (catalogue): paging in stream order needs exactly one. */
-  private readonly history: number | undefined;
+  /** The bucket's shape, when known (catalogue): paging in stream order needs history 1. */
+  private readonly shape: BucketShape | undefined;
   /** Set by `memoized`: decoded values of recent reads, reused for identical bytes. */
   private memo: DecodeMemo<T> | undefined;
 
-  constructor(bucket: string, schema: ZodType<T>, deps: TableDeps, history?: number) {
+  constructor(bucket: string, schema: ZodType<T>, deps: TableDeps, shape?: BucketShape) {
     this.bucket = bucket;
-    this.history = history;
+    this.shape = shape;
     this.stream = `KV_${bucket}`;
     this.schema = schema;
     this.deps = deps;
   }
 
   static forSpec<T>(spec: BucketSpec, schema: ZodType<T>, deps: TableDeps, name = spec.name): KvTable<T> {
-    return new KvTable(name, schema, deps, spec.history);
+    return new KvTable(name, schema, deps, spec);
   }
 
   /**
@@ -81,7 +91,7 @@ export class KvTable<T> {
    * goes to the leader; values it returns are frozen.
    */
   memoized(keys: number): KvTable<T> {
-    const table = new KvTable(this.bucket, this.schema, this.deps, this.history);
+    const table = new KvTable(this.bucket, this.schema, this.deps, this.shape);
     table.memo = new DecodeMemo(keys);
     return table;
   }
@@ -225,19 +235,24 @@ export class KvTable<T> {
    * One page of live keys under a filter, in stream order, after stream
    * sequence `afterSeq`: for buckets of history 1, where every key has one
    * message, so each appears once. One leader STREAM.MSG.GET (`next_by_subj`,
-   * the server's subject index) per key plus one to tell whether more follow:
-   * O(page) requests whatever the bucket or the filter's share of it holds
-   * (docs/store.md, "Listings"). A tombstone is stepped over, not returned.
+   * the server's subject index) per message looked at, at most `limit` of them,
+   * plus one to tell whether more follow: O(page) requests whatever the bucket,
+   * the filter's share of it or its deleted keys hold (docs/store.md,
+   * "Listings"). A delete marker is stepped over, not returned, but counts
+   * against the page: a page after many deletions may hold fewer keys (none,
+   * even) and still say `more`.
    */
   async pageBySequence(filter: string, afterSeq: number, limit: number): Promise<KeyPage> {
     // With older revisions kept, a key would come once per revision.
-    if (this.history !== 1) throw new Error(`${this.bucket}: paging in stream order needs a bucket of history 1`);
+    if (this.shape?.history !== 1) {
+      throw new Error(`${this.bucket}: paging in stream order needs a bucket of history 1`);
+    }
     const subject = `$KV.${this.bucket}.${filter}`;
     const prefix = `$KV.${this.bucket}.`;
     const keys: KeyPage["keys"] = [];
-    let cursor = afterSeq;
-    while (keys.length <= limit) {
-      const query = { seq: cursor + 1, next_by_subj: subject } as unknown as MsgRequest;
+    let last: KeyPage["last"];
+    for (let looked = 0; ; looked++) {
+      const query = { seq: (last?.seq ?? afterSeq) + 1, next_by_subj: subject } as unknown as MsgRequest;
       const msg = await observed(this.deps.observer, "get", this.bucket, () =>
         withDeadline(
           `page ${this.bucket}`,
@@ -246,13 +261,12 @@ export class KvTable<T> {
           this.idempotent,
         ),
       );
-      if (!msg) return { keys, more: false };
-      cursor = msg.seq;
-      if (!msg.header?.get(OPERATION)) keys.push({ key: msg.subject.slice(prefix.length), seq: msg.seq });
+      if (!msg) return { keys, more: false, ...(last ? { last } : {}) };
+      // The one read past the page only tells that more follow.
+      if (looked === limit) return { keys, more: true, ...(last ? { last } : {}) };
+      last = { key: msg.subject.slice(prefix.length), seq: msg.seq };
+      if (!msg.header?.get(OPERATION)) keys.push(last);
     }
-    // The one read past the page only tells that more follow.
-    keys.pop();
-    return { keys, more: true };
   }
 
   /** Like get, but absence is a NotFoundError. */
@@ -268,7 +282,7 @@ export class KvTable<T> {
     data: Uint8Array,
     expected: number | undefined,
     msgId: string,
-    op?: "DEL",
+    op?: "DEL" | "PURGE",
     extra: Record<string, string> = {},
   ): Promise<number> {
     const hdrs = op ? natsHeaders() : undefined;
@@ -342,13 +356,23 @@ export class KvTable<T> {
 
   /**
    * Deletes (tombstones) a key, optionally only at `revision` (0: only if never written). `headers`
-   * ride on the delete marker, which readers of the bucket still see as a plain KV delete.
+   * ride on the delete marker, which readers of the bucket still see as a plain KV delete. In a
+   * bucket whose markers expire (BucketShape.tombstoneTtlMs) the marker is a purge (it rolls up
+   * the key's older revisions, which would otherwise become its value again once the marker
+   * goes) carrying its message TTL: after it the key leaves the stream altogether.
    */
   async delete(
     key: string,
     opts: WriteOptions & { revision?: number; headers?: Record<string, string> } = {},
   ): Promise<void> {
-    await this.publish(key, new Uint8Array(), opts.revision, opts.msgId ?? randomUUID(), "DEL", opts.headers);
+    const ttlMs = this.shape?.tombstoneTtlMs;
+    const expiring: Record<string, string> =
+      ttlMs === undefined ? {} : { "Nats-Rollup": "sub", "Nats-TTL": `${Math.ceil(ttlMs / 1000)}s` };
+    const op = ttlMs === undefined ? "DEL" : "PURGE";
+    await this.publish(key, new Uint8Array(), opts.revision, opts.msgId ?? randomUUID(), op, {
+      ...opts.headers,
+      ...expiring,
+    });
   }
 
   /**

@@ -56,7 +56,10 @@ export async function provisionBucket(
     max_bytes: maxBytes,
     ...("ttlMs" in spec ? { ttl: spec.ttlMs } : {}),
   });
-  await applyByteLimit(conn, `KV_${name}`, maxBytes, "refuse_new", "ttlMs" in spec ? spec.ttlMs : undefined);
+  await applyByteLimit(conn, `KV_${name}`, maxBytes, "refuse_new", {
+    ...("ttlMs" in spec ? { minAgeMs: spec.ttlMs } : {}),
+    messageTtls: "tombstoneTtlMs" in spec,
+  });
 }
 
 /**
@@ -68,24 +71,36 @@ export async function provisionBucket(
  * A bucket's max age is raised to `minAgeMs`, never lowered: one made by an
  * earlier version may keep an age that is now too short (the nonce bucket's
  * grew a clock margin), and a longer age only keeps claims longer.
+ * `messageTtls` turns on per-message TTLs (a bucket whose delete markers expire,
+ * BucketSpec.tombstoneTtlMs); JetStream cannot turn them off again, and nothing here asks it to.
  */
 async function applyByteLimit(
   conn: StoreConnection,
   stream: string,
   maxBytes: number,
   whenFull: WhenFull,
-  minAgeMs?: number,
+  opts: { minAgeMs?: number; messageTtls?: boolean } = {},
 ) {
   const info = await conn.jsm.streams.info(stream);
   const wanted = whenFull === "refuse_new" ? Math.max(maxBytes, info.state.bytes) : maxBytes;
   const age = info.config.max_age;
+  const { minAgeMs } = opts;
   const maxAge = minAgeMs !== undefined && age !== 0 && age < ms(minAgeMs) ? ms(minAgeMs) : age;
-  if (info.config.max_bytes === wanted && info.config.discard === DISCARD[whenFull] && maxAge === age) return;
+  const ttls = info.config.allow_msg_ttl === true || opts.messageTtls === true;
+  if (
+    info.config.max_bytes === wanted &&
+    info.config.discard === DISCARD[whenFull] &&
+    maxAge === age &&
+    ttls === (info.config.allow_msg_ttl === true)
+  ) {
+    return;
+  }
   await conn.jsm.streams.update(stream, {
     ...info.config,
     max_bytes: wanted,
     discard: DISCARD[whenFull],
     max_age: maxAge,
+    ...(ttls ? { allow_msg_ttl: true } : {}),
   });
 }
 

@@ -108,12 +108,13 @@ export class RoomQueries {
 
   /**
    * Discovery: a page of the caller's rooms with what a bot needs to join them, in the order it
-   * joined them; reads its own member_rooms keys only, a page of them (KvTable.pageBySequence).
+   * joined them; reads its own member_rooms keys only, a page of them (KvTable.pageBySequence),
+   * rooms it left an hour ago or less (their markers, TOMBSTONE_TTL_MS) counted in the page.
    */
   async myRooms(actor: Caller, limit: number, cursor?: Position): Promise<Page<"rooms", MyRoom>> {
     const after = positionIn(cursor, `${actor.signPub}.${actor.tenant}.`);
     const filter = memberRoomsFilter(actor.signPub, actor.tenant);
-    const { keys, more } = await this.deps.memberRooms.pageBySequence(filter, after?.seq ?? 0, limit);
+    const { keys, more, last } = await this.deps.memberRooms.pageBySequence(filter, after?.seq ?? 0, limit);
     const rooms = await Promise.all(
       keys.map(async ({ key }) => {
         const ref = roomOfMemberRoomKey(actor.signPub, actor.tenant, key);
@@ -125,6 +126,7 @@ export class RoomQueries {
           : undefined;
       }),
     );
-    return { rooms: rooms.filter((r) => r !== undefined), ...nextOf(more, keys.at(-1)) };
+    // A page that ends on rooms it left goes on after them, not after its last live room.
+    return { rooms: rooms.filter((r) => r !== undefined), ...nextOf(more, last) };
   }
 }
