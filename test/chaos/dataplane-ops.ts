@@ -4,14 +4,14 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { HistoryRecord } from "./history.ts";
 
 /**
- * The bots are given every node's URL and ignore the servers' gossip: with
- * it, a refused first connect had not ended after 20 s against a 3-node
- * cluster (each refusal drops a server from nats.js's pool; the next INFO's
- * gossip seems to add it back), whatever `maxReconnectAttempts`, and such a
- * connect hung the first run of this workload at its end. Without the gossip
- * the same connect is refused in ~0.1 s.
+ * The bots are given every node's URL and the servers' gossip, as SDK users
+ * are. A refused first connect ends at the second refusal (`connectAsBot`;
+ * test/access/bot-first-connect.test.ts): before that it had not ended after
+ * 20 s against a 3-node cluster, as gossip kept putting the refusing servers
+ * back into nats.js's pool, and such a connect hung the first run of this
+ * workload at its end.
  */
-const CONNECT = { timeout: 10_000, ignoreClusterUpdates: true };
+const CONNECT = { timeout: 10_000 };
 
 /**
  * Data-plane bots for the chaos workload (issue 14 item 5): they connect as

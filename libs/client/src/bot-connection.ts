@@ -1,6 +1,7 @@
 import { fromBase64url, type KeyFile, toBase64url, userNkeyOfSignPub } from "@conclave/auth";
 import { botInboxPrefix } from "@conclave/protocol";
 import type { Authenticator } from "@nats-io/nats-core";
+import { NatsConnectionImpl } from "@nats-io/nats-core/internal";
 import {
   type ConnectionOptions,
   connect,
@@ -27,21 +28,43 @@ export function botAuthenticator(identity: KeyFile): Authenticator {
 }
 
 /**
- * Connects a bot to NATS as itself. It keeps reconnecting through auth
- * errors (nats.js gives up after two in a row otherwise): a callout outage
- * refuses reconnects for a while, and the bot should be back when it ends.
+ * Connects a bot to NATS as itself. The first connect ends at a refusal:
+ * nats.js gives up at the second authorization error in a row (two servers
+ * refusing the key, an unregistered or revoked one). Without that, against a
+ * cluster it never ended: a first connect drops each refusing server from the
+ * pool, but the next server's INFO gossips it back (`connect_urls`), so the
+ * pool never empties. Once admitted, the bot reconnects forever through auth
+ * errors: a callout outage refuses reconnects for a while, and the bot should
+ * be back when it ends. `waitOnFirstConnect: true` makes the first connect
+ * wait through refusals as well (a connect storm answered "busy").
  */
-export function connectAsBot(identity: KeyFile, opts: BotConnectOptions): Promise<NatsConnection> {
-  return connect({
+export async function connectAsBot(identity: KeyFile, opts: BotConnectOptions): Promise<NatsConnection> {
+  const throughAuthErrors = opts.ignoreAuthErrorAbort ?? true;
+  const nc = await connect({
     name: identity.name,
     maxReconnectAttempts: -1,
-    ignoreAuthErrorAbort: true,
     noAsyncTraces: true,
     // The only inbox the callout lets this bot subscribe to.
     inboxPrefix: botInboxPrefix(identity.signPublicKey),
     ...opts,
+    ignoreAuthErrorAbort: throughAuthErrors && opts.waitOnFirstConnect === true,
     authenticator: botAuthenticator(identity),
   });
+  if (throughAuthErrors) reconnectThroughAuthErrors(nc);
+  return nc;
+}
+
+/**
+ * nats.js reads `ignoreAuthErrorAbort` at each auth error from the options its
+ * protocol handler holds (protocol.js, `handleAuthError`), and has no setter:
+ * set it there. A nats.js that no longer has them fails here, not later.
+ */
+function reconnectThroughAuthErrors(nc: NatsConnection): void {
+  if (!(nc instanceof NatsConnectionImpl)) {
+    void nc.close();
+    throw new TypeError("nats.js changed: no protocol options to keep reconnecting through auth errors");
+  }
+  nc.protocol.options.ignoreAuthErrorAbort = true;
 }
 
 export type BotConnectOptions = Omit<ConnectionOptions, "authenticator" | "user" | "pass" | "token">;
