@@ -56,7 +56,7 @@ export async function provisionBucket(
     max_bytes: maxBytes,
     ...("ttlMs" in spec ? { ttl: spec.ttlMs } : {}),
   });
-  await applyByteLimit(conn, `KV_${name}`, maxBytes, "refuse_new", {
+  await convergeStream(conn, `KV_${name}`, maxBytes, "refuse_new", {
     ...("ttlMs" in spec ? { minAgeMs: spec.ttlMs } : {}),
     messageTtls: "tombstoneTtlMs" in spec,
   });
@@ -74,7 +74,7 @@ export async function provisionBucket(
  * `messageTtls` turns on per-message TTLs (a bucket whose delete markers expire,
  * BucketSpec.tombstoneTtlMs); JetStream cannot turn them off again, and nothing here asks it to.
  */
-async function applyByteLimit(
+async function convergeStream(
   conn: StoreConnection,
   stream: string,
   maxBytes: number,
@@ -86,13 +86,8 @@ async function applyByteLimit(
   const age = info.config.max_age;
   const { minAgeMs } = opts;
   const maxAge = minAgeMs !== undefined && age !== 0 && age < ms(minAgeMs) ? ms(minAgeMs) : age;
-  const ttls = info.config.allow_msg_ttl === true || opts.messageTtls === true;
-  if (
-    info.config.max_bytes === wanted &&
-    info.config.discard === DISCARD[whenFull] &&
-    maxAge === age &&
-    ttls === (info.config.allow_msg_ttl === true)
-  ) {
+  const turnOnTtls = opts.messageTtls === true && info.config.allow_msg_ttl !== true;
+  if (info.config.max_bytes === wanted && info.config.discard === DISCARD[whenFull] && maxAge === age && !turnOnTtls) {
     return;
   }
   await conn.jsm.streams.update(stream, {
@@ -100,7 +95,7 @@ async function applyByteLimit(
     max_bytes: wanted,
     discard: DISCARD[whenFull],
     max_age: maxAge,
-    ...(ttls ? { allow_msg_ttl: true } : {}),
+    ...(turnOnTtls ? { allow_msg_ttl: true } : {}),
   });
 }
 
@@ -125,12 +120,12 @@ export async function provisionStore(
     await step(`provision stream ${spec.name}`, async () => {
       const existing = await conn.jsm.streams.info(spec.name).catch(() => undefined);
       if (!existing) await conn.jsm.streams.add(streamConfig(spec, replicas, limit(key)));
-      else await applyByteLimit(conn, spec.name, limit(key), spec.whenFull);
+      else await convergeStream(conn, spec.name, limit(key), spec.whenFull);
     });
   }
   const blobs = OBJECT_STORES.blobs;
   await step("provision object store", async () => {
     await new Objm(conn.js).create(blobs.name, { replicas, storage: StorageType.File, max_bytes: limit("blobs") });
-    await applyByteLimit(conn, ASSET_STREAMS.get("blobs") as string, limit("blobs"), blobs.whenFull);
+    await convergeStream(conn, ASSET_STREAMS.get("blobs") as string, limit("blobs"), blobs.whenFull);
   });
 }
