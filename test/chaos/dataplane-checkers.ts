@@ -224,3 +224,62 @@ export function dataplaneProbes(history: HistoryRecord[]): { unregistered: numbe
     revoked: admissions.filter((a) => a.t0 >= (revoked.get(a.bot) ?? Number.POSITIVE_INFINITY)).length,
   };
 }
+
+/** How late a removal or revocation of a listening bot took effect, and where it fell against the faults. */
+export interface RemovalLag {
+  what: "removal" | "revocation";
+  /** The 2xx. */
+  at: number;
+  /** The publish time of the last message delivered after the 2xx, minus the 2xx (0: none). */
+  lagMs: number;
+  /** The episode the 2xx fell in (no `afterRecoveryMs`) or followed within a minute of its recovery. */
+  near?: { episode: number; kind: string; afterRecoveryMs?: number };
+}
+
+const NEAR_RECOVERY_MS = 60_000;
+const withNear = (lag: RemovalLag, near: RemovalLag["near"]): RemovalLag => (near ? { ...lag, near } : lag);
+
+/**
+ * The figure behind `faultSettleMs`: per listening removal and revocation,
+ * how long after its 2xx messages still reached the bot, next to the fault it
+ * fell in or followed. Read by the run's summary (docs/chaos.md).
+ */
+export function removalLags(history: HistoryRecord[]): RemovalLag[] {
+  const requests = reqs(history);
+  const windows = faultWindows(history, 0);
+  const deliveries = history.filter(isDelivery);
+  const invites = requests.filter((r) => r.op === "room.invite");
+  const near = (t: number): RemovalLag["near"] => {
+    const within = windows.find((w) => w.from <= t && t <= w.to);
+    if (within) return { episode: within.episode, kind: within.kind };
+    const after = windows.filter((w) => w.to < t && t - w.to <= NEAR_RECOVERY_MS).sort((a, b) => b.to - a.to)[0];
+    return after && { episode: after.episode, kind: after.kind, afterRecoveryMs: t - after.to };
+  };
+  const lag = (at: number, late: DeliveryRecord[]) => Math.max(0, ...late.map((d) => d.publishedAt - at));
+  const out: RemovalLag[] = [];
+  for (const r of requests.filter((x) => x.op === "room.remove" && ok(x.status))) {
+    const bot = String(r.summary.member);
+    const room = String(r.summary.room);
+    const ofRoom = deliveries.filter((d) => d.bot === bot && d.room === room);
+    if (!ofRoom.some((d) => d.receivedAt < r.t1)) continue;
+    const back = invites.find(
+      (i) => String(i.summary.member) === bot && String(i.summary.room) === room && i.t0 > r.t0,
+    );
+    const late = ofRoom.filter((d) => d.publishedAt > r.t1 && (!back || d.publishedAt < back.t0));
+    out.push(withNear({ what: "removal", at: r.t1, lagMs: lag(r.t1, late) }, near(r.t1)));
+  }
+  for (const [bot, at] of revocations(requests)) {
+    const ofBot = deliveries.filter((d) => d.bot === bot);
+    if (!ofBot.some((d) => d.receivedAt < at)) continue;
+    out.push({
+      what: "revocation",
+      at,
+      lagMs: lag(
+        at,
+        ofBot.filter((d) => d.publishedAt > at),
+      ),
+      near: near(at),
+    });
+  }
+  return out.sort((a, b) => a.at - b.at);
+}

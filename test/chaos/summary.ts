@@ -1,4 +1,5 @@
 import type { CheckResult } from "./checkers.ts";
+import { type RemovalLag, removalLags } from "./dataplane-checkers.ts";
 import type { FaultKind, FaultRecord, HistoryRecord, RequestRecord } from "./history.ts";
 
 export interface EpisodeFigures {
@@ -39,6 +40,8 @@ export interface Figures {
     rawMs: Record<string, number>;
     overheadMs: Record<string, number>;
   }[];
+  /** Per listening removal and revocation of a data-plane bot: how late it took effect. */
+  removalLags: RemovalLag[];
 }
 
 const outcome = (r: RequestRecord) =>
@@ -120,6 +123,7 @@ export function computeFigures(history: HistoryRecord[]): Figures {
     byOp,
     faults: counts,
     episodes,
+    removalLags: removalLags(history),
     availabilityOneNodeDown: oneDown.length > 0 ? oneDown.filter(answered).length / oneDown.length : undefined,
     quorumRecovery: episodes
       .filter((e) => (e.kind === "quorum" || e.kind === "hung-quorum") && e.storeRecoveryMs !== undefined)
@@ -157,6 +161,19 @@ function worstOwnShare(f: Figures): Record<string, { ms: number; replica: string
       if (!cur || v > cur.ms) out[e.kind] = { ms: v, replica, episode: e.episode };
     }
   return out;
+}
+
+function renderLags(lags: RemovalLag[]): string {
+  if (lags.length === 0) return "-";
+  const clear = lags.filter((l) => !l.near);
+  const near = lags.filter((l) => l.near);
+  const worst = clear.length > 0 ? `max ${ms(Math.max(...clear.map((l) => l.lagMs)))}` : "-";
+  const where = (l: RemovalLag) => {
+    const n = l.near as NonNullable<RemovalLag["near"]>;
+    const at = n.afterRecoveryMs === undefined ? "during" : `${ms(n.afterRecoveryMs)} after the recovery of`;
+    return `${ms(l.lagMs)} (${l.what} ${at} ${n.kind} #${n.episode})`;
+  };
+  return `${clear.length} clear of faults, ${worst}; ${near.length} near a fault: ${near.map(where).join(", ") || "-"}`;
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -208,6 +225,7 @@ export function renderSummary(f: Figures, checks: CheckResult[], meta: Record<st
         .map(([svc, v]) => `${svc} +${ms(v)}`)
         .join(", ") || "-"
     }`,
+    `Data-plane removals and revocations of listening bots, the last delivery's publish time after the 2xx: ${renderLags(f.removalLags)}`,
     `Conclave's own share of every recovery (a replica's first success minus raw NATS through the node it is attached to), worst per fault kind: ${
       Object.entries(worstOwnShare(f))
         .map(([kind, w]) => `${kind} ${w.ms >= 0 ? "+" : ""}${ms(w.ms)} (${w.replica}, #${w.episode})`)

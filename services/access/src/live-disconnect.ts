@@ -15,7 +15,13 @@ import type { KickResult } from "./connection-kicker.ts";
 import { KickQueue } from "./kick-queue.ts";
 
 // A change held this long without an ack goes to another replica; a slow one keeps it with progress acks.
-const ACK_WAIT_MS = 10_000;
+// Short, like the projection's (projection-runner.ts): a change handed to a pull request whose
+// replica sits behind a partition goes nowhere and comes back only after this (10 s was seen
+// as 5-11 s late kicks after a partition healed in the chaos smoke).
+const ACK_WAIT_MS = 2_000;
+// A pull request lives this long at the consumer leader: one from a replica cut off stops
+// taking changes after it, not after nats.js's default 30 s.
+const PULL_EXPIRES_MS = 4_000;
 const OPERATION = "KV-Operation";
 
 export interface LiveDisconnectDeps {
@@ -81,7 +87,14 @@ export class LiveDisconnect {
     const { jsm } = this.deps.store.conn;
     const stream = this.stream(table).name;
     await withDeadline("kick consumer", this.deps.store.opTimeoutMs, async () => {
-      if (await jsm.consumers.info(stream, kickDurable(table)).catch(() => undefined)) return;
+      const existing = await jsm.consumers.info(stream, kickDurable(table)).catch(() => undefined);
+      if (existing) {
+        // Made by an earlier version with a longer ack wait: converge.
+        if (existing.config.ack_wait !== ACK_WAIT_MS * 1_000_000) {
+          await jsm.consumers.update(stream, kickDurable(table), { ack_wait: ACK_WAIT_MS * 1_000_000 });
+        }
+        return;
+      }
       await jsm.consumers.add(stream, {
         durable_name: kickDurable(table),
         ack_policy: AckPolicy.Explicit,
@@ -101,7 +114,11 @@ export class LiveDisconnect {
       try {
         await this.ensureConsumer(table);
         const consumer = await this.deps.store.conn.js.consumers.get(this.stream(table).name, kickDurable(table));
-        const feed = await consumer.consume({ max_messages: this.deps.config.maxPending, idle_heartbeat: 1_000 });
+        const feed = await consumer.consume({
+          max_messages: this.deps.config.maxPending,
+          expires: PULL_EXPIRES_MS,
+          idle_heartbeat: 1_000,
+        });
         this.feeds.set(table, feed);
         if (this.stopped) feed.stop();
         for await (const msg of feed) {
