@@ -15,8 +15,11 @@ export interface RoundTrips {
   during(work: () => Promise<unknown>): Promise<{ total: number; sequential: number; subjects: string[] }>;
 }
 
-/** The store requests that make up a decision: reads by key and writes; not INFO, consumer or listing calls. */
-const COUNTED = /^(\$JS\.API\.STREAM\.MSG\.GET\.|\$JS\.API\.DIRECT\.GET\.|\$KV\.)/;
+/**
+ * The store requests that make up a decision: reads by key, KV writes and event appends (a
+ * publish on the log's subjects); not INFO, consumer or listing calls.
+ */
+const COUNTED = /^(\$JS\.API\.STREAM\.MSG\.GET\.|\$JS\.API\.DIRECT\.GET\.|\$KV\.|conclave\.ev\.)/;
 
 export function countRoundTrips(nc: NatsConnection): RoundTrips {
   let trips: Trip[] | undefined;

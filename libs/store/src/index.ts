@@ -62,6 +62,7 @@ export { type BucketShape, type Entry, type KeyPage, KvTable, type LastWrite, ty
 export { observed, type StoreObserver, type StoreOutcome } from "./observer.ts";
 export {
   EVENT_SEQ_HEADER,
+  NEW_KEY,
   type Projected,
   type Projection,
   ProjectionWriter,

@@ -52,10 +52,18 @@ export class ProjectionWriter {
     return (await this.open(key, schema).get(k))?.value;
   }
 
-  /** Writes `data` unless the key's last write (a value, or a delete marker) is at or past this event. */
-  async put<T>(key: BucketKey, schema: z.ZodType<T>, k: string, data: T): Promise<void> {
+  /**
+   * Writes `data` unless the key's last write (a value, or a delete marker) is at or past this event.
+   * `known` is the key's revision as the plan already knows it (NEW_KEY: a key it knows to be absent,
+   * e.g. a member the state before the event does not have): the write is tried there first, with no
+   * read. It lands only if the key is still there, so nothing at or past this event is overwritten;
+   * when the key has moved (a wrong guess, or an earlier attempt of this event), the guarded path decides.
+   */
+  async put<T>(key: BucketKey, schema: z.ZodType<T>, k: string, data: T, known?: number): Promise<void> {
     const table = this.open(key, schema);
-    await this.guarded(table, k, (revision) => table.update(k, { seq: this.event.seq, data }, revision));
+    const write = (revision: number) => table.update(k, { seq: this.event.seq, data }, revision);
+    if (known !== undefined && (await landed(write(known)))) return;
+    await this.guarded(table, k, write);
   }
 
   /**
@@ -88,6 +96,20 @@ export class ProjectionWriter {
       }
     }
     throw new ConflictError(`${table.bucket}/${k}: still contended after ${GUARDED_ATTEMPTS} attempts`);
+  }
+}
+
+/** `known` revision of a key the plan knows is not there (ProjectionWriter.put). */
+export const NEW_KEY = 0;
+
+/** True when the write landed, false when the key was not at the revision it expected. */
+async function landed(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (err) {
+    if (err instanceof ConflictError) return false;
+    throw err;
   }
 }
 

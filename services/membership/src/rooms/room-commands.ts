@@ -14,7 +14,7 @@ import {
 import { evolveRoom, type RoomCommand, type RoomEvent, roomDecider } from "./room-decider.ts";
 import { ROOM_AGGREGATE, ROOM_EVENT_SCHEMAS, type RoomState } from "./room-events.ts";
 import { type RoomRef, roomKey } from "./room-identity.ts";
-import { applyRoomEvent } from "./rooms-projection.ts";
+import { applyRoomEvent, type RoomSnapshot } from "./rooms-projection.ts";
 
 export interface RoomCommandDeps {
   log: EventLog;
@@ -48,7 +48,7 @@ export class RoomCommands {
     this.deps = deps;
   }
 
-  private apply(ref: RoomRef, before: Projected<RoomState> | undefined, event: RoomEvent): Promise<void> {
+  private apply(ref: RoomRef, before: RoomSnapshot | undefined, event: RoomEvent): Promise<void> {
     return applyRoomEvent(new ProjectionWriter(event, this.deps.tables), ref, before, event);
   }
 
@@ -57,7 +57,7 @@ export class RoomCommands {
    * They are there after a conflict: another replica's (being applied by it too: the writes are the
    * same, guarded by sequence) or one whose command died between append and apply.
    */
-  private async catchUp(ref: RoomRef, snapshot: Projected<RoomState> | undefined) {
+  private async catchUp(ref: RoomRef, snapshot: RoomSnapshot | undefined): Promise<RoomSnapshot | undefined> {
     const subject = SUBJECTS.aggregate(ROOM_AGGREGATE, snapshot?.data.aggregate_id ?? roomKey(ref));
     let at = snapshot;
     for await (const stored of this.deps.log.replay([subject], (at?.seq ?? 0) + 1)) {
@@ -75,12 +75,16 @@ export class RoomCommands {
     ref: RoomRef,
     fromLog = false,
   ): CommandPath<RoomCommand, RoomState | undefined, typeof ROOM_EVENT_SCHEMAS> {
+    // The snapshot as loaded, with its KV revision while it is the one read (not one caught up in memory).
+    let loadedSnapshot: RoomSnapshot | undefined;
     return {
       decider: roomDecider,
       load: async (afterConflict) => {
-        const read = (await this.deps.rooms.get(roomKey(ref)))?.value;
+        const entry = await this.deps.rooms.get(roomKey(ref));
+        const read = entry && { ...entry.value, revision: entry.revision };
         // Our snapshot was behind the log: apply what it lacks before deciding again.
         const snapshot = afterConflict || fromLog ? await this.catchUp(ref, read) : read;
+        loadedSnapshot = snapshot;
         const room = snapshot?.data;
         // A room created before ids were per tenant keeps its bare aggregate.
         return {
@@ -89,7 +93,7 @@ export class RoomCommands {
           version: snapshot?.seq ?? 0,
         };
       },
-      apply: (event, loaded) => this.apply(ref, loaded.state && { seq: loaded.version, data: loaded.state }, event),
+      apply: (event) => this.apply(ref, loadedSnapshot, event),
       conflict: () => new ApiError("conflict", "the room changed concurrently; retry"),
     };
   }

@@ -1,4 +1,11 @@
-import { domainEvent, type Projected, type Projection, type ProjectionWriter, UnavailableError } from "@conclave/store";
+import {
+  domainEvent,
+  NEW_KEY,
+  type Projected,
+  type Projection,
+  type ProjectionWriter,
+  UnavailableError,
+} from "@conclave/store";
 import { evolveRoom, type RoomEvent } from "./room-decider.ts";
 import type { RoomState } from "./room-events.ts";
 import {
@@ -51,6 +58,9 @@ export const roomsProjection: Projection = {
   },
 };
 
+/** The room snapshot an event is applied on; `revision` is its KV revision when it was read as it is. */
+export type RoomSnapshot = Projected<RoomState> & { revision?: number };
+
 /**
  * Applies one room event: a plan computed from the snapshot before the event
  * (`before`, which must be at the version the event was decided on), every
@@ -58,12 +68,15 @@ export const roomsProjection: Projection = {
  * commit marker. A snapshot at or past the event means every write of its
  * plan is done, so a second applier (the runner after a command, a replica
  * catching up) does nothing; one killed between two writes left the snapshot
- * before the event, so the next applier computes the same plan again.
+ * before the event, so the next applier computes the same plan again. The
+ * writes before the snapshot go out together (their order commits nothing),
+ * and a key the state before the event does not have is written without
+ * reading it first (ProjectionWriter.put, `known`).
  */
 export async function applyRoomEvent(
   tx: ProjectionWriter,
   ref: RoomRef,
-  before: Projected<RoomState> | undefined,
+  before: RoomSnapshot | undefined,
   event: RoomEvent,
 ): Promise<void> {
   const at = before?.seq ?? 0;
@@ -74,51 +87,59 @@ export async function applyRoomEvent(
   }
   const after = evolveRoom(before?.data, event);
   if (!after) return;
-  const member = (m: string, role: "owner" | "admin" | "member", kex_pub: string) =>
-    Promise.all([
-      tx.put("members", memberEntry, memberKey(ref, m), {
-        tenant: ref.tenant,
-        room: ref.id,
-        member: m,
-        role,
-        kex_pub,
-      }),
-      tx.put("memberRooms", memberRoomEntry, memberRoomKey(m, ref), { room: ref.id, role }),
-    ]);
+  await Promise.all(planWrites(tx, ref, before?.data, after, event));
+  // Last: the commit marker of everything above.
+  await tx.put("rooms", roomState, roomKey(ref), after, before ? before.revision : NEW_KEY);
+}
+
+/** The read-model writes of one event, the snapshot's excepted. */
+function planWrites(
+  tx: ProjectionWriter,
+  ref: RoomRef,
+  before: RoomState | undefined,
+  after: RoomState,
+  event: RoomEvent,
+): Promise<void>[] {
+  // A member the room did not have has no entries yet (unless it left within the marker TTL: then the guess misses).
+  const fresh = (m: string) => (before?.members[m] ? undefined : NEW_KEY);
+  const member = (m: string, role: "owner" | "admin" | "member", kex_pub: string) => [
+    tx.put(
+      "members",
+      memberEntry,
+      memberKey(ref, m),
+      { tenant: ref.tenant, room: ref.id, member: m, role, kex_pub },
+      fresh(m),
+    ),
+    tx.put("memberRooms", memberRoomEntry, memberRoomKey(m, ref), { room: ref.id, role }, fresh(m)),
+  ];
+  const sealedKey = (epoch: number, m: string, sealed_key: string, known: number | undefined) =>
+    tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, epoch, m), { sealed_key }, known);
   switch (event.type) {
     case "room.created": {
       const d = event.data;
-      await member(d.owner, "owner", d.owner_kex);
-      if (d.sealed_key)
-        await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, 1, d.owner), { sealed_key: d.sealed_key });
-      break;
+      return [
+        ...member(d.owner, "owner", d.owner_kex),
+        ...(d.sealed_key ? [sealedKey(1, d.owner, d.sealed_key, NEW_KEY)] : []),
+      ];
     }
     case "room.member_invited": {
       const d = event.data;
-      await member(d.member, d.role, d.kex_pub);
-      if (d.sealed_key) {
-        await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, after.keyed_epoch, d.member), {
-          sealed_key: d.sealed_key,
-        });
-      }
-      break;
+      const sealed = d.sealed_key ? [sealedKey(after.keyed_epoch, d.member, d.sealed_key, fresh(d.member))] : [];
+      return [...member(d.member, d.role, d.kex_pub), ...sealed];
     }
     case "room.member_removed": {
       const m = event.data.member;
-      await tx.delete("members", memberKey(ref, m));
-      await tx.delete("memberRooms", memberRoomKey(m, ref));
-      // Its copy of the current key goes too: a removed (or revoked) member keeps nothing servable.
-      await tx.delete("roomKeys", roomKeyKey(ref, after.keyed_epoch, m));
-      break;
+      return [
+        tx.delete("members", memberKey(ref, m)),
+        tx.delete("memberRooms", memberRoomKey(m, ref)),
+        // Its copy of the current key goes too: a removed (or revoked) member keeps nothing servable.
+        tx.delete("roomKeys", roomKeyKey(ref, after.keyed_epoch, m)),
+      ];
     }
     case "room.rekeyed": {
       const d = event.data;
-      for (const [m, sealed] of Object.entries(d.sealed_keys)) {
-        await tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, d.epoch, m), { sealed_key: sealed });
-      }
-      break;
+      // A new epoch: none of its keys exists yet.
+      return Object.entries(d.sealed_keys).map(([m, sealed]) => sealedKey(d.epoch, m, sealed, NEW_KEY));
     }
   }
-  // Last: the commit marker of everything above.
-  await tx.put("rooms", roomState, roomKey(ref), after);
 }
