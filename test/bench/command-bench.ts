@@ -5,16 +5,19 @@ import { Kvm } from "@nats-io/kv";
 import { fakeSealedKey } from "../support/membership-fixture.ts";
 import { CONCURRENCY, SECONDS } from "./bench-options.ts";
 import { spawnReplica } from "./bench-world.ts";
+import { rawPlanLoad } from "./command-raw-bench.ts";
 import { type Figure, load } from "./measure.ts";
+import { perOp, withCpu } from "./process-cpu.ts";
 import type { ClusterBench } from "./section.ts";
 
 /**
  * Section 4: room commands through a membership replica — creates, then one
  * invite and one rekey into each room created — next to the raw operations a
- * command cannot do without: an append with an expected subject sequence (the
- * optimistic-concurrency check) and one KV write (the aggregate's snapshot).
- * The plan's other projection writes are not in the baseline (perf-commands
- * owns the plan), so the ratios are, if anything, flattering to the baseline.
+ * command cannot do without, at the same concurrency: the append with an
+ * expected subject sequence (optimistic concurrency) plus the plan's KV writes
+ * (rawPlanLoad), the ratios' denominator; and, as a floor, the append with
+ * one KV put. The create row carries the CPU per command of the replica and
+ * of the NATS servers (process-cpu.ts).
  */
 export async function commandBench({ cluster, world, profile }: ClusterBench): Promise<Figure[]> {
   const { store, bot, guest } = world;
@@ -35,12 +38,17 @@ export async function commandBench({ cluster, world, profile }: ClusterBench): P
       },
       { seconds: SECONDS, concurrency: CONCURRENCY },
     );
+    const plan = await rawPlanLoad(store.conn, tag, replicas);
     const client = new ConclaveClient({ url: service.url, identity: bot, attempts: 1 });
     const rooms: string[] = [];
-    const create = await load(
-      async () => rooms.push((await client.createRoom({ mode: "e2e", sealed_key: fakeSealedKey() })).id),
-      { seconds: SECONDS, concurrency: CONCURRENCY },
+    const nats = cluster.nodes.map((n) => n.pid);
+    const created = await withCpu({ service: [service.child.pid], nats }, () =>
+      load(async () => rooms.push((await client.createRoom({ mode: "e2e", sealed_key: fakeSealedKey() })).id), {
+        seconds: SECONDS,
+        concurrency: CONCURRENCY,
+      }),
     );
+    const create = created.result;
     // Warm-up creates are rooms too; every row below touches each room once.
     const invite = await load(
       (i) => client.invite(rooms[i] as string, { member: guest.signPublicKey, sealed_key: fakeSealedKey() }),
@@ -57,12 +65,22 @@ export async function commandBench({ cluster, world, profile }: ClusterBench): P
       section,
       name,
       ...r,
-      ratio: r.opsPerSec / raw.opsPerSec,
+      ratio: r.opsPerSec / plan.opsPerSec,
       note: `${r.errors} errors; ${note}`,
     });
     return [
-      { section, name: `raw append (expected seq) + KV put (c=${CONCURRENCY})`, ...raw, note: "baseline" },
-      row("signed POST /v1/rooms (create)", create, "decide, append, apply"),
+      { section, name: `raw append (expected seq) + KV put (c=${CONCURRENCY})`, ...raw, note: "floor" },
+      {
+        section,
+        name: `raw append + a room create's plan writes (c=${CONCURRENCY})`,
+        ...plan,
+        note: "baseline of every row below",
+      },
+      row(
+        "signed POST /v1/rooms (create)",
+        create,
+        `decide, append, apply; service ${perOp(created.cpuMs.service, create.count)}, NATS ${perOp(created.cpuMs.nats, create.count)}`,
+      ),
       row("signed POST /v1/rooms/{id}/members (invite)", invite, "one per room created"),
       row("signed POST /v1/rooms/{id}/keys (rekey)", rekey, "one per room invited into"),
     ];

@@ -9,7 +9,6 @@ import { ONLY } from "./bench-options.ts";
 import { benchWorld } from "./bench-world.ts";
 import { blobBench, gatewayBench } from "./child-bench.ts";
 import { commandBench } from "./command-bench.ts";
-import { commandRawBench } from "./command-raw-bench.ts";
 import { dataplaneBench } from "./dataplane-bench.ts";
 import { type Figure, printTable } from "./measure.ts";
 import { pinLoadGenerator, pinMeasured, pinningNote } from "./pin.ts";
@@ -27,7 +26,6 @@ const ALL_SECTIONS: Section[] = [
   once("1 verify", verifyBench),
   onClusters("2-3 signed GET and nonces", [1, 3], authBench),
   onClusters("4 commands", [1, 3], commandBench),
-  onClusters("4 commands, raw plan", [1, 3], commandRawBench),
   onClusters("8 read barrier", [1, 3], readBarrierBench),
   onClusters("7 scale", [3], scaleBench),
   onClusters("7 rooms", [3], roomsListingBench),
