@@ -31,6 +31,31 @@ describe("the connection kicker", () => {
     await world?.close();
   });
 
+  it("a follow-up sweep closes only the connections started before its time", { timeout: 30_000 }, async () => {
+    const drops = new Map<string, number>();
+    const watch = (name: string, c: BotConnection) => {
+      void (async () => {
+        for await (const st of c.nc.status()) if (st.type === "disconnect") drops.set(name, (drops.get(name) ?? 0) + 1);
+      })();
+    };
+    const older = await connectBot(bot, [nats().urls[0] as string]);
+    await new Promise((r) => setTimeout(r, 50));
+    const cutoff = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    const newer = await connectBot(bot, [nats().urls[1] as string]);
+    watch("older", older);
+    watch("newer", newer);
+    const kicker = new ConnectionKicker({ system, account: "BOTS", stallMs: 300, timeoutMs: 5_000 });
+    expect(await kicker.kick(bot.signPublicKey, cutoff)).toEqual({ kicked: 1, servers: 2 });
+    await eventually(async () => expect(drops.get("older")).toBe(1));
+    // Back under a new connection, started after the cutoff: a second sweep of that time finds nothing.
+    await eventually(async () =>
+      expect(await kicker.kick(bot.signPublicKey, cutoff)).toEqual({ kicked: 0, servers: 2 }),
+    );
+    expect(drops.get("newer")).toBeUndefined();
+    await Promise.all([older.nc.close(), newer.nc.close()]);
+  });
+
   it("closes the bot's connection on each server; a known server that stops answering fails the kick", {
     timeout: 60_000,
   }, async () => {

@@ -1,4 +1,4 @@
-import { createAccessModule, loadAccessConfig } from "@conclave/access";
+import { type AccessModuleOptions, createAccessModule, loadAccessConfig } from "@conclave/access";
 import type { KeyFile } from "@conclave/auth";
 import { membershipModule } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
@@ -20,18 +20,33 @@ export interface LiveWorld {
 }
 
 /** One callout replica with live disconnect (the system user's seed), in-process. */
-export function startCallout(nats: NatsCluster, instance: string, logLevel = "warn"): Promise<Host> {
+export function startCallout(
+  nats: NatsCluster,
+  instance: string,
+  logLevel = "warn",
+  opts: Omit<AccessModuleOptions, "config"> = {},
+): Promise<Host> {
   const env = calloutEnv(nats, { CONCLAVE_INSTANCE: `access-${instance}` }, logLevel);
-  return startHost({ env: loadServiceEnv(env), modules: [createAccessModule({ config: loadAccessConfig(env) })] });
+  return startHost({
+    env: loadServiceEnv(env),
+    modules: [createAccessModule({ ...opts, config: loadAccessConfig(env) })],
+  });
 }
 
-export async function startLiveWorld(nats: NatsCluster, logLevel = "warn"): Promise<LiveWorld> {
+/** `callouts`: the replicas' module options, one entry each (default: two plain replicas). */
+export async function startLiveWorld(
+  nats: NatsCluster,
+  logLevel = "warn",
+  calloutOpts: Omit<AccessModuleOptions, "config">[] = [{}, {}],
+): Promise<LiveWorld> {
   const membership = await startHost({
     env: loadServiceEnv(dataplaneHostEnv(nats, "membership", logLevel)),
     modules: [membershipModule],
   });
   const callouts: Host[] = [];
-  for (const instance of ["a", "b"]) callouts.push(await startCallout(nats, instance, logLevel));
+  for (const [i, opts] of calloutOpts.entries()) {
+    callouts.push(await startCallout(nats, String.fromCharCode(97 + i), logLevel, opts));
+  }
   return {
     membership,
     callouts,

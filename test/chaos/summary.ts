@@ -163,17 +163,25 @@ function worstOwnShare(f: Figures): Record<string, { ms: number; replica: string
   return out;
 }
 
+/** Lags of removals near faults are listed only past this (the plain bound is 1 s). */
+const LISTED_LAG_MS = 500;
+
 function renderLags(lags: RemovalLag[]): string {
   if (lags.length === 0) return "-";
+  const max = (of: RemovalLag[]) => (of.length > 0 ? ms(Math.max(...of.map((l) => l.lagMs))) : "-");
   const clear = lags.filter((l) => !l.near);
-  const near = lags.filter((l) => l.near);
-  const worst = clear.length > 0 ? `max ${ms(Math.max(...clear.map((l) => l.lagMs)))}` : "-";
+  const during = lags.filter((l) => l.near && l.near.afterRecoveryMs === undefined);
+  const after = lags.filter((l) => l.near?.afterRecoveryMs !== undefined);
   const where = (l: RemovalLag) => {
     const n = l.near as NonNullable<RemovalLag["near"]>;
     const at = n.afterRecoveryMs === undefined ? "during" : `${ms(n.afterRecoveryMs)} after the recovery of`;
     return `${ms(l.lagMs)} (${l.what} ${at} ${n.kind} #${n.episode})`;
   };
-  return `${clear.length} clear of faults, ${worst}; ${near.length} near a fault: ${near.map(where).join(", ") || "-"}`;
+  const listed = lags.filter((l) => l.near && l.lagMs > LISTED_LAG_MS).map(where);
+  return (
+    `${clear.length} clear of faults (max ${max(clear)}), ${during.length} during one (max ${max(during)}), ` +
+    `${after.length} within a minute after a recovery (max ${max(after)}); over ${ms(LISTED_LAG_MS)}: ${listed.join(", ") || "none"}`
+  );
 }
 
 function table(header: string[], rows: string[][]): string[] {

@@ -37,6 +37,8 @@ export interface LiveDisconnectMetrics {
   change(table: string, outcome: ChangeOutcome): void;
   /** Connections closed for one change, `lagSeconds` after its commit. */
   kicked(table: string, connections: number, lagSeconds: number): void;
+  /** Connections a follow-up sweep closed: admitted on facts read before the change, registered after its kick. */
+  lateAdmissions(table: string, connections: number): void;
   feedRestarted(table: string): void;
   /** Reports the kicks waiting for a turn when scraped. */
   backlog(read: () => number): void;
@@ -62,6 +64,12 @@ export function liveDisconnectMetrics(registry: Registry): LiveDisconnectMetrics
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [registry],
   });
+  const late = new Counter({
+    name: "conclave_access_late_admissions_total",
+    help: "Connections admitted on facts read before a change and registered after its kick, closed by a follow-up sweep",
+    labelNames: ["table"] as const,
+    registers: [registry],
+  });
   const restarts = new Counter({
     name: "conclave_access_kick_feed_restarts_total",
     help: "Change feeds re-attached to their durable consumer after an interruption",
@@ -84,6 +92,7 @@ export function liveDisconnectMetrics(registry: Registry): LiveDisconnectMetrics
       kicks.inc({ table }, connections);
       lag.observe({ table }, lagSeconds);
     },
+    lateAdmissions: (table, connections) => late.inc({ table }, connections),
     feedRestarted: (table) => restarts.inc({ table }),
     backlog(r) {
       read = r;

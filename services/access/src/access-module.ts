@@ -3,7 +3,7 @@ import { nkeyAuthenticator } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { type AccessConfig, type LiveDisconnectConfig, loadAccessConfig } from "./access-config.ts";
 import { accessMetrics, liveDisconnectMetrics } from "./access-metrics.ts";
-import { CalloutResponder } from "./callout-responder.ts";
+import { type AdmissionSources, CalloutResponder } from "./callout-responder.ts";
 import { ConnectionKicker, SERVER_MEMORY_MS } from "./connection-kicker.ts";
 import { IssuerKey } from "./issuer-key.ts";
 import { LiveDisconnect } from "./live-disconnect.ts";
@@ -14,6 +14,8 @@ export interface AccessModuleOptions {
   config?: AccessConfig;
   /** Milliseconds since the epoch (tests pass a fake clock). */
   now?: () => number;
+  /** Wraps the store's facts of an admission (tests hold one in flight across a change). */
+  facts?: (store: AdmissionSources) => AdmissionSources;
 }
 
 /**
@@ -34,11 +36,11 @@ export function createAccessModule(opts: AccessModuleOptions = {}): ServiceModul
         nc: ctx.store.conn.nc,
         issuer: IssuerKey.fromSeed(config.issuerSeed),
         config,
-        sources: {
+        sources: (opts.facts ?? ((s) => s))({
           user: async (signPub) => (await users.get(signPub))?.value.data,
           roomsOf: storeRoomsOfMember(ctx.store),
           confirm: () => ctx.store.witness.confirm(),
-        },
+        }),
         metrics: accessMetrics(ctx.edge.registry),
         logger: ctx.logger,
         ...(opts.now ? { now: opts.now } : {}),
@@ -85,8 +87,13 @@ async function startLiveDisconnect(
   });
   const disconnect = new LiveDisconnect({
     store: ctx.store,
-    kick: (signPub) => kicker.kick(signPub),
-    config: { concurrency: live.concurrency, maxPending: live.maxPending, ttlS: config.ttlS },
+    kick: (signPub, startedBefore) => kicker.kick(signPub, startedBefore),
+    config: {
+      concurrency: live.concurrency,
+      maxPending: live.maxPending,
+      ttlS: config.ttlS,
+      decisionMs: config.decisionMs,
+    },
     metrics: liveDisconnectMetrics(ctx.edge.registry),
     logger: ctx.logger,
     ...(now ? { now } : {}),

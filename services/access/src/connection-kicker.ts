@@ -11,7 +11,7 @@ const connzAnswer = z.object({
   data: z
     .object({
       limit: z.number().int().positive().optional(),
-      connections: z.array(z.object({ cid: z.number().int().positive() })).nullish(),
+      connections: z.array(z.object({ cid: z.number().int().positive(), start: z.string().optional() })).nullish(),
     })
     .optional(),
   error: z.object({ code: z.number().optional(), description: z.string().optional() }).optional(),
@@ -47,6 +47,8 @@ export interface ConnectionKickerDeps {
 interface Connection {
   server: string;
   cid: number;
+  /** When the server accepted it (its clock, ms since the epoch); NaN when it did not say. */
+  startedAt: number;
 }
 
 // A server that answered recently and not this time: its connections would be missed, so the
@@ -77,7 +79,11 @@ export class ConnectionKicker {
     this.now = deps.now ?? Date.now;
   }
 
-  async kick(signPub: string): Promise<KickResult> {
+  /**
+   * `startedBefore` (ms since the epoch): close only the connections the servers accepted before
+   * it (a follow-up sweep, live-disconnect.ts); one whose start is not given is closed too.
+   */
+  async kick(signPub: string, startedBefore?: number): Promise<KickResult> {
     const { system, account, stallMs, timeoutMs } = this.deps;
     const query = JSON.stringify({ user: signPub, acc: account });
     const expected = this.recentServers();
@@ -97,14 +103,16 @@ export class ConnectionKicker {
       answered.add(answer.server);
       found.push(...answer.connections);
     }
-    await Promise.all(found.map((c) => this.close(c)));
+    const stale = (c: Connection) => startedBefore === undefined || !(c.startedAt >= startedBefore);
+    const closing = found.filter(stale);
+    await Promise.all(closing.map((c) => this.close(c)));
     this.remember(answered);
     const missing = expected.filter((id) => !answered.has(id));
     if (answered.size === 0 || missing.length > 0) {
       throw new KickError(`CONNZ incomplete: no answer from ${missing.join(", ") || "any server"}`);
     }
-    void this.lateAnswers(listing, signPub);
-    return { kicked: found.length, servers: answered.size };
+    void this.lateAnswers(listing, signPub, stale);
+    return { kicked: closing.length, servers: answered.size };
   }
 
   /**
@@ -112,12 +120,16 @@ export class ConnectionKicker {
    * last full listing answers here; its connections of the bot are closed
    * too, and it is expected from then on.
    */
-  private async lateAnswers(listing: AsyncIterator<Msg>, signPub: string): Promise<void> {
+  private async lateAnswers(
+    listing: AsyncIterator<Msg>,
+    signPub: string,
+    stale: (c: Connection) => boolean,
+  ): Promise<void> {
     try {
       for (let next = await listing.next(); !next.done; next = await listing.next()) {
         const answer = this.parse(next.value);
         this.remember([answer.server]);
-        await Promise.all(answer.connections.map((c) => this.close(c)));
+        await Promise.all(answer.connections.filter(stale).map((c) => this.close(c)));
       }
     } catch (err) {
       this.deps.onLateError?.(err as Error, signPub);
@@ -135,7 +147,14 @@ export class ConnectionKicker {
     if (data.limit !== undefined && connections.length >= data.limit) {
       throw new KickError(`CONNZ of ${server.id} paged`);
     }
-    return { server: server.name, connections: connections.map((c) => ({ server: server.id, cid: c.cid })) };
+    return {
+      server: server.name,
+      connections: connections.map((c) => ({
+        server: server.id,
+        cid: c.cid,
+        startedAt: c.start === undefined ? Number.NaN : Date.parse(c.start),
+      })),
+    };
   }
 
   private remember(servers: Iterable<string>): void {

@@ -23,11 +23,17 @@ const ACK_WAIT_MS = 2_000;
 // taking changes after it, not after nats.js's default 30 s.
 const PULL_EXPIRES_MS = 4_000;
 const OPERATION = "KV-Operation";
+/** The first follow-up sweep after a kick (see `sweepsAfter`): most admissions in flight have landed by then. */
+const EARLY_SWEEP_MS = 250;
+/** Beyond the decision bound, what a late admission may still take to register at its server. */
+const REGISTRATION_MARGIN_MS = 1_000;
 
 export interface LiveDisconnectDeps {
   store: Store;
-  kick(signPub: string): Promise<KickResult>;
-  config: { concurrency: number; maxPending: number; ttlS: number };
+  /** `startedBefore` (ms since the epoch): only the connections the servers accepted before it. */
+  kick(signPub: string, startedBefore?: number): Promise<KickResult>;
+  /** `decisionMs`: the callout's decision bound (CONCLAVE_ACCESS_DECISION_MS), which fixes the follow-up sweeps. */
+  config: { concurrency: number; maxPending: number; ttlS: number; decisionMs: number };
   metrics: LiveDisconnectMetrics;
   logger: Logger;
   /** Milliseconds since the epoch. */
@@ -57,11 +63,13 @@ export class LiveDisconnect {
   private readonly feeds = new Map<WatchedTable, ConsumerMessages>();
   private loops: Promise<void>[] = [];
   private readonly handling = new Set<Promise<void>>();
+  /** Pending follow-up waits, woken (to give up) by stop(). */
+  private readonly wakers = new Set<() => void>();
 
   constructor(deps: LiveDisconnectDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
-    this.queue = new KickQueue(deps.config.concurrency, (signPub) => deps.kick(signPub));
+    this.queue = new KickQueue(deps.config.concurrency, (signPub, before) => deps.kick(signPub, before));
     this.members = deps.store.table("members", z.unknown());
     deps.metrics.backlog(() => this.queue.backlog);
   }
@@ -73,6 +81,7 @@ export class LiveDisconnect {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const wake of [...this.wakers]) wake();
     for (const feed of this.feeds.values()) feed.stop();
     await Promise.all(this.loops);
     await Promise.allSettled([...this.handling]);
@@ -124,8 +133,7 @@ export class LiveDisconnect {
         for await (const msg of feed) {
           attempt = 0;
           // Not awaited: kicks of different bots overlap, bounded by the queue and max_ack_pending.
-          const handled = this.handle(table, msg).finally(() => this.handling.delete(handled));
-          this.handling.add(handled);
+          this.track(this.handle(table, msg));
         }
       } catch (err) {
         this.deps.logger.warn({ err, table }, "live disconnect: change feed interrupted");
@@ -155,11 +163,12 @@ export class LiveDisconnect {
         value: msg.data,
       };
       const who = await this.whoseConnections(change);
-      const results = await Promise.all(who.map((signPub) => this.queue.submit(signPub)));
-      msg.ack();
-      const kicked = results.reduce((sum, r) => sum + r.kicked, 0);
-      this.deps.metrics.change(table, who.length > 0 ? "kicked" : "none");
+      const sweptAt = this.now();
+      const kicked = await this.sweep(who);
       if (who.length > 0) this.deps.metrics.kicked(table, kicked, (this.now() - committedMs) / 1_000);
+      msg.ack();
+      this.deps.metrics.change(table, who.length > 0 ? "kicked" : "none");
+      if (who.length > 0) this.track(this.followUp(table, who, sweptAt));
     } catch (err) {
       this.deps.metrics.change(table, "failed");
       this.deps.logger.warn({ err, table, seq: msg.seq }, "live disconnect: kick failed, retried");
@@ -170,6 +179,58 @@ export class LiveDisconnect {
     }
   }
 
+  /** Closes these bots' connections (started before `startedBefore`, if given) on every server; how many. */
+  private async sweep(who: string[], startedBefore?: number): Promise<number> {
+    const results = await Promise.all(who.map((signPub) => this.queue.submit(signPub, startedBefore)));
+    return results.reduce((sum, r) => sum + r.kicked, 0);
+  }
+
+  /**
+   * An admission in flight when the change committed read the facts before it, and its
+   * connection may register at its server only after the first sweep listed the bot's
+   * connections: it would keep the old permissions for its whole lifetime. Such a connection
+   * registers within the callout's decision bound (plus the server's handling) of the commit,
+   * so two more sweeps close it: one soon (the usual case, inside the data plane's 1 s bound),
+   * one once that bound has passed (the guarantee). They close only connections the servers
+   * accepted before the first sweep began (`sweptAt`): a stale one started before its facts were
+   * read, so before the commit; the bot's reconnects after the first kick started after it and
+   * were decided on the new state, so they are left alone (servers' clocks are taken to agree
+   * with ours to within the commit-to-sweep delay). They run after the change is acked, so a
+   * storm of changes drains at the first sweep's pace; a replica that dies within those 2.5 s
+   * leaves such a connection to its lifetime (two faults at once: the race and the death).
+   */
+  private async followUp(table: WatchedTable, who: string[], sweptAt: number): Promise<void> {
+    try {
+      let late = 0;
+      for (const waitMs of sweepsAfter(this.deps.config.decisionMs)) {
+        if (!(await this.pause(waitMs))) return;
+        late += await this.sweep(who, sweptAt);
+      }
+      if (late > 0) this.deps.metrics.lateAdmissions(table, late);
+    } catch (err) {
+      this.deps.logger.warn({ err, table }, "live disconnect: follow-up sweep failed");
+    }
+  }
+
+  /** Waits `ms`; false when stop() came first. */
+  private pause(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.stopped) return resolve(false);
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve(!this.stopped);
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.handling.delete(tracked));
+    this.handling.add(tracked);
+  }
+
   private async whoseConnections(change: TableChange): Promise<string[]> {
     const filter = roomMembersKey(change);
     if (!filter) return kicksOfChange(change);
@@ -177,4 +238,9 @@ export class LiveDisconnect {
     const keys = await this.members.keysWithHistory(filter);
     return [...new Set(keys.map(memberOfKey).filter((m) => m !== undefined))];
   }
+}
+
+/** The waits before each follow-up sweep after a kick (LiveDisconnect.followUp). */
+export function sweepsAfter(decisionMs: number): number[] {
+  return [EARLY_SWEEP_MS, Math.max(0, decisionMs + REGISTRATION_MARGIN_MS - EARLY_SWEEP_MS)];
 }
