@@ -1,6 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Authenticator } from "@nats-io/nats-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { coalesceWrites } from "./coalesced-writes.ts";
 import { ConnectionGate } from "./connection-gate.ts";
 import { IsolationWatch, peersIn } from "./isolated-server.ts";
 
@@ -48,6 +49,8 @@ export async function connectStore(opts: ConnectionOptions): Promise<StoreConnec
     noAsyncTraces: true,
     ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
   });
+  // One socket write per event-loop turn, not per request (coalesced-writes.ts).
+  coalesceWrites(nc);
   const js = jetstream(nc, { timeout: opts.opTimeoutMs });
   const jsm = await jetstreamManager(nc, { timeout: opts.opTimeoutMs });
   const gate = new ConnectionGate();
