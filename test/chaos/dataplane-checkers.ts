@@ -50,6 +50,17 @@ const INJECT_LEAD_MS = 500;
 const bootstrapped = (history: HistoryRecord[]) =>
   history.flatMap((h) => (h.type === "meta" ? (((h as MetaRecord).registered as string[] | undefined) ?? []) : []));
 
+/** Whether the removed member was invited to the room again after removal `r` was sent and before `at`. */
+function invitedBack(invites: RequestRecord[], r: RequestRecord, at: number): boolean {
+  return invites.some(
+    (i) =>
+      String(i.summary.member) === String(r.summary.member) &&
+      String(i.summary.room) === String(r.summary.room) &&
+      i.t0 > r.t0 &&
+      i.t0 < at,
+  );
+}
+
 /** The first acknowledged revocation of each user: its 2xx time. */
 function revocations(records: RequestRecord[]): Map<string, number> {
   const at = new Map<string, number>();
@@ -118,14 +129,7 @@ export function checkDataplaneRemovals(history: HistoryRecord[], opts: Dataplane
     const out = removals.find((r) => {
       if (String(r.summary.member) !== d.bot || String(r.summary.room) !== d.room) return false;
       if (d.publishedAt <= (removedUntil.get(r) as number)) return false;
-      const back = invites.some(
-        (i) =>
-          String(i.summary.member) === d.bot &&
-          String(i.summary.room) === d.room &&
-          i.t0 > r.t0 &&
-          i.t0 < d.publishedAt,
-      );
-      return !back;
+      return !invitedBack(invites, r, d.publishedAt);
     });
     const afterRevocation = revokedAt !== undefined && d.publishedAt > (revokedUntil.get(d.bot) as number);
     if (!out && !afterRevocation) continue;
@@ -262,10 +266,7 @@ export function removalLags(history: HistoryRecord[]): RemovalLag[] {
     const room = String(r.summary.room);
     const ofRoom = deliveries.filter((d) => d.bot === bot && d.room === room);
     if (!ofRoom.some((d) => d.receivedAt < r.t1)) continue;
-    const back = invites.find(
-      (i) => String(i.summary.member) === bot && String(i.summary.room) === room && i.t0 > r.t0,
-    );
-    const late = ofRoom.filter((d) => d.publishedAt > r.t1 && (!back || d.publishedAt < back.t0));
+    const late = ofRoom.filter((d) => d.publishedAt > r.t1 && !invitedBack(invites, r, d.publishedAt));
     out.push(withNear({ what: "removal", at: r.t1, lagMs: lag(r.t1, late) }, near(r.t1)));
   }
   for (const [bot, at] of revocations(requests)) {
