@@ -168,7 +168,7 @@ export class LiveDisconnect {
       if (who.length > 0) this.deps.metrics.kicked(table, kicked, (this.now() - committedMs) / 1_000);
       msg.ack();
       this.deps.metrics.change(table, who.length > 0 ? "kicked" : "none");
-      if (who.length > 0) this.track(this.followUp(table, who, sweptAt));
+      if (who.length > 0) this.track(this.followUp(table, who, sweptAt, committedMs));
     } catch (err) {
       this.deps.metrics.change(table, "failed");
       this.deps.logger.warn({ err, table, seq: msg.seq }, "live disconnect: kick failed, retried");
@@ -197,19 +197,26 @@ export class LiveDisconnect {
    * were decided on the new state, so they are left alone (servers' clocks are taken to agree
    * with ours to within the commit-to-sweep delay). They run after the change is acked, so a
    * storm of changes drains at the first sweep's pace; a replica that dies within those 2.5 s
-   * leaves such a connection to its lifetime (two faults at once: the race and the death).
+   * leaves such a connection to its lifetime (two faults at once: the race and the death). A
+   * sweep that fails (a known server silent) is retried with a backoff, like a change's kick,
+   * until the change is older than an admission: by then every admission decided before it ran out.
    */
-  private async followUp(table: WatchedTable, who: string[], sweptAt: number): Promise<void> {
-    try {
-      let late = 0;
-      for (const waitMs of sweepsAfter(this.deps.config.decisionMs)) {
-        if (!(await this.pause(waitMs))) return;
-        late += await this.sweep(who, sweptAt);
+  private async followUp(table: WatchedTable, who: string[], sweptAt: number, committedMs: number): Promise<void> {
+    let late = 0;
+    for (const waitMs of sweepsAfter(this.deps.config.decisionMs)) {
+      if (!(await this.pause(waitMs))) return;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          late += await this.sweep(who, sweptAt);
+          break;
+        } catch (err) {
+          const expired = this.now() - committedMs > this.deps.config.ttlS * 1_000;
+          this.deps.logger.warn({ err, table, expired }, "live disconnect: follow-up sweep failed");
+          if (expired || !(await this.pause(backoffMs(attempt, 250, 5_000)))) return;
+        }
       }
-      if (late > 0) this.deps.metrics.lateAdmissions(table, late);
-    } catch (err) {
-      this.deps.logger.warn({ err, table }, "live disconnect: follow-up sweep failed");
     }
+    if (late > 0) this.deps.metrics.lateAdmissions(table, late);
   }
 
   /** Waits `ms`; false when stop() came first. */
