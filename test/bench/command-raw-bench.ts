@@ -8,8 +8,8 @@ import { load } from "./measure.ts";
 /**
  * The raw operations a room create needs (issue 16 item 6), at the concurrency of POST /v1/rooms:
  * an append with an expected subject sequence, then the plan's KV writes as applyRoomEvent issues
- * them: the owner's members and member_rooms entries and its sealed key together (creates: expected
- * revision 0, no read), then the snapshot (a create too). An invite's plan is the same shape; a
+ * them: the owner's member_rooms entry and its sealed key together (creates: expected revision 0,
+ * no read), then the snapshot (a create too). An invite's plan is the same shape; a
  * rekey's has one write fewer.
  */
 export async function rawPlanLoad({ js, jsm }: StoreConnection, tag: string, replicas: number) {
@@ -27,7 +27,7 @@ export async function rawPlanLoad({ js, jsm }: StoreConnection, tag: string, rep
       async () => {
         const id = randomUUID();
         await js.publish(`${subjects}.${id}`, "{}", { msgID: id, expect: { lastSubjectSequence: 0 } });
-        await Promise.all([create(`m.${id}`), create(`r.${id}`), create(`k.${id}`)]);
+        await Promise.all([create(`r.${id}`), create(`k.${id}`)]);
         await create(`s.${id}`);
       },
       { seconds: SECONDS, concurrency: CONCURRENCY },

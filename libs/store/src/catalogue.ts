@@ -124,16 +124,6 @@ export const BUCKETS = {
     whenFull: "refuse_new",
     purpose: "room state (projection)",
   },
-  members: {
-    name: "conclave_members",
-    history: 5,
-    tombstoneTtlMs: TOMBSTONE_TTL_MS,
-    maxValueBytes: 64 * 1024,
-    security: true,
-    maxBytes: 256 * MiB,
-    whenFull: "refuse_new",
-    purpose: "room membership, key room.member (projection)",
-  },
   memberRooms: {
     name: "conclave_member_rooms",
     history: 1,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { kicksOfChange, memberOfKey, roomMembersKey, type TableChange } from "./change-kicks.ts";
+import { deletedRoomMembersFilter, kicksOfChange, memberOfMemberRoomKey, type TableChange } from "./change-kicks.ts";
 
 const pub = () => randomBytes(32).toString("base64url");
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -37,15 +37,15 @@ describe("whose connections a committed change makes stale", () => {
   it("a key that holds no sign_pub where one belongs kicks nobody", () => {
     expect(kicksOfChange(change({ table: "users", key: "not-a-key", removed: true }))).toEqual([]);
     expect(kicksOfChange(change({ table: "memberRooms", key: "x.acme.r1", removed: true }))).toEqual([]);
-    expect(memberOfKey("acme.r1.nobody")).toBeUndefined();
+    expect(memberOfMemberRoomKey("nobody.acme.r1")).toBeUndefined();
   });
 
   it("a deleted room is looked up by its members; a rewritten snapshot or a legacy alias is not", () => {
-    expect(roomMembersKey(change({ table: "rooms", key: "acme.r1", removed: true }))).toBe("acme.r1.*");
-    expect(roomMembersKey(change({ table: "rooms", key: "acme.r1" }))).toBeUndefined();
-    expect(roomMembersKey(change({ table: "rooms", key: "legacy", removed: true }))).toBeUndefined();
+    expect(deletedRoomMembersFilter(change({ table: "rooms", key: "acme.r1", removed: true }))).toBe("*.acme.r1");
+    expect(deletedRoomMembersFilter(change({ table: "rooms", key: "acme.r1" }))).toBeUndefined();
+    expect(deletedRoomMembersFilter(change({ table: "rooms", key: "legacy", removed: true }))).toBeUndefined();
     expect(kicksOfChange(change({ table: "rooms", key: "acme.r1", removed: true }))).toEqual([]);
     const m = pub();
-    expect(memberOfKey(`acme.r1.${m}`)).toBe(m);
+    expect(memberOfMemberRoomKey(`${m}.acme.r1`)).toBe(m);
   });
 });

@@ -45,8 +45,7 @@ export function kicksOfChange(change: TableChange): string[] {
       return !parsed.success || parsed.data.data.status !== "active" ? [who] : [];
     }
     case "memberRooms": {
-      // `<member>.<tenant>.<room>` (services/membership room-identity.ts), put or deleted.
-      const who = signPub(change.key.split(".")[0]);
+      const who = memberOfMemberRoomKey(change.key);
       return who ? [who] : [];
     }
     case "rooms":
@@ -55,12 +54,12 @@ export function kicksOfChange(change: TableChange): string[] {
 }
 
 /**
- * The members table's filter for a deleted room's members (`<tenant>.<room>.<member>`),
- * when the change is a room's deletion; a legacy alias (a bare id) is not a room.
+ * The member_rooms filter for a deleted room's members (`*.<tenant>.<room>`; room ids
+ * hold no dot), when the change is a room's deletion; a legacy alias (a bare id) is not a room.
  */
-export function roomMembersKey(change: TableChange): string | undefined {
-  return change.table === "rooms" && change.removed && change.key.includes(".") ? `${change.key}.*` : undefined;
+export function deletedRoomMembersFilter(change: TableChange): string | undefined {
+  return change.table === "rooms" && change.removed && change.key.includes(".") ? `*.${change.key}` : undefined;
 }
 
-/** The member a members-table key names. */
-export const memberOfKey = (key: string) => signPub(key.split(".").at(-1));
+/** The member a member_rooms key (`<member>.<tenant>.<room>`, services/membership room-identity.ts) names. */
+export const memberOfMemberRoomKey = (key: string) => signPub(key.split(".")[0]);

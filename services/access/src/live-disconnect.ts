@@ -4,9 +4,9 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { LiveDisconnectMetrics } from "./access-metrics.ts";
 import {
+  deletedRoomMembersFilter,
   kicksOfChange,
-  memberOfKey,
-  roomMembersKey,
+  memberOfMemberRoomKey,
   type TableChange,
   WATCHED_TABLES,
   type WatchedTable,
@@ -58,7 +58,7 @@ export class LiveDisconnect {
   private readonly deps: LiveDisconnectDeps;
   private readonly now: () => number;
   private readonly queue: KickQueue<KickResult>;
-  private readonly members: ReturnType<Store["table"]>;
+  private readonly memberRooms: ReturnType<Store["table"]>;
   private stopped = false;
   private readonly feeds = new Map<WatchedTable, ConsumerMessages>();
   private loops: Promise<void>[] = [];
@@ -70,7 +70,7 @@ export class LiveDisconnect {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
     this.queue = new KickQueue(deps.config.concurrency, (signPub, before) => deps.kick(signPub, before));
-    this.members = deps.store.table("members", z.unknown());
+    this.memberRooms = deps.store.table("memberRooms", z.unknown());
     deps.metrics.backlog(() => this.queue.backlog);
   }
 
@@ -239,11 +239,11 @@ export class LiveDisconnect {
   }
 
   private async whoseConnections(change: TableChange): Promise<string[]> {
-    const filter = roomMembersKey(change);
+    const filter = deletedRoomMembersFilter(change);
     if (!filter) return kicksOfChange(change);
-    // A deleted room: its members as the members table lists them, deleted entries included.
-    const keys = await this.members.keysWithHistory(filter);
-    return [...new Set(keys.map(memberOfKey).filter((m) => m !== undefined))];
+    // A deleted room: its members as the reverse index lists them, deleted entries included.
+    const keys = await this.memberRooms.keysWithHistory(filter);
+    return [...new Set(keys.map(memberOfMemberRoomKey).filter((m) => m !== undefined))];
   }
 }
 

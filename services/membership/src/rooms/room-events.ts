@@ -55,14 +55,6 @@ export const roomState = z.object({
 });
 export type RoomState = z.infer<typeof roomState>;
 
-/** members table entry: key `<tenant>.<room>.<member>`. */
-export const memberEntry = z.object({
-  tenant: z.string(),
-  room: roomId,
-  member: publicKey32,
-  role: roomRole,
-  kex_pub: publicKey32,
-});
 /** member_rooms table entry: key `<member>.<tenant>.<room>` (discovery). */
 export const memberRoomEntry = z.object({ room: roomId, role: roomRole });
 /** room_keys table entry: key `<tenant>.<room>.<epoch>.<member>`. */

@@ -13,9 +13,9 @@ export interface RoomRef {
 export const roomKey = (r: RoomRef) => `${r.tenant}.${r.id}`;
 /** A room's default subject; custom subjects must stay below it, so rooms never share traffic. */
 export const roomSubject = (r: RoomRef) => `conclave.room.${r.tenant}.${r.id}`;
-/** members table: `<tenant>.<room>.<member>`. */
+/** A member's position in the members pages: `<tenant>.<room>.<member>` (cursors carry it; the members table it once keyed is gone). */
 export const memberKey = (r: RoomRef, member: string) => `${roomKey(r)}.${member}`;
-/** member_rooms table (discovery): `<member>.<tenant>.<room>`; a member's rooms are all of its tenant. */
+/** member_rooms table (discovery, admission): `<member>.<tenant>.<room>`; a member's rooms are all of its tenant. */
 export const memberRoomKey = (member: string, r: RoomRef) => `${member}.${roomKey(r)}`;
 /** The discovery filter of one member's rooms. */
 export const memberRoomsFilter = (member: string, tenant: string) => `${member}.${tenant}.*`;

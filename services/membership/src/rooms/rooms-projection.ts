@@ -10,14 +10,13 @@ import { evolveRoom, type RoomEvent } from "./room-decider.ts";
 import type { RoomState } from "./room-events.ts";
 import {
   legacyRoomAlias,
-  memberEntry,
   memberRoomEntry,
   ROOM_AGGREGATE,
   ROOM_EVENT_SCHEMAS,
   roomKeyEntry,
   roomState,
 } from "./room-events.ts";
-import { memberKey, memberRoomKey, parseRoomAggregate, type RoomRef, roomKey, roomKeyKey } from "./room-identity.ts";
+import { memberRoomKey, parseRoomAggregate, type RoomRef, roomKey, roomKeyKey } from "./room-identity.ts";
 
 /**
  * Which room an event is about. A room created before ids were per tenant
@@ -38,9 +37,9 @@ async function roomOf(event: RoomEvent, tx: ProjectionWriter): Promise<RoomRef |
 }
 
 /**
- * Room read models: the room snapshot (rooms), membership (members), the
- * reverse index for discovery (member_rooms) and sealed keys (room_keys), all
- * keyed by (tenant, id). Room commands apply their own event inline
+ * Room read models: the room snapshot (rooms, which holds its members), the
+ * reverse index for discovery and admission (member_rooms) and sealed keys
+ * (room_keys), all keyed by (tenant, id). Room commands apply their own event inline
  * (`applyRoomEvent`); the runner applies the log in order for convergence
  * (an event whose command died before applying it) and rebuilds, skipping
  * what is applied.
@@ -48,7 +47,7 @@ async function roomOf(event: RoomEvent, tx: ProjectionWriter): Promise<RoomRef |
 export const roomsProjection: Projection = {
   name: "rooms",
   aggregateTypes: [ROOM_AGGREGATE],
-  tables: ["rooms", "members", "memberRooms", "roomKeys"],
+  tables: ["rooms", "memberRooms", "roomKeys"],
   async apply(stored, tx) {
     const event = domainEvent(ROOM_EVENT_SCHEMAS, stored);
     if (!event) return;
@@ -102,35 +101,23 @@ function planWrites(
 ): Promise<void>[] {
   // A member the room did not have has no entries yet (unless it left within the marker TTL: then the guess misses).
   const fresh = (m: string) => (before?.members[m] ? undefined : NEW_KEY);
-  const member = (m: string, role: "owner" | "admin" | "member", kex_pub: string) => [
-    tx.put(
-      "members",
-      memberEntry,
-      memberKey(ref, m),
-      { tenant: ref.tenant, room: ref.id, member: m, role, kex_pub },
-      fresh(m),
-    ),
-    tx.put("memberRooms", memberRoomEntry, memberRoomKey(m, ref), { room: ref.id, role }, fresh(m)),
-  ];
+  const memberRoom = (m: string, role: "owner" | "admin" | "member") =>
+    tx.put("memberRooms", memberRoomEntry, memberRoomKey(m, ref), { room: ref.id, role }, fresh(m));
   const sealedKey = (epoch: number, m: string, sealed_key: string, known: number | undefined) =>
     tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, epoch, m), { sealed_key }, known);
   switch (event.type) {
     case "room.created": {
       const d = event.data;
-      return [
-        ...member(d.owner, "owner", d.owner_kex),
-        ...(d.sealed_key ? [sealedKey(1, d.owner, d.sealed_key, NEW_KEY)] : []),
-      ];
+      return [memberRoom(d.owner, "owner"), ...(d.sealed_key ? [sealedKey(1, d.owner, d.sealed_key, NEW_KEY)] : [])];
     }
     case "room.member_invited": {
       const d = event.data;
       const sealed = d.sealed_key ? [sealedKey(after.keyed_epoch, d.member, d.sealed_key, fresh(d.member))] : [];
-      return [...member(d.member, d.role, d.kex_pub), ...sealed];
+      return [memberRoom(d.member, d.role), ...sealed];
     }
     case "room.member_removed": {
       const m = event.data.member;
       return [
-        tx.delete("members", memberKey(ref, m)),
         tx.delete("memberRooms", memberRoomKey(m, ref)),
         // Its copy of the current key goes too: a removed (or revoked) member keeps nothing servable.
         tx.delete("roomKeys", roomKeyKey(ref, after.keyed_epoch, m)),
