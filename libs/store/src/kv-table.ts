@@ -134,6 +134,10 @@ export class KvTable<T> {
         this.deps.opTimeoutMs,
         async () => {
           const msg = await this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+          // An answer about another key is never taken for this one (an allowlist read decides who signed).
+          if (msg && msg.subject !== subject) {
+            throw new UnavailableError(`${this.bucket}/${key}: the read answered ${msg.subject}`);
+          }
           if (newerThan !== undefined && (msg?.seq ?? 0) <= newerThan) {
             throw new UnavailableError(
               `${this.bucket}/${key}: a conflict at revision ${newerThan}, but no later write`,
