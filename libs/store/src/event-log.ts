@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { DeliverPolicy, type JsMsg, type MsgRequest } from "@nats-io/jetstream";
+import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import { z } from "zod";
 import { STREAMS, SUBJECTS } from "./catalogue.ts";
 import type { StoreConnection } from "./connection.ts";
 import { withDeadline } from "./deadline.ts";
 import { ConflictError, UnavailableError } from "./errors.ts";
 import { observed, type StoreObserver } from "./observer.ts";
+import { getBySubject } from "./subject-get.ts";
 
 export interface AggregateRef {
   type: string;
@@ -138,12 +139,7 @@ export class EventLog {
       `conflict check ${subject}`,
       this.opTimeoutMs,
       async () => {
-        // The server's message-get takes `next_by_subj` with a start sequence; the client's type
-        // lists only `seq` and `last_by_subj`, and passes the query through as it is.
-        const next = await this.conn.jsm.streams.getMessage(this.stream, {
-          seq: version + 1,
-          next_by_subj: subject,
-        } as unknown as MsgRequest);
+        const next = await getBySubject(this.conn.jsm, this.stream, subject, version + 1);
         if (!next) throw new UnavailableError(`${subject}: a conflict at version ${version}, but no later event`);
         return next;
       },
@@ -155,7 +151,7 @@ export class EventLog {
     return withDeadline(
       `version ${subject}`,
       this.opTimeoutMs,
-      () => this.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+      () => getBySubject(this.conn.jsm, this.stream, subject),
       { retry: true, gate: this.conn.gate },
     );
   }

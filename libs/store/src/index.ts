@@ -75,3 +75,4 @@ export { QuorumWitness } from "./quorum-witness.ts";
 export { compareProjection, rebuildProjection, type TableDifference } from "./rebuild.ts";
 export { retryingJetStream } from "./retrying-jetstream.ts";
 export { DEFAULT_OP_TIMEOUT_MS, Store, type StoreOptions } from "./store.ts";
+export { getBySubject, subjectMatches } from "./subject-get.ts";

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { AckPolicy, DeliverPolicy, type MsgRequest } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import type { ZodType } from "zod";
 import type { BucketSpec } from "./catalogue.ts";
@@ -8,6 +8,7 @@ import { backoffMs, withDeadline } from "./deadline.ts";
 import { DecodeMemo } from "./decode-memo.ts";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.ts";
 import { observed, type StoreObserver } from "./observer.ts";
+import { getBySubject } from "./subject-get.ts";
 
 export interface Entry<T> {
   value: T;
@@ -133,11 +134,7 @@ export class KvTable<T> {
         `get ${this.bucket}`,
         this.deps.opTimeoutMs,
         async () => {
-          const msg = await this.deps.conn.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
-          // An answer about another key is never taken for this one (an allowlist read decides who signed).
-          if (msg && msg.subject !== subject) {
-            throw new UnavailableError(`${this.bucket}/${key}: the read answered ${msg.subject}`);
-          }
+          const msg = await getBySubject(this.deps.conn.jsm, this.stream, subject);
           if (newerThan !== undefined && (msg?.seq ?? 0) <= newerThan) {
             throw new UnavailableError(
               `${this.bucket}/${key}: a conflict at revision ${newerThan}, but no later write`,
@@ -256,12 +253,12 @@ export class KvTable<T> {
     const keys: KeyPage["keys"] = [];
     let last: KeyPage["last"];
     for (let looked = 0; ; looked++) {
-      const query = { seq: (last?.seq ?? afterSeq) + 1, next_by_subj: subject } as unknown as MsgRequest;
+      const from = (last?.seq ?? afterSeq) + 1;
       const msg = await observed(this.deps.observer, "get", this.bucket, () =>
         withDeadline(
           `page ${this.bucket}`,
           this.deps.opTimeoutMs,
-          () => this.deps.conn.jsm.streams.getMessage(this.stream, query),
+          () => getBySubject(this.deps.conn.jsm, this.stream, subject, from),
           this.idempotent,
         ),
       );

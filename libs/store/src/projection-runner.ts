@@ -7,6 +7,7 @@ import type { EventLog } from "./event-log.ts";
 import type { KvTable } from "./kv-table.ts";
 import { type Projected, type Projection, ProjectionWriter, projected } from "./projection.ts";
 import type { Store } from "./store.ts";
+import { getBySubject } from "./subject-get.ts";
 
 export interface RunnerLogger {
   warn(obj: object, msg: string): void;
@@ -163,8 +164,7 @@ export class ProjectionRunner {
         withDeadline(
           "projection head",
           this.store.opTimeoutMs,
-          () =>
-            this.store.conn.jsm.streams.getMessage(STREAMS.events.name, { last_by_subj: SUBJECTS.aggregateType(t) }),
+          () => getBySubject(this.store.conn.jsm, STREAMS.events.name, SUBJECTS.aggregateType(t)),
           this.reads,
         ).then((m) => m?.seq ?? 0),
       ),

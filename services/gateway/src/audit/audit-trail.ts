@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type AuditEvent, type AuditPage, auditEvent } from "@conclave/protocol";
-import { STREAMS, type Store, SUBJECTS, withDeadline } from "@conclave/store";
-import type { MsgRequest } from "@nats-io/jetstream";
+import { getBySubject, STREAMS, type Store, SUBJECTS, withDeadline } from "@conclave/store";
 import { TALLY_WINDOW_MS, UnattributedTally } from "./unattributed-tally.ts";
 
 /**
@@ -90,12 +89,11 @@ export class AuditTrail {
     const events: AuditPage["events"] = [];
     let cursor = after;
     while (events.length < limit) {
-      // STREAM.MSG.GET with next_by_subj: the first message on the subject at or after seq.
-      const query = { seq: cursor + 1, next_by_subj: subject } as unknown as MsgRequest;
+      // The first message on the subject at or after seq.
       const msg = await withDeadline(
         "audit read",
         this.store.opTimeoutMs,
-        () => this.store.conn.jsm.streams.getMessage(STREAMS.audit.name, query),
+        () => getBySubject(this.store.conn.jsm, STREAMS.audit.name, subject, cursor + 1),
         { retry: true, gate: this.store.conn.gate },
       );
       if (!msg) break;

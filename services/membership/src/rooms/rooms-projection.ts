@@ -1,3 +1,4 @@
+import type { RoomRole } from "@conclave/protocol";
 import {
   domainEvent,
   NEW_KEY,
@@ -101,7 +102,7 @@ function planWrites(
 ): Promise<void>[] {
   // A member the room did not have has no entries yet (unless it left within the marker TTL: then the guess misses).
   const fresh = (m: string) => (before?.members[m] ? undefined : NEW_KEY);
-  const memberRoom = (m: string, role: "owner" | "admin" | "member") =>
+  const memberRoom = (m: string, role: RoomRole) =>
     tx.put("memberRooms", memberRoomEntry, memberRoomKey(m, ref), { room: ref.id, role }, fresh(m));
   const sealedKey = (epoch: number, m: string, sealed_key: string, known: number | undefined) =>
     tx.put("roomKeys", roomKeyEntry, roomKeyKey(ref, epoch, m), { sealed_key }, known);
