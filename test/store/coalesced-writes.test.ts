@@ -37,30 +37,36 @@ describe("coalesced writes", () => {
   afterAll(() => store?.close());
 
   it("requests from 20 callbacks of one turn leave in one write, and all are answered", async () => {
-    const nc = store.conn.nc;
-    const sub = nc.subscribe("coalesce.echo", {
+    // The echo answers from a connection of its own: replies written by the counted
+    // connection would depend on how the server's frames happen to be split into reads.
+    const echo = await connect(cluster().connectOptions("operator"));
+    const sub = echo.subscribe("coalesce.echo", {
       callback: (_e, m) => {
         m.respond(m.data);
       },
     });
-    await nc.flush();
+    await echo.flush();
+    const nc = store.conn.nc;
+    await nc.request("coalesce.echo", "warm-up", { timeout: 5_000 }); // the reply inbox's SUB is written here
     const counted = countWrites(store);
-    // Twenty timer callbacks that fire in the same timers phase: nats.js flushes after each one.
+    // Twenty immediates queued together run in one check phase (Node runs an immediate
+    // queued from inside one in the next loop iteration); nats.js flushes after each one.
     const answers = await Promise.all(
       Array.from(
         { length: 20 },
         (_, i) =>
           new Promise<string>((resolve, reject) =>
-            setTimeout(() => {
+            setImmediate(() => {
               nc.request("coalesce.echo", String(i), { timeout: 5_000 }).then((m) => resolve(m.string()), reject);
-            }, 0),
+            }),
           ),
       ),
     );
     expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
-    // The 20 requests cost a handful of writes (the subscription's replies share the connection), not 20.
-    expect(counted.writes()).toBeLessThanOrEqual(3);
+    // One write carries the 20 requests (a server PING answered meanwhile could add one).
+    expect(counted.writes()).toBeLessThanOrEqual(2);
     sub.unsubscribe();
+    await echo.close();
   });
 
   it("a publish right before close still arrives, in order", async () => {
