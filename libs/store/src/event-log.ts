@@ -6,6 +6,7 @@ import type { StoreConnection } from "./connection.ts";
 import { withDeadline } from "./deadline.ts";
 import { ConflictError, UnavailableError } from "./errors.ts";
 import { observed, type StoreObserver } from "./observer.ts";
+import { orderedConsumer } from "./ordered-consumer.ts";
 import { getBySubject } from "./subject-get.ts";
 
 export interface AggregateRef {
@@ -183,10 +184,10 @@ export class EventLog {
     if (until >= fromSeq) yield* this.scan(subjects, fromSeq, until);
   }
 
-  /** Reads [fromSeq, untilSeq] on subjects with an ordered consumer. */
+  /** Reads [fromSeq, untilSeq] on subjects with an ordered consumer (ready for its first pull: orderedConsumer). */
   private async *scan(subjects: string[], fromSeq: number, untilSeq: number): AsyncGenerator<StoredEvent> {
     const consumer = await withDeadline("events consumer", this.opTimeoutMs, () =>
-      this.conn.js.consumers.get(this.stream, {
+      orderedConsumer(this.conn.js, this.stream, {
         filter_subjects: subjects,
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: fromSeq,

@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { backoffMs, type ConnectionGate, toStoreError, UnavailableError, withDeadline } from "@conclave/store";
+import {
+  backoffMs,
+  type ConnectionGate,
+  orderedConsumer,
+  toStoreError,
+  UnavailableError,
+  withDeadline,
+} from "@conclave/store";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 
 /** Inclusive byte offsets, as in `Content-Range`. */
@@ -87,7 +94,7 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
 }
 /**
  * An ordered consumer over the object's chunks, on a server that holds all of
- * them. Its create answer counts the chunks on the subject. JetStream places an
+ * them. Its info, read from its server before the first pull, counts the chunks on the subject. JetStream places an
  * R1 consumer of an R3 stream on a random peer of the stream (seen here on all
  * three), and a follower may not have applied the newest chunks yet (or, after a
  * restart, be catching up): such a consumer is dropped and another one created,
@@ -101,12 +108,11 @@ async function completeConsumer(o: ChunkReaderOptions, deadline: number): Promis
     const consumer = await withDeadline(
       "blob read",
       Math.max(1, deadline - Date.now()),
-      () => o.js.consumers.get(o.stream, { filter_subjects: o.subject, inactive_threshold: CONSUMER_INACTIVE_MS }),
+      () => orderedConsumer(o.js, o.stream, { filter_subjects: o.subject, inactive_threshold: CONSUMER_INACTIVE_MS }),
       retried,
     );
-    const present = (
-      await withDeadline("blob read", Math.max(1, deadline - Date.now()), () => consumer.info(true), retried)
-    ).num_pending;
+    // The info orderedConsumer read from the consumer's server.
+    const present = (await consumer.info(true)).num_pending;
     if (present === o.chunks) return consumer;
     void consumer.delete().catch(() => {});
     const pause = backoffMs(attempt, 20, 200);

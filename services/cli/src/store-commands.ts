@@ -6,6 +6,7 @@ import { type ServiceModule, usersTable } from "@conclave/runtime";
 import {
   compareProjection,
   EventLog,
+  orderedConsumer,
   type Projection,
   ProjectionRunner,
   projected,
@@ -117,7 +118,7 @@ export async function tail(
   opts: { from?: number; subject?: string; follow: boolean; limit: number },
   onEvent: (e: { seq: number; subject: string; event: unknown }) => void,
 ): Promise<void> {
-  const consumer = await store.conn.js.consumers.get(STREAMS.events.name, {
+  const consumer = await orderedConsumer(store.conn.js, STREAMS.events.name, {
     filter_subjects: [opts.subject ?? STREAMS.events.subjects[0]],
     ...(opts.from
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.from }

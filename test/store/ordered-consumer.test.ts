@@ -1,0 +1,56 @@
+import { OBJECT_STORES, orderedConsumer, Store } from "@conclave/store";
+import { useCluster } from "@conclave/testkit";
+import type { JsMsg } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// On a fresh 3-node R3 cluster, a pull sent right after an ordered consumer's create answer
+// went unserved for 12 of 1,000 consumers: nothing for 3 s, or the first message only after
+// the heartbeat reset (~2 s). Blob reads were cut at their first-chunk attempt (~0.5-0.7 s,
+// the R3 GET maxima of docs/benchmarks.md) and event scans stalled. orderedConsumer reads the
+// consumer's info from its server before the first pull; then none may wait anywhere near that.
+// Without that info this test fails (a consumer on the blob stream delivered nothing in 3 s);
+// a consumer of the events stream did not show it in 1,800 tries, so the probe reads a chunk
+// subject as a blob read does.
+const CONSUMERS = 600;
+const LATE_MS = 1_000;
+
+describe("orderedConsumer on a fresh 3-node cluster", () => {
+  const cluster = useCluster({ nodes: 3 });
+  let store: Store;
+  // A chunk subject of the blob bucket, read as a blob read reads it.
+  const stream = `OBJ_${OBJECT_STORES.blobs.name}`;
+  const subject = `$O.${OBJECT_STORES.blobs.name}.C.first-pull-probe`;
+
+  beforeAll(async () => {
+    store = await Store.connect({ ...cluster().connectOptions("operator"), name: "ordered-test", replicas: 3 });
+    await store.provision();
+    await store.conn.js.publish(subject, "{}");
+  });
+  afterAll(() => store?.close());
+
+  it(`${CONSUMERS} consumers each deliver their first message well within the heartbeat reset`, async () => {
+    const ms: number[] = [];
+    for (let i = 0; i < CONSUMERS; i++) {
+      const started = performance.now();
+      const consumer = await orderedConsumer(store.conn.js, stream, { filter_subjects: subject });
+      const messages = await consumer.consume({ max_messages: 8, idle_heartbeat: 1_000, expires: 5_000 });
+      const first = await Promise.race([
+        messages[Symbol.asyncIterator]()
+          .next()
+          .then((r) => (r.value as JsMsg | undefined)?.subject),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000)),
+      ]);
+      ms.push(performance.now() - started);
+      messages.stop();
+      void consumer.delete().catch(() => {});
+      expect(first).toBe(subject);
+    }
+    ms.sort((a, b) => a - b);
+    const at = (q: number) => ms[Math.min(ms.length - 1, Math.ceil(q * ms.length) - 1)] ?? Number.NaN;
+    console.log(
+      `orderedConsumer × ${CONSUMERS}, R3, create → first message: p50 ${at(0.5).toFixed(1)} ms, ` +
+        `p99 ${at(0.99).toFixed(1)} ms, max ${ms.at(-1)?.toFixed(1)} ms`,
+    );
+    expect(ms.filter((x) => x >= LATE_MS)).toEqual([]);
+  }, 120_000);
+});
