@@ -96,9 +96,9 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
  * An ordered consumer over the object's chunks, on a server that holds all of
  * them. Its info, read from its server before the first pull, counts the
  * chunks on the subject. JetStream places an R1 consumer of an R3 stream on a
- * random peer of the stream (seen here on all three), and a follower may not have applied the newest chunks yet (or, after a
- * restart, be catching up): such a consumer is dropped and another one created,
- * until the deadline. A broken object (chunks purged) fails here, before any header.
+ * random peer of the stream (seen here on all three), and a follower may not
+ * have applied the newest chunks yet (or, after a restart, be catching up):
+ * such a consumer is dropped and another one created, until the deadline. A broken object (chunks purged) fails here, before any header.
  */
 async function completeConsumer(o: ChunkReaderOptions, deadline: number): Promise<Consumer> {
   for (let attempt = 0; ; attempt++) {
