@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { claimNonce, type NonceClaim } from "@conclave/auth";
+import { claimNonce, type NonceClaim, nonceKey } from "@conclave/auth";
 import { ConclaveClient } from "@conclave/client";
+import { bucketName, provisionBucket } from "@conclave/store";
 import { eventually } from "@conclave/testkit";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
@@ -65,7 +66,27 @@ export async function authBench({ cluster, world, profile }: ClusterBench): Prom
       section: `3 nonce (${profile.name})`,
       name: `raw KV create (c=${CONCURRENCY})`,
       ...rawCreate,
-      note: "baseline",
+      note: "floor: no msg id, no TTL",
+    });
+    // What a claim needs of NATS, its baseline: an atomic create (expected last subject sequence
+    // 0) carrying a msg id (a retried claim that did apply is deduplicated, not taken for a
+    // replay), of the claim's key and value, in a bucket made as conclave_nonces is (its TTL and
+    // limits). The plain create above (no msg id, no TTL) stays as the floor.
+    const twin = bucketName("nonces", "bench_raw");
+    await provisionBucket(store.conn, "nonces", cluster.nodes.length, "bench_raw");
+    const rawClaim = () =>
+      store.conn.js.publish(
+        `$KV.${twin}.${nonceKey(bot.signPublicKey, randomUUID())}`,
+        JSON.stringify({ at: Date.now() }),
+        { msgID: randomUUID(), expect: { lastSubjectSequence: 0 } },
+      );
+    await eventually(rawClaim, 30_000); // a new R3 bucket answers once its stream has a leader
+    const rawClaims = await load(rawClaim, { seconds: SECONDS, concurrency: CONCURRENCY });
+    figures.push({
+      section: `3 nonce (${profile.name})`,
+      name: `raw claim: create with msg id, nonce bucket's config (c=${CONCURRENCY})`,
+      ...rawClaims,
+      note: "baseline of the claims",
     });
     const claims = await load(() => claimNonce(nonces, bot.signPublicKey, randomUUID(), Date.now()), {
       seconds: SECONDS,
@@ -75,8 +96,8 @@ export async function authBench({ cluster, world, profile }: ClusterBench): Prom
       section: `3 nonce (${profile.name})`,
       name: "nonce claims",
       ...claims,
-      ratio: claims.opsPerSec / rawCreate.opsPerSec,
-      note: "target ≥ 90%",
+      ratio: claims.opsPerSec / rawClaims.opsPerSec,
+      note: `target ≥ 90%; ${((100 * claims.opsPerSec) / rawCreate.opsPerSec).toFixed(0)}% of the plain create`,
     });
   } finally {
     await service.stop();
