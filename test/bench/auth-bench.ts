@@ -24,16 +24,28 @@ export async function authBench({ cluster, world, profile }: ClusterBench): Prom
     // A new R3 bucket answers "no responders" until its stream has elected a leader (seen in CI): wait for that.
     await eventually(() => kv.put("ready", "1"), 30_000);
     const jsm = store.conn.jsm;
+    // What a nonce claim needs of NATS: an atomic create (expected last subject sequence 0) carrying
+    // a msg id (a retried claim that did apply is deduplicated, not taken for a replay), of the
+    // claim's key and value, in a bucket made as conclave_nonces is (its TTL and limits).
+    const twin = bucketName("nonces", "bench_raw");
+    await provisionBucket(store.conn, "nonces", cluster.nodes.length, "bench_raw");
+    const rawClaim = () =>
+      store.conn.js.publish(
+        `$KV.${twin}.${nonceKey(bot.signPublicKey, randomUUID())}`,
+        JSON.stringify({ at: Date.now() }),
+        { msgID: randomUUID(), expect: { lastSubjectSequence: 0 } },
+      );
+    await eventually(rawClaim, 30_000); // a new R3 bucket answers once its stream has a leader
     // What a signed GET needs of NATS: the allowlist read (a leader read, as KvTable.get does: `kv.get` on a
-    // bucket made by Kvm.create is a direct get, cheaper, ../shared/NATS-FACTS.md) and the nonce create.
+    // bucket made by Kvm.create is a direct get, cheaper, ../shared/NATS-FACTS.md) and the nonce claim.
     // CPU per operation of the measured processes (process-cpu.ts): the NATS servers for both rows, the
     // replica for the signed GET: work done, not time spent waiting for a shared core.
     const nats = cluster.nodes.map((n) => n.pid);
     const rawNats = await withCpu({ nats }, () =>
       load(
-        async (i) => {
+        async () => {
           await jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.ready` });
-          await kv.create(`k${i}_${randomUUID().slice(0, 8)}`, "v");
+          await rawClaim();
         },
         { seconds: SECONDS, concurrency: CONCURRENCY },
       ),
@@ -41,7 +53,7 @@ export async function authBench({ cluster, world, profile }: ClusterBench): Prom
     const raw = rawNats.result;
     figures.push({
       section,
-      name: `raw leader get + KV create (c=${CONCURRENCY})`,
+      name: `raw leader get + raw claim (c=${CONCURRENCY})`,
       ...raw,
       note: `baseline; NATS ${perOp(rawNats.cpuMs.nats, raw.count)}`,
     });
@@ -68,19 +80,7 @@ export async function authBench({ cluster, world, profile }: ClusterBench): Prom
       ...rawCreate,
       note: "floor: no msg id, no TTL",
     });
-    // What a claim needs of NATS, its baseline: an atomic create (expected last subject sequence
-    // 0) carrying a msg id (a retried claim that did apply is deduplicated, not taken for a
-    // replay), of the claim's key and value, in a bucket made as conclave_nonces is (its TTL and
-    // limits). The plain create above (no msg id, no TTL) stays as the floor.
-    const twin = bucketName("nonces", "bench_raw");
-    await provisionBucket(store.conn, "nonces", cluster.nodes.length, "bench_raw");
-    const rawClaim = () =>
-      store.conn.js.publish(
-        `$KV.${twin}.${nonceKey(bot.signPublicKey, randomUUID())}`,
-        JSON.stringify({ at: Date.now() }),
-        { msgID: randomUUID(), expect: { lastSubjectSequence: 0 } },
-      );
-    await eventually(rawClaim, 30_000); // a new R3 bucket answers once its stream has a leader
+    // The claims' baseline is the raw claim; the plain create above (no msg id, no TTL) is the floor.
     const rawClaims = await load(rawClaim, { seconds: SECONDS, concurrency: CONCURRENCY });
     figures.push({
       section: `3 nonce (${profile.name})`,
