@@ -6,13 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // On a fresh 3-node R3 cluster, a pull sent right after an ordered consumer's create answer
 // went unserved for 12 of 1,000 consumers: nothing for 3 s, or the first message only after
 // the heartbeat reset (~2 s). Blob reads were cut at their first-chunk attempt (~0.5-0.7 s,
-// the R3 GET maxima of docs/benchmarks.md) and event scans stalled. orderedConsumer reads the
-// consumer's info from its server before the first pull; then none may wait anywhere near that.
-// Without that info this test fails (a consumer on the blob stream delivered nothing in 3 s);
-// a consumer of the events stream did not show it in 1,800 tries, so the probe reads a chunk
-// subject as a blob read does.
-const CONSUMERS = 600;
+// the R3 GET maxima of docs/benchmarks.md). orderedConsumer reads the consumer's info from its
+// server before the first pull: 1 of 4,000 in a probe, not none, so this counts the late ones
+// and allows a few. At the old rate (46 of 4,900 over the probes, ~0.9 %) 1,000 consumers give 3
+// or fewer late in ~2 % of runs (without the info: 6 late, failed); at the new one (~0.025 %) 4
+// or more in ~0.02 %. Consumers of the events
+// stream did not show it in 1,800 tries, so the probe reads a chunk subject as a blob read does.
+const CONSUMERS = 1_000;
 const LATE_MS = 1_000;
+const ALLOWED_LATE = 3;
 
 describe("orderedConsumer on a fresh 3-node cluster", () => {
   const cluster = useCluster({ nodes: 3 });
@@ -28,8 +30,9 @@ describe("orderedConsumer on a fresh 3-node cluster", () => {
   });
   afterAll(() => store?.close());
 
-  it(`${CONSUMERS} consumers each deliver their first message well within the heartbeat reset`, async () => {
+  it(`of ${CONSUMERS} consumers, at most ${ALLOWED_LATE} deliver their first message late or not at all`, async () => {
     const ms: number[] = [];
+    let late = 0;
     for (let i = 0; i < CONSUMERS; i++) {
       const started = performance.now();
       const consumer = await orderedConsumer(store.conn.js, stream, { filter_subjects: subject });
@@ -40,17 +43,21 @@ describe("orderedConsumer on a fresh 3-node cluster", () => {
           .then((r) => (r.value as JsMsg | undefined)?.subject),
         new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000)),
       ]);
-      ms.push(performance.now() - started);
+      const took = performance.now() - started;
       messages.stop();
       void consumer.delete().catch(() => {});
-      expect(first).toBe(subject);
+      if (first === undefined || took >= LATE_MS) late++;
+      else {
+        expect(first).toBe(subject);
+        ms.push(took);
+      }
     }
     ms.sort((a, b) => a - b);
     const at = (q: number) => ms[Math.min(ms.length - 1, Math.ceil(q * ms.length) - 1)] ?? Number.NaN;
     console.log(
-      `orderedConsumer × ${CONSUMERS}, R3, create → first message: p50 ${at(0.5).toFixed(1)} ms, ` +
-        `p99 ${at(0.99).toFixed(1)} ms, max ${ms.at(-1)?.toFixed(1)} ms`,
+      `orderedConsumer × ${CONSUMERS}, R3, create → first message: ${late} late or lost; the rest ` +
+        `p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, max ${ms.at(-1)?.toFixed(1)} ms`,
     );
-    expect(ms.filter((x) => x >= LATE_MS)).toEqual([]);
-  }, 120_000);
+    expect(late).toBeLessThanOrEqual(ALLOWED_LATE);
+  }, 240_000);
 });

@@ -7,8 +7,10 @@ import type { Consumer, JetStreamClient, OrderedConsumerOptions } from "@nats-io
  * 1,000 consumers (5 delivered nothing within 3 s, 7 only after the ordered
  * consumer's heartbeat reset, ~2 s), which cut blob reads at their first-chunk
  * attempt (~0.5-0.7 s) and stalled event scans. One CONSUMER.INFO answered in
- * between: 0 of 1,000, the first message within 4 ms (docs/store.md,
- * "Consumers: the first pull"). Its answer is also the freshest `num_pending`.
+ * between: 0 of 1,000, first message within 4 ms, and 1 of 4,000 in a longer
+ * probe — about 40 times rarer, not impossible, so callers keep their own
+ * bound on the first message (docs/store.md, "Consumers: the first pull").
+ * Its answer is also the freshest `num_pending`.
  * `KvTable.keys()` gets the same wait from `js.consumers.get(stream, name)`,
  * which reads the info of the consumer it creates explicitly.
  *
