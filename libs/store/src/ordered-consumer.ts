@@ -1,4 +1,5 @@
-import type { Consumer, JetStreamClient, OrderedConsumerOptions } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JetStreamClient, OrderedConsumerOptions } from "@nats-io/jetstream";
+import { UnavailableError } from "./errors.ts";
 
 /**
  * The client's ordered consumer, ready to be pulled from. The answer to its
@@ -11,6 +12,13 @@ import type { Consumer, JetStreamClient, OrderedConsumerOptions } from "@nats-io
  * probe — about 40 times rarer, not impossible, so callers keep their own
  * bound on the first message (docs/store.md, "Consumers: the first pull").
  * Its answer is also the freshest `num_pending`.
+ *
+ * Why: every unserved first pull in the probes was answered "no responders"
+ * within a millisecond, and only for consumers on another server than the
+ * client's: the pull reached the client's server before that server knew the
+ * consumer's interest in its pull subject (the create's answer can overtake it
+ * through the routes). The info's round trip gives the interest time to
+ * arrive. For the rest, `pullRefused`.
  * `KvTable.keys()` gets the same wait from `js.consumers.get(stream, name)`,
  * which reads the info of the consumer it creates explicitly.
  *
@@ -29,4 +37,27 @@ export async function orderedConsumer(
     throw err;
   }
   return consumer;
+}
+
+/**
+ * Rejects with UnavailableError when a pull of `messages` is answered "no responders" (see
+ * orderedConsumer): nats.js would wait two missed heartbeats for a reset, or longer. Race it
+ * against the first message, then drop that consumer and open another. Call it right after
+ * `consume()` resolves, before an I/O turn passes: a status is only told to listeners already
+ * there. The returned promise's later rejections are handled here (a refusal after the first
+ * message is the ordered consumer's own to recover from).
+ */
+export function pullRefused(messages: ConsumerMessages): Promise<never> {
+  const refused = new Promise<never>((_, reject) => {
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === "no_responders") {
+          reject(new UnavailableError("a pull found no consumer on the client's server yet (no responders)"));
+          return;
+        }
+      }
+    })().catch(() => {});
+  });
+  refused.catch(() => {});
+  return refused;
 }

@@ -4,6 +4,7 @@ import {
   backoffMs,
   type ConnectionGate,
   orderedConsumer,
+  pullRefused,
   toStoreError,
   UnavailableError,
   withDeadline,
@@ -77,6 +78,9 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
       dispose();
       throw toStoreError(err, "blob read");
     });
+  // Subscribed before an I/O turn passes: a first pull answered "no responders" fails this
+  // attempt at once (another consumer follows) instead of waiting out the attempt.
+  const refused = pullRefused(messages);
   const feed = messages[Symbol.asyncIterator]();
   let closed = false;
   const close = () => {
@@ -86,7 +90,7 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
     dispose();
   };
   try {
-    return { first: await nextChunk(feed, firstChunkMs), feed, close };
+    return { first: await Promise.race([nextChunk(feed, firstChunkMs), refused]), feed, close };
   } catch (err) {
     close();
     throw err;
