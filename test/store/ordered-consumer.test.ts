@@ -1,4 +1,4 @@
-import { OBJECT_STORES, orderedConsumer, pullRefused, Store } from "@conclave/store";
+import { OBJECT_STORES, orderedConsumer, Store, watchFirstPull } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
 import type { JsMsg } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // and allows a few. At the old rate (46 of 4,900 over the probes, ~0.9 %) 1,000 consumers give 3
 // or fewer late in ~2 % of runs (without the info: 6 late, failed); at the new one (~0.025 %) 4
 // or more in ~0.02 %. The second test provokes the race without the info and checks that
-// pullRefused catches every unserved first pull at once (docs/store.md). Consumers of the events
+// watchFirstPull catches every unserved first pull at once (docs/store.md). Consumers of the events
 // stream did not show it in 1,800 tries, so the probe reads a chunk subject as a blob read does.
 const CONSUMERS = 1_000;
 const LATE_MS = 1_000;
@@ -62,10 +62,10 @@ describe("orderedConsumer on a fresh 3-node cluster", () => {
     expect(late).toBeLessThanOrEqual(ALLOWED_LATE);
   }, 240_000);
 
-  it("without the info, an unserved first pull is refused at once (pullRefused), never left waiting", async () => {
+  it("without the info, an unserved first pull is refused at once (watchFirstPull), never left waiting", async () => {
     // The race itself, provoked as the probes did: consumers pulled right after their create.
     // Every unserved first pull seen was answered "no responders" within a millisecond; with
-    // pullRefused beside the first message, none may be left for the heartbeat reset.
+    // watchFirstPull beside the first message, none may be left for the heartbeat reset.
     let refused = 0;
     let lost = 0;
     let slow = 0;
@@ -73,13 +73,15 @@ describe("orderedConsumer on a fresh 3-node cluster", () => {
       const started = performance.now();
       const consumer = await store.conn.js.consumers.get(stream, { filter_subjects: subject });
       const messages = await consumer.consume({ max_messages: 8, idle_heartbeat: 1_000, expires: 5_000 });
+      const firstPull = watchFirstPull(messages);
       const outcome = await Promise.race([
         messages[Symbol.asyncIterator]()
           .next()
           .then(() => "first" as const),
-        pullRefused(messages).catch(() => "refused" as const),
+        firstPull.refused.catch(() => "refused" as const),
         new Promise<"lost">((resolve) => setTimeout(() => resolve("lost"), 3_000)),
       ]);
+      firstPull.stop();
       messages.stop();
       void consumer.delete().catch(() => {});
       if (outcome === "refused") refused++;

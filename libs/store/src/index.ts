@@ -60,7 +60,7 @@ export {
 } from "./event-log.ts";
 export { type BucketShape, type Entry, type KeyPage, KvTable, type LastWrite, type WriteOptions } from "./kv-table.ts";
 export { observed, type StoreObserver, type StoreOutcome } from "./observer.ts";
-export { orderedConsumer, pullRefused } from "./ordered-consumer.ts";
+export { type FirstPullWatch, orderedConsumer, watchFirstPull } from "./ordered-consumer.ts";
 export {
   EVENT_SEQ_HEADER,
   NEW_KEY,

@@ -1,4 +1,10 @@
-import type { Consumer, ConsumerMessages, JetStreamClient, OrderedConsumerOptions } from "@nats-io/jetstream";
+import type {
+  Consumer,
+  ConsumerMessages,
+  ConsumerNotification,
+  JetStreamClient,
+  OrderedConsumerOptions,
+} from "@nats-io/jetstream";
 import { UnavailableError } from "./errors.ts";
 
 /**
@@ -18,7 +24,7 @@ import { UnavailableError } from "./errors.ts";
  * client's: the pull reached the client's server before that server knew the
  * consumer's interest in its pull subject (the create's answer can overtake it
  * through the routes). The info's round trip gives the interest time to
- * arrive. For the rest, `pullRefused`.
+ * arrive. For the rest, `watchFirstPull`.
  * `KvTable.keys()` gets the same wait from `js.consumers.get(stream, name)`,
  * which reads the info of the consumer it creates explicitly.
  *
@@ -39,18 +45,29 @@ export async function orderedConsumer(
   return consumer;
 }
 
+/** A watch on a consumer's first pull (`watchFirstPull`). */
+export interface FirstPullWatch {
+  /** Rejects with UnavailableError if a pull is answered "no responders"; never resolves. */
+  refused: Promise<never>;
+  /** Ends the watch: call it once the first message came (or the attempt is given up). */
+  stop(): void;
+}
+
 /**
- * Rejects with UnavailableError when a pull of `messages` is answered "no responders" (see
- * orderedConsumer): nats.js would wait two missed heartbeats for a reset, or longer. Race it
- * against the first message, then drop that consumer and open another. Call it right after
- * `consume()` resolves, before an I/O turn passes: a status is only told to listeners already
- * there. The returned promise's later rejections are handled here (a refusal after the first
- * message is the ordered consumer's own to recover from).
+ * Watches the statuses of `messages` for a pull answered "no responders" (see orderedConsumer),
+ * after which nats.js would wait two missed heartbeats for a reset, or longer: race `refused`
+ * against the first message, and on a refusal drop that consumer and open another. Call it right
+ * after `consume()` resolves, before an I/O turn passes (a status is told only to listeners
+ * already there), and `stop()` it after the first message: the status iterator is otherwise only
+ * ended from the message queue, which nobody reads after a read is closed.
  */
-export function pullRefused(messages: ConsumerMessages): Promise<never> {
+export function watchFirstPull(messages: ConsumerMessages): FirstPullWatch {
+  const statuses = messages.status() as AsyncIterable<ConsumerNotification> & { stop?: () => void };
+  const stop = statuses.stop;
+  if (typeof stop !== "function") throw new TypeError("nats.js changed: a consumer's status iterator has no stop()");
   const refused = new Promise<never>((_, reject) => {
     void (async () => {
-      for await (const status of messages.status()) {
+      for await (const status of statuses) {
         if (status.type === "no_responders") {
           reject(new UnavailableError("a pull found no consumer on the client's server yet (no responders)"));
           return;
@@ -58,6 +75,6 @@ export function pullRefused(messages: ConsumerMessages): Promise<never> {
       }
     })().catch(() => {});
   });
-  refused.catch(() => {});
-  return refused;
+  refused.catch(() => {}); // a refusal nobody races any more (after stop) is nobody's error
+  return { refused, stop: () => stop.call(statuses) };
 }

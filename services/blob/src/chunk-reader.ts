@@ -4,9 +4,9 @@ import {
   backoffMs,
   type ConnectionGate,
   orderedConsumer,
-  pullRefused,
   toStoreError,
   UnavailableError,
+  watchFirstPull,
   withDeadline,
 } from "@conclave/store";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
@@ -80,7 +80,7 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
     });
   // Subscribed before an I/O turn passes: a first pull answered "no responders" fails this
   // attempt at once (another consumer follows) instead of waiting out the attempt.
-  const refused = pullRefused(messages);
+  const firstPull = watchFirstPull(messages);
   const feed = messages[Symbol.asyncIterator]();
   let closed = false;
   const close = () => {
@@ -90,10 +90,12 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
     dispose();
   };
   try {
-    return { first: await Promise.race([nextChunk(feed, firstChunkMs), refused]), feed, close };
+    return { first: await Promise.race([nextChunk(feed, firstChunkMs), firstPull.refused]), feed, close };
   } catch (err) {
     close();
     throw err;
+  } finally {
+    firstPull.stop();
   }
 }
 /**
