@@ -8,6 +8,7 @@ import { backoffMs, withDeadline } from "./deadline.ts";
 import { DecodeMemo } from "./decode-memo.ts";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.ts";
 import { observed, type StoreObserver } from "./observer.ts";
+import { watchFirstPull } from "./ordered-consumer.ts";
 import { getBySubject } from "./subject-get.ts";
 
 export interface Entry<T> {
@@ -196,9 +197,18 @@ export class KvTable<T> {
           const out: string[] = [];
           if (info.num_pending === 0) return out;
           const consumer = await js.consumers.get(this.stream, info.name);
-          for await (const m of await consumer.consume({ max_messages: 512 })) {
-            if (!m.headers?.get(OPERATION)) out.push(m.subject.slice(prefix.length));
-            if (m.info.pending === 0) break;
+          const messages = await consumer.consume({ max_messages: 512 });
+          // A pull answered "no responders" (ordered-consumer.ts) ends this attempt at once, and
+          // the deadline's retry lists with a new consumer, instead of waiting for heartbeats.
+          const firstPull = watchFirstPull(messages);
+          void firstPull.refused.catch((err: unknown) => messages.stop(err as Error));
+          try {
+            for await (const m of messages) {
+              if (!m.headers?.get(OPERATION)) out.push(m.subject.slice(prefix.length));
+              if (m.info.pending === 0) break;
+            }
+          } finally {
+            firstPull.stop();
           }
           return out.sort();
         } finally {

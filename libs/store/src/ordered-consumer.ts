@@ -19,14 +19,14 @@ import { UnavailableError } from "./errors.ts";
  * bound on the first message (docs/store.md, "Consumers: the first pull").
  * Its answer is also the freshest `num_pending`.
  *
- * Why: every unserved first pull in the probes was answered "no responders"
- * within a millisecond, and only for consumers on another server than the
- * client's: the pull reached the client's server before that server knew the
- * consumer's interest in its pull subject (the create's answer can overtake it
- * through the routes). The info's round trip gives the interest time to
- * arrive. For the rest, `watchFirstPull`.
+ * Measured: every unserved first pull in the probes was answered "no
+ * responders" within a millisecond, and only for consumers on another server
+ * than the client's. Our reading, not proven: the create's answer can reach
+ * the client before its server routes the consumer's pull subject, and the
+ * info's round trip gives that routing time. For the rest, `watchFirstPull`.
  * `KvTable.keys()` gets the same wait from `js.consumers.get(stream, name)`,
- * which reads the info of the consumer it creates explicitly.
+ * which reads the info of the consumer it creates explicitly, and watches its
+ * first pull too.
  *
  * On failure the consumer is deleted (best effort; it also goes inactive by itself).
  */
