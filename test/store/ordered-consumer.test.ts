@@ -1,6 +1,6 @@
 import { OBJECT_STORES, orderedConsumer, Store, watchFirstPull } from "@conclave/store";
 import { useCluster } from "@conclave/testkit";
-import type { JsMsg } from "@nats-io/jetstream";
+import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // On a fresh 3-node R3 cluster, a pull sent right after an ordered consumer's create answer
@@ -16,6 +16,37 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const CONSUMERS = 1_000;
 const LATE_MS = 1_000;
 const ALLOWED_LATE = 3;
+
+type FirstPull = { outcome: "first"; subject: string | undefined } | { outcome: "refused" | "lost" };
+
+/**
+ * Opens a consumer, pulls once and waits up to 3 s for the first message, or, with `watch`,
+ * for a refusal (watchFirstPull); then stops and deletes it. `took` runs from the open.
+ */
+async function firstPull(open: () => Promise<Consumer>, watch: boolean): Promise<FirstPull & { took: number }> {
+  const started = performance.now();
+  const consumer = await open();
+  const messages = await consumer.consume({ max_messages: 8, idle_heartbeat: 1_000, expires: 5_000 });
+  const watched = watch ? watchFirstPull(messages) : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = await Promise.race<FirstPull>([
+      messages[Symbol.asyncIterator]()
+        .next()
+        .then((r) => ({ outcome: "first", subject: (r.value as JsMsg | undefined)?.subject })),
+      ...(watched ? [watched.refused.catch(() => ({ outcome: "refused" as const }))] : []),
+      new Promise<FirstPull>((resolve) => {
+        timer = setTimeout(() => resolve({ outcome: "lost" }), 3_000);
+      }),
+    ]);
+    return { ...result, took: performance.now() - started };
+  } finally {
+    clearTimeout(timer);
+    watched?.stop();
+    messages.stop();
+    void consumer.delete().catch(() => {});
+  }
+}
 
 describe("orderedConsumer on a fresh 3-node cluster", () => {
   const cluster = useCluster({ nodes: 3 });
@@ -35,22 +66,11 @@ describe("orderedConsumer on a fresh 3-node cluster", () => {
     const ms: number[] = [];
     let late = 0;
     for (let i = 0; i < CONSUMERS; i++) {
-      const started = performance.now();
-      const consumer = await orderedConsumer(store.conn.js, stream, { filter_subjects: subject });
-      const messages = await consumer.consume({ max_messages: 8, idle_heartbeat: 1_000, expires: 5_000 });
-      const first = await Promise.race([
-        messages[Symbol.asyncIterator]()
-          .next()
-          .then((r) => (r.value as JsMsg | undefined)?.subject),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000)),
-      ]);
-      const took = performance.now() - started;
-      messages.stop();
-      void consumer.delete().catch(() => {});
-      if (first === undefined || took >= LATE_MS) late++;
+      const pulled = await firstPull(() => orderedConsumer(store.conn.js, stream, { filter_subjects: subject }), false);
+      if (pulled.outcome !== "first" || pulled.took >= LATE_MS) late++;
       else {
-        expect(first).toBe(subject);
-        ms.push(took);
+        expect(pulled.subject).toBe(subject);
+        ms.push(pulled.took);
       }
     }
     ms.sort((a, b) => a - b);
@@ -70,23 +90,10 @@ describe("orderedConsumer on a fresh 3-node cluster", () => {
     let lost = 0;
     let slow = 0;
     for (let i = 0; i < CONSUMERS; i++) {
-      const started = performance.now();
-      const consumer = await store.conn.js.consumers.get(stream, { filter_subjects: subject });
-      const messages = await consumer.consume({ max_messages: 8, idle_heartbeat: 1_000, expires: 5_000 });
-      const firstPull = watchFirstPull(messages);
-      const outcome = await Promise.race([
-        messages[Symbol.asyncIterator]()
-          .next()
-          .then(() => "first" as const),
-        firstPull.refused.catch(() => "refused" as const),
-        new Promise<"lost">((resolve) => setTimeout(() => resolve("lost"), 3_000)),
-      ]);
-      firstPull.stop();
-      messages.stop();
-      void consumer.delete().catch(() => {});
-      if (outcome === "refused") refused++;
-      else if (outcome === "lost") lost++;
-      else if (performance.now() - started >= LATE_MS) slow++;
+      const pulled = await firstPull(() => store.conn.js.consumers.get(stream, { filter_subjects: subject }), true);
+      if (pulled.outcome === "refused") refused++;
+      else if (pulled.outcome === "lost") lost++;
+      else if (pulled.took >= LATE_MS) slow++;
     }
     console.log(`first pulls without the info × ${CONSUMERS}: ${refused} refused at once, ${lost} lost, ${slow} slow`);
     expect([lost, slow <= ALLOWED_LATE]).toEqual([0, true]);

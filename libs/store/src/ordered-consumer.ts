@@ -13,7 +13,7 @@ import { UnavailableError } from "./errors.ts";
  * R3 clusters, a pull sent right after that answer went unserved for 12 of
  * 1,000 consumers (5 delivered nothing within 3 s, 7 only after the ordered
  * consumer's heartbeat reset, ~2 s), which cut blob reads at their first-chunk
- * attempt (~0.5-0.7 s) and stalled event scans. One CONSUMER.INFO answered in
+ * attempt (~0.5-0.7 s) and can stall event scans. One CONSUMER.INFO answered in
  * between: 0 of 1,000, first message within 4 ms, and 1 of 4,000 in a longer
  * probe — about 40 times rarer, not impossible, so callers keep their own
  * bound on the first message (docs/store.md, "Consumers: the first pull").

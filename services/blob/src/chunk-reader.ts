@@ -104,7 +104,8 @@ async function openFeed(o: ChunkReaderOptions, deadline: number, firstChunkMs: n
  * chunks on the subject. JetStream places an R1 consumer of an R3 stream on a
  * random peer of the stream (seen here on all three), and a follower may not
  * have applied the newest chunks yet (or, after a restart, be catching up):
- * such a consumer is dropped and another one created, until the deadline. A broken object (chunks purged) fails here, before any header.
+ * such a consumer is dropped and another one created, until the deadline. A
+ * broken object (chunks purged) fails here, before any header.
  */
 async function completeConsumer(o: ChunkReaderOptions, deadline: number): Promise<Consumer> {
   for (let attempt = 0; ; attempt++) {
