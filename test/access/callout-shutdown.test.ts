@@ -51,7 +51,7 @@ describe("a callout replica stopping", () => {
           return user;
         },
         roomsOf: async () => [],
-        confirm: async () => {},
+        register: async () => {},
       },
       metrics: accessMetrics(new Registry()),
       logger: pino({ level: "silent" }),

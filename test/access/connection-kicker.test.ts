@@ -1,11 +1,10 @@
 import { ConnectionKicker } from "@conclave/access";
 import { eventually, useCluster } from "@conclave/testkit";
-import { nkeyAuthenticator } from "@nats-io/nats-core";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identity, register } from "../support/membership-fixture.ts";
 import { type BotConnection, connectBot } from "./bot-probe.ts";
-import { type LiveWorld, startLiveWorld } from "./live-world.ts";
+import { connectSystem, type LiveWorld, startLiveWorld } from "./live-world.ts";
 
 // The kicker on its own, against two servers: it must hear from every server it knows, or fail (and be retried).
 
@@ -20,10 +19,7 @@ describe("the connection kicker", () => {
   beforeAll(async () => {
     world = await startLiveWorld(nats());
     await register(world.membership, admin, [bot], true);
-    system = await connect({
-      servers: nats().urls,
-      authenticator: nkeyAuthenticator(new TextEncoder().encode(nats().credentials.system)),
-    });
+    system = await connectSystem(nats());
   });
   afterAll(async () => {
     await Promise.all(bots.map((b) => b.nc.close()));

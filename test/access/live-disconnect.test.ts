@@ -1,7 +1,5 @@
 import { BUCKETS } from "@conclave/store";
 import { eventually, useCluster } from "@conclave/testkit";
-import { nkeyAuthenticator } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { pct } from "../bench/measure.ts";
@@ -14,7 +12,17 @@ import {
   subscribeRefused,
   watchViolations,
 } from "./bot-probe.ts";
-import { call, type LiveWorld, metricSum, receiving, record, removals, startLiveWorld, ticker } from "./live-world.ts";
+import {
+  call,
+  connectSystem,
+  type LiveWorld,
+  metricSum,
+  receiving,
+  record,
+  removals,
+  startLiveWorld,
+  ticker,
+} from "./live-world.ts";
 
 // Changes act on live connections (issue 14 item 3): two servers, a bot connected to each, and two
 // callout replicas sharing the change feeds. Every change is made over HTTP, as a client would.
@@ -198,13 +206,7 @@ describe("a committed change closes the bot's connections on every server", () =
   });
 
   it("the system user can list and close connections, and nothing else", async () => {
-    const system = watchViolations(
-      await connect({
-        servers: nats().urls,
-        authenticator: nkeyAuthenticator(new TextEncoder().encode(nats().credentials.system)),
-        maxReconnectAttempts: 0,
-      }),
-    );
+    const system = watchViolations(await connectSystem(nats(), { maxReconnectAttempts: 0 }));
     try {
       const answers = [];
       for await (const m of await system.nc.requestMany("$SYS.REQ.SERVER.PING.CONNZ", "{}", {
@@ -226,13 +228,24 @@ describe("a committed change closes the bot's connections on every server", () =
         "conclave.room.acme.r-add",
         "conclave.ev.user.x",
       ];
-      const forbiddenSub = ["$SYS.>", "$SYS.ACCOUNT.>", ">", "conclave.>", "$JS.API.>", "_INBOX_x.>"];
+      const forbiddenSub = [
+        "$SYS.>",
+        "$SYS.ACCOUNT.>",
+        "$SYS.SERVER.>",
+        "$SYS.SERVER.*.SHUTDOWN",
+        ">",
+        "conclave.>",
+        "$JS.API.>",
+        "_INBOX_x.>",
+      ];
       const pubs = [];
       for (const s of forbiddenPub) pubs.push([s, await publishRefused(system, s)]);
       const subs = [];
       for (const s of forbiddenSub) subs.push([s, await subscribeRefused(system, s)]);
       expect(pubs.filter(([, refused]) => !refused)).toEqual([]);
       expect(subs.filter(([, refused]) => !refused)).toEqual([]);
+      // Which servers enter lame-duck mode: it may hear that.
+      expect(await subscribeRefused(system, "$SYS.SERVER.*.LAMEDUCK")).toBe(false);
     } finally {
       await system.nc.close();
     }

@@ -3,6 +3,8 @@ import type { KeyFile } from "@conclave/auth";
 import { membershipModule } from "@conclave/membership";
 import { type Host, loadServiceEnv, startHost } from "@conclave/runtime";
 import { eventually, type NatsCluster } from "@conclave/testkit";
+import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import { signedFetch } from "../support/signed-client.ts";
 import type { BotConnection } from "./bot-probe.ts";
 import { calloutEnv, dataplaneHostEnv } from "./dataplane-hosts.ts";
@@ -55,6 +57,15 @@ export async function startLiveWorld(
       await membership.close();
     },
   };
+}
+
+/** A connection of the cluster's restricted system user (it may list and close connections). */
+export function connectSystem(nats: NatsCluster, opts: ConnectionOptions = {}): Promise<NatsConnection> {
+  return connect({
+    servers: nats.urls,
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(nats.credentials.system)),
+    ...opts,
+  });
 }
 
 /** A signed call to membership that must succeed; the time its 2xx arrived (performance.now()). */

@@ -33,6 +33,8 @@ export interface BucketSpec extends Bounded {
    * key ever deleted, which listings step over and which fill the bucket (TOMBSTONE_TTL_MS).
    */
   tombstoneTtlMs?: number;
+  /** Writes carry their own lifetime (WriteOptions.ttlMs; per-message TTLs, NATS >= 2.11). */
+  expiringWrites?: boolean;
   maxValueBytes: number;
   /** Read for allow/deny decisions: leader reads only, never direct gets (docs/store.md). */
   security: boolean;
@@ -192,6 +194,19 @@ export const BUCKETS = {
     whenFull: "refuse_new",
     security: true,
     purpose: "per-tenant blob usage (bytes, count) and upload reservations, CAS",
+  },
+  botConnections: {
+    name: "conclave_bot_connections",
+    history: 1,
+    // Each entry lives as long as the admission it records (the callout's lifetime, plus a margin).
+    expiringWrites: true,
+    maxValueBytes: 256,
+    security: false,
+    // One entry per admitted connection for its lifetime (~250 B on disk): 10^5 bots each with
+    // two connections and one reconnect in flight is ~75 MiB. Full: admissions are refused.
+    maxBytes: 128 * MiB,
+    whenFull: "refuse_new",
+    purpose: "bots' admitted connections (sign_pub.server.cid): what a draining server holds",
   },
   witness: {
     name: "conclave_witness",

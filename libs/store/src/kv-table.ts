@@ -44,6 +44,11 @@ export interface WriteOptions {
    * with the same id never applies it twice. Random by default.
    */
   msgId?: string;
+  /**
+   * The value's own lifetime (Nats-TTL, whole seconds, rounded up): it leaves the stream after
+   * it. Only in a bucket made with per-message TTLs (BucketSpec.expiringWrites).
+   */
+  ttlMs?: number;
 }
 
 export interface TableDeps {
@@ -296,7 +301,7 @@ export class KvTable<T> {
     op?: "DEL" | "PURGE",
     extra: Record<string, string> = {},
   ): Promise<number> {
-    const hdrs = op ? natsHeaders() : undefined;
+    const hdrs = op || Object.keys(extra).length > 0 ? natsHeaders() : undefined;
     if (hdrs && op) hdrs.set(OPERATION, op);
     for (const [name, value] of Object.entries(extra)) hdrs?.set(name, value);
     const ack = await observed(this.deps.observer, "write", this.bucket, () =>
@@ -318,7 +323,9 @@ export class KvTable<T> {
 
   /** Unconditional write (last writer wins). Returns the revision. */
   put(key: string, value: T, opts: WriteOptions = {}): Promise<number> {
-    return this.publish(key, this.encode(value), undefined, opts.msgId ?? randomUUID());
+    const expiring: Record<string, string> =
+      opts.ttlMs === undefined ? {} : { "Nats-TTL": `${Math.ceil(opts.ttlMs / 1000)}s` };
+    return this.publish(key, this.encode(value), undefined, opts.msgId ?? randomUUID(), undefined, expiring);
   }
 
   /**

@@ -58,7 +58,7 @@ export async function provisionBucket(
   });
   await convergeStream(conn, `KV_${name}`, maxBytes, "refuse_new", {
     ...("ttlMs" in spec ? { minAgeMs: spec.ttlMs } : {}),
-    messageTtls: "tombstoneTtlMs" in spec,
+    messageTtls: "tombstoneTtlMs" in spec || ("expiringWrites" in spec && spec.expiringWrites),
   });
 }
 
@@ -72,7 +72,7 @@ export async function provisionBucket(
  * earlier version may keep an age that is now too short (the nonce bucket's
  * grew a clock margin), and a longer age only keeps claims longer.
  * `messageTtls` turns on per-message TTLs (a bucket whose delete markers expire,
- * BucketSpec.tombstoneTtlMs); JetStream cannot turn them off again, and nothing here asks it to.
+ * BucketSpec.tombstoneTtlMs, or whose writes do, BucketSpec.expiringWrites); JetStream cannot turn them off again, and nothing here asks it to.
  */
 async function convergeStream(
   conn: StoreConnection,

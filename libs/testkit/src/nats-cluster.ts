@@ -47,6 +47,8 @@ export interface ClusterOptions {
    * servers; clients must then connect with TLS and trust the issuing CA.
    */
   tls?: { cert: string; key: string };
+  /** Lame-duck grace period of every node (NodeSpec.lameDuckGracePeriod; 2s by default). */
+  lameDuckGracePeriod?: string;
   /** The accounts' secrets (the local start keeps its own); a fresh set by default. */
   credentials?: NatsCredentials;
   /**
@@ -183,6 +185,7 @@ export class NatsCluster {
         storeDir: join(dir, name, "store"),
         logFile: join(dir, `${name}.log`),
         configFile: config,
+        ...(opts.lameDuckGracePeriod ? { lameDuckGracePeriod: opts.lameDuckGracePeriod } : {}),
         env: {
           ...serverEnv(credentials),
           ...(opts.tls ? { NATS_TLS_CERT: opts.tls.cert, NATS_TLS_KEY: opts.tls.key } : {}),

@@ -5,6 +5,7 @@ import { type AccessConfig, type LiveDisconnectConfig, loadAccessConfig } from "
 import { accessMetrics, liveDisconnectMetrics } from "./access-metrics.ts";
 import { type AdmissionSources, CalloutResponder } from "./callout-responder.ts";
 import { ConnectionKicker, SERVER_MEMORY_MS } from "./connection-kicker.ts";
+import { ConnectionRegistry } from "./connection-registry.ts";
 import { IssuerKey } from "./issuer-key.ts";
 import { LiveDisconnect } from "./live-disconnect.ts";
 import { storeRoomsOfMember } from "./rooms-of-member.ts";
@@ -32,6 +33,7 @@ export function createAccessModule(opts: AccessModuleOptions = {}): ServiceModul
     async register(ctx) {
       const config = opts.config ?? loadAccessConfig();
       const users = usersTable(ctx.store);
+      const registry = new ConnectionRegistry(ctx.store, config.ttlS);
       const responder = new CalloutResponder({
         nc: ctx.store.conn.nc,
         issuer: IssuerKey.fromSeed(config.issuerSeed),
@@ -39,14 +41,14 @@ export function createAccessModule(opts: AccessModuleOptions = {}): ServiceModul
         sources: (opts.facts ?? ((s) => s))({
           user: async (signPub) => (await users.get(signPub))?.value.data,
           roomsOf: storeRoomsOfMember(ctx.store),
-          confirm: () => ctx.store.witness.confirm(),
+          register: (connection, at) => registry.register(connection, at),
         }),
         metrics: accessMetrics(ctx.edge.registry),
         logger: ctx.logger,
         ...(opts.now ? { now: opts.now } : {}),
       });
       const live = config.liveDisconnect;
-      const disconnect = live && (await startLiveDisconnect(ctx, config, live, opts.now));
+      const disconnect = live && (await startLiveDisconnect(ctx, config, live, registry, opts.now));
       responder.start();
       // The edge closes before the store connection (host.close): answers in flight go out first.
       ctx.edge.app.addHook("onClose", () => Promise.all([responder.stop(), disconnect?.stop()]));
@@ -64,6 +66,7 @@ async function startLiveDisconnect(
   ctx: ServiceContext,
   config: AccessConfig,
   live: LiveDisconnectConfig,
+  registry: ConnectionRegistry,
   now: (() => number) | undefined,
 ): Promise<{ stop(): Promise<void> }> {
   const system = await connect({
@@ -79,6 +82,7 @@ async function startLiveDisconnect(
     account: config.account,
     stallMs: live.connzStallMs,
     timeoutMs: ctx.store.opTimeoutMs,
+    registered: (signPub, serverId) => registry.on(signPub, serverId),
     onLateError: (err, signPub) => {
       // A listing cut by our own shutdown is not a failure to report.
       if (!stopping)
@@ -112,6 +116,7 @@ async function startLiveDisconnect(
       stopping = true;
       clearInterval(relearn);
       await disconnect.stop();
+      kicker.stop();
       await system.close();
     },
   };

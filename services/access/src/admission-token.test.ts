@@ -18,6 +18,7 @@ const issuer = IssuerKey.fromSeed(new TextDecoder().decode(createAccount().getSe
 const request: CalloutRequest = {
   serverId: createServer().getPublicKey(),
   serverName: "n1",
+  cid: 7,
   userNkey: createUser().getPublicKey(),
   nonce: "Xk3_9aQ-2Lm0ZpR",
   clientNkey: "unused",

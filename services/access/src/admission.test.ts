@@ -16,6 +16,7 @@ function request(overrides: Partial<CalloutRequest> = {}): CalloutRequest {
   return {
     serverId: createServer().getPublicKey(),
     serverName: "n1",
+    cid: 7,
     userNkey: createUser().getPublicKey(),
     nonce: NONCE,
     clientNkey: userNkeyOfSignPub(bot.signPublicKey),
@@ -132,13 +133,13 @@ describe("the server's callout request", () => {
       type: "authorization_request",
       server_id: { id: server.getPublicKey(), name: "n1" },
       user_nkey: createUser().getPublicKey(),
-      client_info: { host: "127.0.0.1", nonce: NONCE },
+      client_info: { id: 42, host: "127.0.0.1", nonce: NONCE },
       connect_opts: { nkey: userNkeyOfSignPub(bot.signPublicKey), sig: "s", protocol: 1 },
     },
   };
 
   it("reads a request the server signed", () => {
-    expect(parseCalloutRequest(jwt(claims))).toMatchObject({ serverId: server.getPublicKey(), nonce: NONCE });
+    expect(parseCalloutRequest(jwt(claims))).toMatchObject({ serverId: server.getPublicKey(), cid: 42, nonce: NONCE });
   });
 
   it("ignores one signed by another key, one about another server, and junk", () => {
@@ -146,6 +147,9 @@ describe("the server's callout request", () => {
     const foreign = { ...claims, nats: { ...claims.nats, server_id: { id: createServer().getPublicKey() } } };
     expect(parseCalloutRequest(jwt(foreign))).toBeUndefined();
     expect(parseCalloutRequest(jwt({ ...claims, nats: { ...claims.nats, type: "user" } }))).toBeUndefined();
+    // Without the connection's id it could not be registered, so not closed on a draining server.
+    const anonymous = { ...claims, nats: { ...claims.nats, client_info: { host: "127.0.0.1", nonce: NONCE } } };
+    expect(parseCalloutRequest(jwt(anonymous))).toBeUndefined();
     expect(parseCalloutRequest(new TextEncoder().encode("a.b.c"))).toBeUndefined();
     expect(parseCalloutRequest(new TextEncoder().encode("not a jwt"))).toBeUndefined();
   });

@@ -15,9 +15,13 @@ const requestClaims = z.object({
     server_id: z.object({ id: z.string().regex(/^N[A-Z2-7]{55}$/), name: z.string().optional() }),
     /** The server-generated nkey the admission is issued to (not the client's). */
     user_nkey: z.string().regex(/^U[A-Z2-7]{55}$/),
-    client_info: z
-      .object({ host: z.string().optional(), name: z.string().optional(), nonce: z.string().optional() })
-      .default({}),
+    client_info: z.object({
+      /** The server's id of the connection (its cid): what a KICK names. */
+      id: z.number().int().positive(),
+      host: z.string().optional(),
+      name: z.string().optional(),
+      nonce: z.string().optional(),
+    }),
     connect_opts: z
       .object({ nkey: z.string().optional(), sig: z.string().optional(), name: z.string().optional() })
       .default({}),
@@ -27,6 +31,8 @@ const requestClaims = z.object({
 export interface CalloutRequest {
   serverId: string;
   serverName: string | undefined;
+  /** The connection's id on that server (its cid). */
+  cid: number;
   /** Subject of the user JWT we answer with. */
   userNkey: string;
   /** The nonce the server sent the client, and what the client answered. */
@@ -65,6 +71,7 @@ export function parseCalloutRequest(data: Uint8Array): CalloutRequest | undefine
   return {
     serverId: r.server_id.id,
     serverName: r.server_id.name,
+    cid: r.client_info.id,
     userNkey: r.user_nkey,
     nonce: r.client_info.nonce,
     clientNkey: r.connect_opts.nkey,

@@ -9,6 +9,7 @@ import { type Admission, type Denial, decideAdmission, provenSignPub } from "./a
 import { answerWithin } from "./admission-token.ts";
 import type { MemberRoom } from "./bot-permissions.ts";
 import { type CalloutRequest, parseCalloutRequest } from "./callout-request.ts";
+import type { AdmittedConnection } from "./connection-registry.ts";
 import type { IssuerKey } from "./issuer-key.ts";
 import type { RoomsOfMember } from "./rooms-of-member.ts";
 
@@ -26,8 +27,11 @@ export const AUTH_CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
 export interface AdmissionSources {
   user(signPub: string): Promise<UserRecord | undefined>;
   roomsOf: RoomsOfMember;
-  /** A witness write issued after the reads: a stale or cut-off leader's answer becomes a denial. */
-  confirm(): Promise<void>;
+  /**
+   * Records an admitted connection (ConnectionRegistry), before the answer: a quorum write
+   * issued after the reads, so a stale or cut-off leader's answer becomes a denial (the witness).
+   */
+  register(connection: AdmittedConnection, at: number): Promise<void>;
 }
 
 export interface CalloutResponderDeps {
@@ -126,17 +130,21 @@ export class CalloutResponder {
     if (this.reads.pendingCount >= config.maxQueued) return OVERLOADED;
     const deadline = Date.now() + config.decisionMs;
     let started = false;
-    let facts: { user: UserRecord | undefined; rooms: MemberRoom[] } | undefined;
+    let decision: Admission | Denial | undefined;
     try {
-      facts = await withDeadline("admission", config.decisionMs, () =>
+      decision = await withDeadline("admission", config.decisionMs, () =>
         this.reads(async () => {
           // Its turn came too late: nobody waits for this answer, and its reads would delay the others.
           if (Date.now() >= deadline) return undefined;
           started = true;
           const user = await sources.user(signPub);
-          const rooms = user?.status === "active" ? await sources.roomsOf(signPub, config.maxRooms) : [];
-          await sources.confirm();
-          return { user, rooms };
+          const rooms: MemberRoom[] = user?.status === "active" ? await sources.roomsOf(signPub, config.maxRooms) : [];
+          const decided = decideAdmission({ signPub, user, rooms }, config, Math.floor(this.now() / 1000));
+          // A refusal needs no witness: one taken on stale facts refuses, which is safe.
+          if (decided.admitted) {
+            await sources.register({ signPub, serverId: request.serverId, cid: request.cid }, this.now());
+          }
+          return decided;
         }),
       );
     } catch (err) {
@@ -146,8 +154,7 @@ export class CalloutResponder {
       );
     }
     // Fail closed: a store that cannot answer (in time) admits nobody; nor does a queue too long to wait in.
-    if (!facts) return started ? UNAVAILABLE : OVERLOADED;
-    return decideAdmission({ signPub, ...facts }, config, Math.floor(this.now() / 1000));
+    return decision ?? (started ? UNAVAILABLE : OVERLOADED);
   }
 
   private log(request: CalloutRequest, decision: Admission | Denial): void {

@@ -1,10 +1,12 @@
-import type { Msg, NatsConnection } from "@nats-io/transport-node";
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { z } from "zod";
 
 /** Where every server answers a connection listing (the system account; contracts.md). */
 export const CONNZ_SUBJECT = "$SYS.REQ.SERVER.PING.CONNZ";
 /** Where one server closes one of its connections. */
 export const kickSubject = (serverId: string) => `$SYS.REQ.SERVER.${serverId}.KICK`;
+/** Where each server says it enters lame-duck mode: the last thing its system account sends. */
+export const LAME_DUCK_SUBJECT = "$SYS.SERVER.*.LAMEDUCK";
 
 const connzAnswer = z.object({
   server: z.object({ id: z.string().min(1), name: z.string().min(1) }),
@@ -17,6 +19,7 @@ const connzAnswer = z.object({
   error: z.object({ code: z.number().optional(), description: z.string().optional() }).optional(),
 });
 const kickAnswer = z.object({ error: z.object({ description: z.string().optional() }).optional() });
+const lameDuckEvent = z.object({ id: z.string().min(1), name: z.string().min(1) });
 
 export class KickError extends Error {
   override readonly name = "KickError";
@@ -38,6 +41,11 @@ export interface ConnectionKickerDeps {
   stallMs: number;
   /** Bound of a whole listing, and of each kick. */
   timeoutMs: number;
+  /**
+   * The bot's connections admitted on a server, and when (ConnectionRegistry): what a server in
+   * lame-duck mode holds, as it answers no listing. Without it such a server fails the kick.
+   */
+  registered?: (signPub: string, serverId: string) => Promise<{ cid: number; at: number }[]>;
   /** A late server's answer that could not be acted on (the kick itself had already succeeded). */
   onLateError?: (err: Error, signPub: string) => void;
   /** Milliseconds since the epoch. */
@@ -73,10 +81,24 @@ export class ConnectionKicker {
   private readonly deps: ConnectionKickerDeps;
   private readonly now: () => number;
   private readonly seen = new Map<string, number>();
+  /** Servers in lame-duck mode, by name: their id and when they said so. */
+  private readonly draining = new Map<string, { id: string; at: number }>();
+  private readonly lameDucks: Subscription;
 
   constructor(deps: ConnectionKickerDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.lameDucks = deps.system.subscribe(LAME_DUCK_SUBJECT, {
+      callback: (err, msg) => {
+        const event = err ? undefined : lameDuckEvent.safeParse(msg.json());
+        if (event?.success) this.draining.set(event.data.name, { id: event.data.id, at: this.now() });
+      },
+    });
+  }
+
+  /** Stops hearing of servers entering lame-duck mode. */
+  stop(): void {
+    this.lameDucks.unsubscribe();
   }
 
   /**
@@ -87,6 +109,8 @@ export class ConnectionKicker {
     const { system, account, stallMs, timeoutMs } = this.deps;
     const query = JSON.stringify({ user: signPub, acc: account });
     const expected = this.recentServers();
+    // A server in lame-duck mode answers nothing: waiting for it would only wait out the stall.
+    const awaited = expected.filter((name) => !this.drainingServers().has(name));
     const answers = await system.requestMany(CONNZ_SUBJECT, query, {
       strategy: "stall",
       stall: stallMs,
@@ -96,7 +120,7 @@ export class ConnectionKicker {
     const answered = new Set<string>();
     const found: Connection[] = [];
     // Every server known to be there has answered: waiting out the stall would only add latency.
-    while (!(expected.length > 0 && expected.every((id) => answered.has(id)))) {
+    while (!(awaited.length > 0 && awaited.every((name) => answered.has(name)))) {
       const next = await listing.next();
       if (next.done) break;
       const answer = this.parse(next.value);
@@ -104,15 +128,36 @@ export class ConnectionKicker {
       found.push(...answer.connections);
     }
     const stale = (c: Connection) => startedBefore === undefined || !(c.startedAt >= startedBefore);
-    const closing = found.filter(stale);
-    await Promise.all(closing.map((c) => this.close(c)));
     this.remember(answered);
-    const missing = expected.filter((id) => !answered.has(id));
-    if (answered.size === 0 || missing.length > 0) {
+    const draining = this.drainingServers();
+    const silent = expected.filter((name) => !answered.has(name));
+    const drained = silent.filter((name) => draining.has(name) && this.deps.registered);
+    const fromRegistry = await Promise.all(drained.map((name) => this.registeredOn(signPub, draining.get(name) ?? "")));
+    const closing = found.filter(stale);
+    const unanswerable = fromRegistry.flat().filter(stale);
+    await Promise.all([...closing.map((c) => this.close(c)), ...unanswerable.map((c) => this.closeUnanswered(c))]);
+    const missing = silent.filter((name) => !drained.includes(name));
+    if (answered.size + drained.length === 0 || missing.length > 0) {
       throw new KickError(`CONNZ incomplete: no answer from ${missing.join(", ") || "any server"}`);
     }
     void this.lateAnswers(listing, signPub, stale);
-    return { kicked: closing.length, servers: answered.size };
+    return { kicked: closing.length + unanswerable.length, servers: answered.size + drained.length };
+  }
+
+  /** Servers that said they entered lame-duck mode within the memory, name → id. */
+  private drainingServers(): Map<string, string> {
+    const now = this.now();
+    const out = new Map<string, string>();
+    for (const [name, { id, at }] of this.draining) {
+      if (now - at >= SERVER_MEMORY_MS) this.draining.delete(name);
+      else out.set(name, id);
+    }
+    return out;
+  }
+
+  private async registeredOn(signPub: string, serverId: string): Promise<Connection[]> {
+    const entries = (await this.deps.registered?.(signPub, serverId)) ?? [];
+    return entries.map(({ cid, at }) => ({ server: serverId, cid, startedAt: at }));
   }
 
   /**
@@ -159,7 +204,11 @@ export class ConnectionKicker {
 
   private remember(servers: Iterable<string>): void {
     const now = this.now();
-    for (const id of servers) this.seen.set(id, now);
+    for (const name of servers) {
+      this.seen.set(name, now);
+      // One that answers is not (or no longer: restarted under the same name) in lame-duck mode.
+      this.draining.delete(name);
+    }
   }
 
   /**
@@ -175,6 +224,16 @@ export class ConnectionKicker {
     const now = this.now();
     for (const [id, at] of this.seen) if (now - at >= SERVER_MEMORY_MS) this.seen.delete(id);
     return [...this.seen.keys()];
+  }
+
+  /**
+   * A KICK to a server in lame-duck mode: it acts on it (measured: 23 of 23 closed within 2 ms,
+   * 0.05–3.5 s after SIGUSR2) but sends no answer, and acts only on a request with a reply
+   * subject (one without is ignored). Sent, not awaited; a follow-up sweep sends it again.
+   */
+  private async closeUnanswered({ server, cid }: Connection): Promise<void> {
+    this.deps.system.publish(kickSubject(server), JSON.stringify({ cid }), { reply: createInbox() });
+    await this.deps.system.flush();
   }
 
   private async close({ server, cid }: Connection): Promise<void> {
