@@ -55,7 +55,7 @@ export async function dataplaneBench(): Promise<Figure[]> {
       name: `bot admission via callout (c=${ADMIT_CONCURRENCY})`,
       ...admit,
       ratio: admit.opsPerSec / raw.opsPerSec,
-      note: `admissions/s; ${admit.errors} refused; user + rooms read + witness + signed answer`,
+      note: `admissions/s; ${admit.errors} refused; user + rooms read + registration (the witness) + signed answer`,
     });
 
     // Publishing: the same batch on each connection, with a subscriber so the server delivers it.
