@@ -1,4 +1,4 @@
-import { ConnectionKicker } from "@conclave/access";
+import { ConnectionKicker, ConnectionRegistry } from "@conclave/access";
 import { eventually, useCluster } from "@conclave/testkit";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,5 +65,69 @@ describe("the connection kicker", () => {
     // Back, under a new server id: known by its name, so listings are complete again.
     await nats().nodes[1]?.start();
     await eventually(async () => expect((await kicker.kick(bot.signPublicKey)).servers).toBe(2), 30_000, 250);
+  });
+});
+
+describe("the connection kicker and a server in lame-duck mode", () => {
+  // Longer than the test: the draining server keeps its clients (and answers nothing) throughout.
+  const nats = useCluster({ nodes: 2, lameDuckGracePeriod: "20s" });
+  let world: LiveWorld;
+  let system: NatsConnection;
+  const admin = identity("admin");
+  const bot = identity("bot");
+
+  beforeAll(async () => {
+    world = await startLiveWorld(nats());
+    await register(world.membership, admin, [bot], true);
+    system = await connectSystem(nats());
+  });
+  afterAll(async () => {
+    await system?.close();
+    await world?.close();
+  });
+
+  it("lists it from the registry and closes its connections by cid; without a registry the kick fails", {
+    timeout: 60_000,
+  }, async () => {
+    const draining = nats().nodes[1];
+    if (!draining) throw new Error("2 nodes");
+    const conn = await connectBot(bot, [draining.url]);
+    let dropped = false;
+    void (async () => {
+      for await (const st of conn.nc.status()) if (st.type === "disconnect") dropped = true;
+    })();
+    const serverId = conn.nc.info?.server_id as string;
+    const withRegistry = new ConnectionKicker({
+      system,
+      account: "BOTS",
+      stallMs: 300,
+      timeoutMs: 5_000,
+      // What the callout registered, read back the way the service does.
+      registered: (signPub, id) => new ConnectionRegistry(world.membership.ctx.store, 600).on(signPub, id),
+    });
+    const without = new ConnectionKicker({ system, account: "BOTS", stallMs: 300, timeoutMs: 5_000 });
+    try {
+      expect(await withRegistry.learnServers()).toBe(2);
+      expect(await without.learnServers()).toBe(2);
+      await system.flush();
+      const exited = draining.lameDuck();
+      // Both kickers hear its lame-duck event; from then on it answers no listing.
+      await new Promise((r) => setTimeout(r, 500));
+      await expect(without.kick(bot.signPublicKey)).rejects.toThrow(/CONNZ incomplete: no answer from n2/);
+      expect(dropped).toBe(false);
+      const started = performance.now();
+      expect(await withRegistry.kick(bot.signPublicKey)).toEqual({ kicked: 1, servers: 2 });
+      await eventually(async () => expect(dropped).toBe(true), 5_000, 10);
+      console.log(
+        `closed on the draining server ${(performance.now() - started).toFixed(0)} ms after the kick (${serverId})`,
+      );
+      await conn.nc.close();
+      // Not worth waiting out its grace.
+      await draining.kill();
+      await exited;
+    } finally {
+      withRegistry.stop();
+      without.stop();
+    }
   });
 });

@@ -102,10 +102,15 @@ export function faultWindows(history: HistoryRecord[], settleMs: number): FaultW
 function deadline(t1: number, windows: FaultWindow[], opts: DataplaneCheckOptions): number {
   const plain = t1 + opts.dataplaneBoundMs;
   if (opts.admissionLifetimeMs === undefined) return plain;
-  const hit = windows.filter((w) => w.from <= plain && w.to >= t1);
+  const hit = faultsAround(t1, windows, opts);
   if (hit.length === 0) return plain;
   const end = Math.max(t1 + opts.admissionLifetimeMs, ...hit.map((w) => w.to));
   return end + opts.dataplaneBoundMs;
+}
+
+/** The fault windows that overlap a removal's plain bound. */
+function faultsAround(t1: number, windows: FaultWindow[], opts: DataplaneCheckOptions): FaultWindow[] {
+  return windows.filter((w) => w.from <= t1 + opts.dataplaneBoundMs && w.to >= t1);
 }
 
 /**
@@ -124,6 +129,21 @@ export function checkDataplaneRemovals(history: HistoryRecord[], opts: Dataplane
   const removedUntil = new Map(removals.map((r) => [r, deadline(r.t1, windows, opts)]));
   const deliveries = history.filter(isDelivery);
   const bad: string[] = [];
+  // Removals whose only fault was a planned restart: judged against the lifetime like any fault's,
+  // and reported against the plain bound (a draining server's bots are kicked by their cids).
+  let plannedLatest = Number.NEGATIVE_INFINITY;
+  const planned = removals.filter((r) => {
+    const hit = opts.admissionLifetimeMs === undefined ? [] : faultsAround(r.t1, windows, opts);
+    return hit.length > 0 && hit.every((w) => w.kind === "planned");
+  });
+  for (const d of deliveries) {
+    for (const r of planned) {
+      if (String(r.summary.member) !== d.bot || String(r.summary.room) !== d.room) continue;
+      if (d.publishedAt > r.t1 && !invitedBack(invites, r, d.publishedAt)) {
+        plannedLatest = Math.max(plannedLatest, d.publishedAt - r.t1);
+      }
+    }
+  }
   for (const d of deliveries) {
     const revokedAt = revoked.get(d.bot);
     const out = removals.find((r) => {
@@ -136,6 +156,7 @@ export function checkDataplaneRemovals(history: HistoryRecord[], opts: Dataplane
     const since = out ? `removal #${out.id} answered at ${out.t1}` : `revocation answered at ${revokedAt}`;
     bad.push(`${d.bot.slice(0, 10)} got a message on ${d.room} published at ${d.publishedAt}, after ${since}`);
   }
+  const latest = plannedLatest === Number.NEGATIVE_INFINITY ? "none" : `${plannedLatest} ms`;
   const judged = listeningRemovals(history, opts);
   const lifetime =
     opts.admissionLifetimeMs === undefined ? "" : `, the others under a fault: lifetime ${opts.admissionLifetimeMs} ms`;
@@ -145,7 +166,8 @@ export function checkDataplaneRemovals(history: HistoryRecord[], opts: Dataplane
     bad,
     `${deliveries.length} deliveries, ${removals.length} acknowledged removals, ${revoked.size} revocations; ` +
       `of a listening bot: ${judged.removals} removals, ${judged.revocations} revocations, ` +
-      `${judged.plainBound} judged against ${opts.dataplaneBoundMs} ms${lifetime}`,
+      `${judged.plainBound} judged against ${opts.dataplaneBoundMs} ms${lifetime}; ` +
+      `${planned.length} during a planned restart only, latest delivery after their 2xx: ${latest}`,
     removals.length + revoked.size === 0 || deliveries.length === 0,
   );
 }

@@ -110,38 +110,42 @@ export class ConnectionKicker {
     const query = JSON.stringify({ user: signPub, acc: account });
     const expected = this.recentServers();
     // A server in lame-duck mode answers nothing: waiting for it would only wait out the stall.
-    const awaited = expected.filter((name) => !this.drainingServers().has(name));
+    const drainingAtStart = this.drainingServers();
+    const awaited = expected.filter((name) => !drainingAtStart.has(name));
     const answers = await system.requestMany(CONNZ_SUBJECT, query, {
       strategy: "stall",
       stall: stallMs,
       maxWait: timeoutMs,
     });
     const listing = answers[Symbol.asyncIterator]();
-    const answered = new Set<string>();
+    /** Name → id of every server that answered. */
+    const answered = new Map<string, string>();
     const found: Connection[] = [];
     // Every server known to be there has answered: waiting out the stall would only add latency.
     while (!(awaited.length > 0 && awaited.every((name) => answered.has(name)))) {
       const next = await listing.next();
       if (next.done) break;
       const answer = this.parse(next.value);
-      answered.add(answer.server);
+      answered.set(answer.name, answer.id);
       found.push(...answer.connections);
     }
     const stale = (c: Connection) => startedBefore === undefined || !(c.startedAt >= startedBefore);
     this.remember(answered);
-    const draining = this.drainingServers();
-    const silent = expected.filter((name) => !answered.has(name));
-    const drained = silent.filter((name) => draining.has(name) && this.deps.registered);
-    const fromRegistry = await Promise.all(drained.map((name) => this.registeredOn(signPub, draining.get(name) ?? "")));
+    // Every draining server that did not answer (known or not): what it holds comes from the registry.
+    const drained = this.deps.registered
+      ? [...this.drainingServers()].filter(([name]) => !answered.has(name))
+      : [];
+    const fromRegistry = await Promise.all(drained.map(([, id]) => this.registeredOn(signPub, id)));
     const closing = found.filter(stale);
     const unanswerable = fromRegistry.flat().filter(stale);
     await Promise.all([...closing.map((c) => this.close(c)), ...unanswerable.map((c) => this.closeUnanswered(c))]);
-    const missing = silent.filter((name) => !drained.includes(name));
-    if (answered.size + drained.length === 0 || missing.length > 0) {
+    const listed = new Set([...answered.keys(), ...drained.map(([name]) => name)]);
+    const missing = expected.filter((name) => !listed.has(name));
+    if (listed.size === 0 || missing.length > 0) {
       throw new KickError(`CONNZ incomplete: no answer from ${missing.join(", ") || "any server"}`);
     }
     void this.lateAnswers(listing, signPub, stale);
-    return { kicked: closing.length + unanswerable.length, servers: answered.size + drained.length };
+    return { kicked: closing.length + unanswerable.length, servers: listed.size };
   }
 
   /** Servers that said they entered lame-duck mode within the memory, name → id. */
@@ -173,7 +177,7 @@ export class ConnectionKicker {
     try {
       for (let next = await listing.next(); !next.done; next = await listing.next()) {
         const answer = this.parse(next.value);
-        this.remember([answer.server]);
+        this.remember(new Map([[answer.name, answer.id]]));
         await Promise.all(answer.connections.filter(stale).map((c) => this.close(c)));
       }
     } catch (err) {
@@ -181,7 +185,7 @@ export class ConnectionKicker {
     }
   }
 
-  private parse(msg: Msg): { server: string; connections: Connection[] } {
+  private parse(msg: Msg): { name: string; id: string; connections: Connection[] } {
     const parsed = connzAnswer.safeParse(msg.json());
     if (!parsed.success) throw new KickError(`CONNZ answer not understood: ${parsed.error.message}`);
     const { server, data, error } = parsed.data;
@@ -193,7 +197,8 @@ export class ConnectionKicker {
       throw new KickError(`CONNZ of ${server.id} paged`);
     }
     return {
-      server: server.name,
+      name: server.name,
+      id: server.id,
       connections: connections.map((c) => ({
         server: server.id,
         cid: c.cid,
@@ -202,12 +207,14 @@ export class ConnectionKicker {
     };
   }
 
-  private remember(servers: Iterable<string>): void {
+  /** Servers that answered, name → id. */
+  private remember(servers: ReadonlyMap<string, string>): void {
     const now = this.now();
-    for (const name of servers) {
+    for (const [name, id] of servers) {
       this.seen.set(name, now);
-      // One that answers is not (or no longer: restarted under the same name) in lame-duck mode.
-      this.draining.delete(name);
+      // Restarted under the same name (a new id): no longer in lame-duck mode. An answer of the
+      // draining server itself, sent before its event, may be read after it: that one stays.
+      if (this.draining.has(name) && this.draining.get(name)?.id !== id) this.draining.delete(name);
     }
   }
 
