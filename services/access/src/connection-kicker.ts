@@ -132,9 +132,7 @@ export class ConnectionKicker {
     const stale = (c: Connection) => startedBefore === undefined || !(c.startedAt >= startedBefore);
     this.remember(answered);
     // Every draining server that did not answer (known or not): what it holds comes from the registry.
-    const drained = this.deps.registered
-      ? [...this.drainingServers()].filter(([name]) => !answered.has(name))
-      : [];
+    const drained = this.deps.registered ? [...this.drainingServers()].filter(([name]) => !answered.has(name)) : [];
     const fromRegistry = await Promise.all(drained.map(([, id]) => this.registeredOn(signPub, id)));
     const closing = found.filter(stale);
     const unanswerable = fromRegistry.flat().filter(stale);
