@@ -75,7 +75,9 @@ const PRIME_USER = "conclave-kicker-learns-servers";
  * ones expected (the listing ends as soon as all have answered, else when
  * answers stall), and a listing that misses one of them is an error, retried,
  * rather than a kick that silently skipped a server. A new server is found
- * by the first listing that waits out the stall.
+ * by the first listing that waits out the stall. A server in lame-duck mode
+ * (heard from its event) answers no listing but still acts on a KICK: its
+ * connections of the bot come from the callout's registry (`registered`).
  */
 export class ConnectionKicker {
   private readonly deps: ConnectionKickerDeps;
