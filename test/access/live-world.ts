@@ -27,19 +27,24 @@ export function startCallout(
   instance: string,
   logLevel = "warn",
   opts: Omit<AccessModuleOptions, "config"> = {},
+  extraEnv: Record<string, string> = {},
 ): Promise<Host> {
-  const env = calloutEnv(nats, { CONCLAVE_INSTANCE: `access-${instance}` }, logLevel);
+  const env = calloutEnv(nats, { CONCLAVE_INSTANCE: `access-${instance}`, ...extraEnv }, logLevel);
   return startHost({
     env: loadServiceEnv(env),
     modules: [createAccessModule({ ...opts, config: loadAccessConfig(env) })],
   });
 }
 
-/** `callouts`: the replicas' module options, one entry each (default: two plain replicas). */
+/**
+ * `calloutOpts`: the replicas' module options, one entry each (default: two plain replicas);
+ * `calloutEnv`: more of their environment (say, CONCLAVE_NATS_URLS to keep them off a server).
+ */
 export async function startLiveWorld(
   nats: NatsCluster,
   logLevel = "warn",
   calloutOpts: Omit<AccessModuleOptions, "config">[] = [{}, {}],
+  calloutEnv: Record<string, string> = {},
 ): Promise<LiveWorld> {
   const membership = await startHost({
     env: loadServiceEnv(dataplaneHostEnv(nats, "membership", logLevel)),
@@ -47,7 +52,7 @@ export async function startLiveWorld(
   });
   const callouts: Host[] = [];
   for (const [i, opts] of calloutOpts.entries()) {
-    callouts.push(await startCallout(nats, String.fromCharCode(97 + i), logLevel, opts));
+    callouts.push(await startCallout(nats, String.fromCharCode(97 + i), logLevel, opts, calloutEnv));
   }
   return {
     membership,

@@ -1,6 +1,7 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { z } from "zod";
 import { STREAMS, SUBJECTS } from "./catalogue.ts";
+import { onLeaderElected } from "./consumer-leader.ts";
 import { backoffMs, withDeadline } from "./deadline.ts";
 import { UnavailableError } from "./errors.ts";
 import type { EventLog } from "./event-log.ts";
@@ -115,14 +116,23 @@ export class ProjectionRunner {
   // the message iterator, re-attach to the durable and carry on from its checkpoint.
   private async run(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
+      let leaderMoved = false;
+      let leader: { stop(): void } | undefined;
       try {
         await this.ensureConsumer();
         const consumer = await this.store.conn.js.consumers.get(STREAMS.events.name, this.durable);
         // Short pulls: a stopped replica's outstanding pull strands at most one event, for ack_wait.
-        this.messages = await consumer.consume({ max_messages: 1, idle_heartbeat: 1_000, expires: 2_000 });
+        const messages = await consumer.consume({ max_messages: 1, idle_heartbeat: 1_000, expires: 2_000 });
+        this.messages = messages;
         // stop() may have run while we were attaching: it could not stop what did not exist yet.
-        if (this.stopped) this.messages.stop();
-        for await (const msg of this.messages) {
+        if (this.stopped) messages.stop();
+        // A moved leader (a planned restart) keeps our pull: pull from the new one at once, not
+        // after the pull's expiry (commands wait for their projection).
+        leader = onLeaderElected(this.store.conn.nc, STREAMS.events.name, this.durable, () => {
+          leaderMoved = true;
+          messages.stop();
+        });
+        for await (const msg of messages) {
           try {
             const holding = setInterval(() => msg.working(), PROJECTION_ACK_WAIT_MS / 3);
             try {
@@ -141,8 +151,10 @@ export class ProjectionRunner {
         }
       } catch (err) {
         this.logger?.warn({ err, projection: this.projection.name }, "projection feed interrupted");
+      } finally {
+        leader?.stop();
       }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
+      if (!this.stopped && !leaderMoved) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
     }
   }
 

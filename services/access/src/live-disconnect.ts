@@ -1,4 +1,4 @@
-import { BUCKETS, backoffMs, type Store, withDeadline } from "@conclave/store";
+import { BUCKETS, backoffMs, onLeaderElected, type Store, withDeadline } from "@conclave/store";
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -120,9 +120,11 @@ export class LiveDisconnect {
   // Whatever ends the feed (reconnect, node loss, a deleted consumer), re-attach and carry on from the checkpoint.
   private async run(table: WatchedTable): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
+      let leaderMoved = false;
       try {
         await this.ensureConsumer(table);
-        const consumer = await this.deps.store.conn.js.consumers.get(this.stream(table).name, kickDurable(table));
+        const stream = this.stream(table).name;
+        const consumer = await this.deps.store.conn.js.consumers.get(stream, kickDurable(table));
         const feed = await consumer.consume({
           max_messages: this.deps.config.maxPending,
           expires: PULL_EXPIRES_MS,
@@ -130,17 +132,27 @@ export class LiveDisconnect {
         });
         this.feeds.set(table, feed);
         if (this.stopped) feed.stop();
-        for await (const msg of feed) {
-          attempt = 0;
-          // Not awaited: kicks of different bots overlap, bounded by the queue and max_ack_pending.
-          this.track(this.handle(table, msg));
+        // Our pull stays with the old leader (a planned restart moves it): pull from the new one at
+        // once instead of after two missed heartbeats, up to 3 s of changes not kicked.
+        const leader = onLeaderElected(this.deps.store.conn.nc, stream, kickDurable(table), () => {
+          leaderMoved = true;
+          feed.stop();
+        });
+        try {
+          for await (const msg of feed) {
+            attempt = 0;
+            // Not awaited: kicks of different bots overlap, bounded by the queue and max_ack_pending.
+            this.track(this.handle(table, msg));
+          }
+        } finally {
+          leader.stop();
         }
       } catch (err) {
         this.deps.logger.warn({ err, table }, "live disconnect: change feed interrupted");
       }
       if (!this.stopped) {
         this.deps.metrics.feedRestarted(table);
-        await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
+        if (!leaderMoved) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
       }
     }
   }
