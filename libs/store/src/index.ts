@@ -31,7 +31,7 @@ export {
 } from "./command-handler.ts";
 export { type ConnectionOptions, connectStore, type StoreConnection } from "./connection.ts";
 export { ConnectionGate } from "./connection-gate.ts";
-export { leaderElectedSubject, onLeaderElected } from "./consumer-leader.ts";
+export { followLeader, leaderElectedSubject } from "./consumer-leader.ts";
 export {
   backoffMs,
   type DeadlineOptions,

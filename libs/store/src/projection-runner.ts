@@ -1,7 +1,7 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { z } from "zod";
 import { STREAMS, SUBJECTS } from "./catalogue.ts";
-import { onLeaderElected } from "./consumer-leader.ts";
+import { followLeader } from "./consumer-leader.ts";
 import { backoffMs, withDeadline } from "./deadline.ts";
 import { UnavailableError } from "./errors.ts";
 import type { EventLog } from "./event-log.ts";
@@ -116,8 +116,7 @@ export class ProjectionRunner {
   // the message iterator, re-attach to the durable and carry on from its checkpoint.
   private async run(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
-      let leaderMoved = false;
-      let leader: { stop(): void } | undefined;
+      let leader: ReturnType<typeof followLeader> | undefined;
       try {
         await this.ensureConsumer();
         const consumer = await this.store.conn.js.consumers.get(STREAMS.events.name, this.durable);
@@ -128,10 +127,7 @@ export class ProjectionRunner {
         if (this.stopped) messages.stop();
         // A moved leader (a planned restart) keeps our pull: pull from the new one at once, not
         // after the pull's expiry (commands wait for their projection).
-        leader = onLeaderElected(this.store.conn.nc, STREAMS.events.name, this.durable, () => {
-          leaderMoved = true;
-          messages.stop();
-        });
+        leader = followLeader(this.store.conn.nc, STREAMS.events.name, this.durable, messages);
         for await (const msg of messages) {
           try {
             const holding = setInterval(() => msg.working(), PROJECTION_ACK_WAIT_MS / 3);
@@ -154,7 +150,7 @@ export class ProjectionRunner {
       } finally {
         leader?.stop();
       }
-      if (!this.stopped && !leaderMoved) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
+      if (!this.stopped && !leader?.moved) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
     }
   }
 

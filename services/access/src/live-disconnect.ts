@@ -1,4 +1,4 @@
-import { BUCKETS, backoffMs, onLeaderElected, type Store, withDeadline } from "@conclave/store";
+import { BUCKETS, backoffMs, followLeader, type Store, withDeadline } from "@conclave/store";
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -120,7 +120,7 @@ export class LiveDisconnect {
   // Whatever ends the feed (reconnect, node loss, a deleted consumer), re-attach and carry on from the checkpoint.
   private async run(table: WatchedTable): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
-      let leaderMoved = false;
+      let leader: ReturnType<typeof followLeader> | undefined;
       try {
         await this.ensureConsumer(table);
         const stream = this.stream(table).name;
@@ -134,25 +134,20 @@ export class LiveDisconnect {
         if (this.stopped) feed.stop();
         // Our pull stays with the old leader (a planned restart moves it): pull from the new one at
         // once instead of after two missed heartbeats, up to 3 s of changes not kicked.
-        const leader = onLeaderElected(this.deps.store.conn.nc, stream, kickDurable(table), () => {
-          leaderMoved = true;
-          feed.stop();
-        });
-        try {
-          for await (const msg of feed) {
-            attempt = 0;
-            // Not awaited: kicks of different bots overlap, bounded by the queue and max_ack_pending.
-            this.track(this.handle(table, msg));
-          }
-        } finally {
-          leader.stop();
+        leader = followLeader(this.deps.store.conn.nc, stream, kickDurable(table), feed);
+        for await (const msg of feed) {
+          attempt = 0;
+          // Not awaited: kicks of different bots overlap, bounded by the queue and max_ack_pending.
+          this.track(this.handle(table, msg));
         }
       } catch (err) {
         this.deps.logger.warn({ err, table }, "live disconnect: change feed interrupted");
+      } finally {
+        leader?.stop();
       }
       if (!this.stopped) {
         this.deps.metrics.feedRestarted(table);
-        if (!leaderMoved) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
+        if (!leader?.moved) await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, 2_000)));
       }
     }
   }
